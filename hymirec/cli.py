@@ -1,0 +1,70 @@
+"""The ``hymirec`` command: run one pipeline stage, or validate user-supplied log files.
+
+    hymirec stage <name> -c configs/default.yaml
+    hymirec validate --interactions PATH [--items PATH]
+
+Expected failures (bad config, bad data) print one clear message and exit 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+from hymirec.config import ConfigError, load_config
+from hymirec.paths import STAGES, Layout
+
+logger = logging.getLogger("hymirec")
+
+
+def _run_stage(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    stage = importlib.import_module(f"hymirec.stages.{args.name}")
+    stage.run(config, Layout(Path(args.root).resolve()))
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from data_checks.validate_files import validate_user_files
+
+    report = validate_user_files(Path(args.interactions), Path(args.items) if args.items else None)
+    print(report)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hymirec", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    stage = commands.add_parser("stage", help="run one pipeline stage (as dvc.yaml does)")
+    stage.add_argument("name", choices=STAGES)
+    stage.add_argument("-c", "--config", default="configs/default.yaml")
+    stage.add_argument("--root", default=".", help="workspace root (default: current directory)")
+    stage.set_defaults(handler=_run_stage)
+
+    validate = commands.add_parser("validate", help="check interaction/item files against the raw-logs suite")
+    validate.add_argument("--interactions", required=True)
+    validate.add_argument("--items")
+    validate.set_defaults(handler=_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("HYMIREC_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    from data_checks.errors import DataValidationError
+
+    try:
+        return args.handler(args)
+    except (ConfigError, DataValidationError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,15 @@
+"""Loaders for supported data sets, all returning ``RawLogs`` in one schema."""
+
+from __future__ import annotations
+
+from hymirec.config import DataConfig, DataSource
+from hymirec.data.files import load_files
+from hymirec.data.movielens import load_movielens
+from hymirec.data.schema import RawLogs
+
+
+def load_raw_logs(config: DataConfig) -> RawLogs:
+    """Load the configured source without changing it; validation decides whether it is usable."""
+    if config.source is DataSource.FILES:
+        return load_files(config.interactions_path, config.items_path)
+    return load_movielens(config.source.value)

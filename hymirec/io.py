@@ -1,0 +1,85 @@
+"""Atomic writers: a stage's outputs are either the previous good ones or the complete new ones.
+
+Every file is written to a temporary sibling and renamed into place (``os.replace`` is atomic on one
+file system), so an interrupted or failing stage never leaves a half-written output behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    temp_path = Path(temp_name)
+    try:
+        write(temp_path)
+        os.replace(temp_path, path)
+    finally:
+        temp_path.unlink(missing_ok=True)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    _write_atomically(path, lambda temp: frame.to_parquet(temp, index=False))
+
+
+def write_json(payload: Any, path: Path) -> None:
+    text = json.dumps(payload, indent=2, sort_keys=True, default=_json_default) + "\n"
+    _write_atomically(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
+def write_text(text: str, path: Path) -> None:
+    _write_atomically(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
+def write_npy(array: np.ndarray, path: Path) -> None:
+    def _save(temp: Path) -> None:
+        with temp.open("wb") as handle:
+            np.save(handle, array)
+
+    _write_atomically(path, _save)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+@contextmanager
+def atomic_directory(path: Path) -> Iterator[Path]:
+    """Yield an empty staging directory that replaces ``path`` only if the block finishes.
+
+    On an exception the staging directory is removed and ``path`` keeps its previous content.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield staging
+        backup = path.with_name(f".{path.name}.old")
+        shutil.rmtree(backup, ignore_errors=True)
+        if path.exists():
+            os.replace(path, backup)
+        os.replace(staging, path)
+        shutil.rmtree(backup, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

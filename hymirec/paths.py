@@ -1,0 +1,86 @@
+"""Where each stage reads and writes, relative to the project root.
+
+This is the single Python copy of the paths that ``dvc.yaml`` declares as stage ``deps``/``outs``;
+``tests/test_dvc_yaml.py`` fails if the two ever disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+STAGES: tuple[str, ...] = ("raw_logs", "validated_sequences", "sasrec_model", "evaluation_report")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of one workspace (a checkout of this repository)."""
+
+    root: Path
+
+    # raw_logs
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "data" / "raw"
+
+    @property
+    def raw_interactions(self) -> Path:
+        return self.raw_dir / "interactions.parquet"
+
+    @property
+    def raw_items(self) -> Path:
+        return self.raw_dir / "items.parquet"
+
+    # validated_sequences
+    @property
+    def sequences_dir(self) -> Path:
+        return self.root / "data" / "sequences"
+
+    @property
+    def sequences(self) -> Path:
+        """One row per user: integer ids, full chronological item list and timestamps."""
+        return self.sequences_dir / "sequences.parquet"
+
+    @property
+    def item_map(self) -> Path:
+        return self.sequences_dir / "items.parquet"
+
+    @property
+    def user_map(self) -> Path:
+        return self.sequences_dir / "users.parquet"
+
+    # sasrec_model
+    @property
+    def sasrec_dir(self) -> Path:
+        return self.root / "models" / "sasrec"
+
+    # evaluation_report
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def metrics(self) -> Path:
+        return self.reports_dir / "metrics.json"
+
+    @property
+    def evaluation_markdown(self) -> Path:
+        return self.reports_dir / "evaluation.md"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.reports_dir / "figures"
+
+    @property
+    def rankings_dir(self) -> Path:
+        return self.reports_dir / "rankings"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.reports_dir / "data_docs"
+
+    def stage_metrics(self, stage: str) -> Path:
+        """The metrics JSON a stage writes for ``dvc metrics show`` and Dagster metadata."""
+        if stage == "evaluation_report":
+            return self.metrics
+        return self.reports_dir / f"{stage}.json"
