@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
@@ -32,16 +32,16 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    _write_atomically(path, lambda temp: frame.to_parquet(temp, index=False))
+    write_atomically(path, lambda temp: frame.to_parquet(temp, index=False))
 
 
 def write_json(payload: Any, path: Path) -> None:
     text = json.dumps(payload, indent=2, sort_keys=True, default=_json_default) + "\n"
-    _write_atomically(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+    write_atomically(path, lambda temp: temp.write_text(text, encoding="utf-8"))
 
 
 def write_text(text: str, path: Path) -> None:
-    _write_atomically(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+    write_atomically(path, lambda temp: temp.write_text(text, encoding="utf-8"))
 
 
 def write_npy(array: np.ndarray, path: Path) -> None:
@@ -49,7 +49,7 @@ def write_npy(array: np.ndarray, path: Path) -> None:
         with temp.open("wb") as handle:
             np.save(handle, array)
 
-    _write_atomically(path, _save)
+    write_atomically(path, _save)
 
 
 def read_json(path: Path) -> Any:

@@ -68,6 +68,10 @@ class Layout:
         return self.reports_dir / "evaluation.md"
 
     @property
+    def history_length_breakdown(self) -> Path:
+        return self.reports_dir / "history_length.json"
+
+    @property
     def figures_dir(self) -> Path:
         return self.reports_dir / "figures"
 
@@ -78,6 +82,10 @@ class Layout:
     @property
     def data_docs_dir(self) -> Path:
         return self.reports_dir / "data_docs"
+
+    def checkpoint(self, stage: str) -> Path:
+        """Training state of an unfinished stage run, so an interrupted run resumes (not a DVC output)."""
+        return self.root / "checkpoints" / f"{stage}.pt"
 
     def stage_metrics(self, stage: str) -> Path:
         """The metrics JSON a stage writes for ``dvc metrics show`` and Dagster metadata."""

@@ -1,0 +1,141 @@
+"""Full-ranking evaluation (DESIGN.md §3).
+
+Every model is scored over the whole catalog; the user's input history is masked (its items can never
+be recommended) and the held-out target is never part of that history. Ties are broken by item index
+(a stable order), so ranks, metrics and exported top lists always agree.
+
+For a user whose target has 1-based rank r:
+    Recall@k = 1[r ≤ k]                (one relevant item, so Recall@k = HitRate@k)
+    NDCG@k   = 1[r ≤ k] / log2(r + 1)  (ideal DCG is 1)
+    MRR      = 1 / r                   (over the full ranking, no cut-off)
+Each metric is the mean over users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from hymirec.config import EvaluationConfig
+from hymirec.sequences import SplitView
+
+ScoreFn = Callable[[list[np.ndarray]], np.ndarray]  # histories of B users -> scores [B, I]
+PRIMARY_METRIC = "ndcg@10"
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    metrics: dict[str, float]
+    ranks: np.ndarray  # [U] 1-based rank of each user's target
+    top_items: np.ndarray | None  # [U, depth] item_idx, best first; None when not requested
+    by_history_length: list[dict[str, float]]
+
+
+def mask_histories(scores: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+    """Set the score of every item in a user's input history to -inf (in place) and return scores."""
+    rows = np.repeat(np.arange(len(histories)), [len(history) for history in histories])
+    columns = np.concatenate(histories) if len(histories) else np.empty(0, dtype=np.int64)
+    scores[rows, columns] = -np.inf
+    return scores
+
+
+def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """1-based rank of each target under (score descending, item index ascending) ordering."""
+    users = np.arange(len(targets))
+    target_scores = scores[users, targets][:, None]
+    item_index = np.arange(scores.shape[1])[None, :]
+    better = (scores > target_scores) | ((scores == target_scores) & (item_index < targets[:, None]))
+    return better.sum(axis=1) + 1
+
+
+def top_items(scores: np.ndarray, depth: int) -> np.ndarray:
+    """Item indices of the ``depth`` best scores per row, in the same stable order as ``target_ranks``."""
+    return np.argsort(-scores, axis=1, kind="stable")[:, :depth]
+
+
+def ranking_metrics(ranks: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
+    """Recall@k, NDCG@k for each k and MRR from 1-based target ranks (formulas in the module docstring)."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+    metrics: dict[str, float] = {}
+    for k in ks:
+        hit = ranks <= k
+        metrics[f"recall@{k}"] = float(hit.mean())
+        metrics[f"ndcg@{k}"] = float(np.where(hit, 1.0 / np.log2(ranks + 1.0), 0.0).mean())
+    metrics["mrr"] = float((1.0 / ranks).mean())
+    return metrics
+
+
+def intra_list_distance(top: np.ndarray, item_features: np.ndarray) -> float:
+    """Mean pairwise cosine distance (1 − cos) inside each list, averaged over users.
+
+    ``item_features`` [I, F] are e.g. genre multi-hot vectors; rows are L2-normalised here, and an item
+    without features counts as distance 1 from every other item.
+    """
+    norms = np.linalg.norm(item_features, axis=1, keepdims=True)
+    unit = np.divide(item_features, norms, out=np.zeros_like(item_features, dtype=np.float64), where=norms > 0)
+    vectors = unit[top]  # [U K F]
+    similarity = np.einsum("ukf,ujf->ukj", vectors, vectors)
+    k = top.shape[1]
+    off_diagonal = similarity.sum(axis=(1, 2)) - np.einsum("ukk->u", similarity)
+    return float((1.0 - off_diagonal / (k * (k - 1))).mean())
+
+
+def category_coverage(top: np.ndarray, item_categories: np.ndarray) -> float:
+    """Share of all categories that appear in a user's list, averaged over users."""
+    present = item_categories[top].any(axis=1)  # [U C]
+    return float(present.mean(axis=1).mean())
+
+
+def catalog_coverage(top: np.ndarray, num_items: int) -> float:
+    """Share of the catalog recommended to at least one user."""
+    return float(len(np.unique(top)) / num_items)
+
+
+def breakdown_by_history_length(ranks: np.ndarray, lengths: np.ndarray, edges: Sequence[int], k: int = 10) -> list[dict[str, float]]:
+    """Recall@k and NDCG@k per history-length bucket [lo, hi)."""
+    bounds = [0, *edges, np.iinfo(np.int64).max]
+    rows = []
+    for low, high in zip(bounds[:-1], bounds[1:]):
+        in_bucket = (lengths >= low) & (lengths < high)
+        if not in_bucket.any():
+            continue
+        label = f"{low}-{high - 1}" if high != bounds[-1] else f"{low}+"
+        row = {"history_length": label, "users": int(in_bucket.sum())}
+        row.update({key: value for key, value in ranking_metrics(ranks[in_bucket], [k]).items() if key != "mrr"})
+        rows.append(row)
+    return rows
+
+
+def evaluate(
+    score_fn: ScoreFn,
+    view: SplitView,
+    config: EvaluationConfig,
+    *,
+    item_categories: np.ndarray | None = None,
+    with_top_items: bool = True,
+    chunk_size: int = 1024,
+) -> EvaluationResult:
+    """Score every user against the full catalog in chunks and compute all report metrics."""
+    ranks, tops = [], []
+    for start in range(0, len(view.targets), chunk_size):
+        histories = view.histories[start : start + chunk_size]
+        targets = view.targets[start : start + chunk_size]
+        scores = mask_histories(np.array(score_fn(histories), dtype=np.float32), histories)
+        if np.isneginf(scores[np.arange(len(targets)), targets]).any():
+            raise ValueError("a target item is in its own input history; the split is leaking")
+        ranks.append(target_ranks(scores, targets))
+        if with_top_items:
+            tops.append(top_items(scores, config.ranking_depth))
+    all_ranks = np.concatenate(ranks)
+    metrics = ranking_metrics(all_ranks, config.ks)
+    top = np.concatenate(tops) if with_top_items else None
+    if top is not None:
+        diverse = top[:, : config.diversity_k]
+        metrics[f"catalog_coverage@{config.diversity_k}"] = catalog_coverage(diverse, scores.shape[1])
+        if item_categories is not None:
+            metrics[f"ild@{config.diversity_k}"] = intra_list_distance(diverse, item_categories.astype(np.float64))
+            metrics[f"category_coverage@{config.diversity_k}"] = category_coverage(diverse, item_categories)
+    breakdown = breakdown_by_history_length(all_ranks, view.history_lengths, config.history_length_edges)
+    return EvaluationResult(metrics=metrics, ranks=all_ranks, top_items=top, by_history_length=breakdown)

@@ -1,0 +1,65 @@
+"""The human-readable evaluation report: markdown tables and the history-length plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from hymirec.io import write_atomically  # noqa: E402
+
+Table = dict[str, dict[str, float]]  # model -> metric -> value
+
+
+def metrics_table(results: Table) -> str:
+    """A markdown table, one row per model, one column per metric (4 decimals)."""
+    metric_names = list(next(iter(results.values())))
+    lines = ["| model | " + " | ".join(metric_names) + " |", "|---|" + "---:|" * len(metric_names)]
+    for model, metrics in results.items():
+        lines.append(f"| {model} | " + " | ".join(f"{metrics[name]:.4f}" for name in metric_names) + " |")
+    return "\n".join(lines)
+
+
+def breakdown_table(breakdowns: dict[str, list[dict]], metric: str = "ndcg@10") -> str:
+    """``metric`` per history-length bucket (rows) and model (columns)."""
+    models = list(breakdowns)
+    first = breakdowns[models[0]]
+    lines = ["| history length | users | " + " | ".join(models) + " |", "|---|---:|" + "---:|" * len(models)]
+    for index, bucket in enumerate(first):
+        values = " | ".join(f"{breakdowns[model][index][metric]:.4f}" for model in models)
+        lines.append(f"| {bucket['history_length']} | {bucket['users']} | {values} |")
+    return "\n".join(lines)
+
+
+def plot_breakdown(breakdowns: dict[str, list[dict]], path: Path, metric: str = "ndcg@10") -> None:
+    """Bar chart of ``metric`` by history-length bucket, one bar group per bucket."""
+    models = list(breakdowns)
+    labels = [bucket["history_length"] for bucket in breakdowns[models[0]]]
+    width = 0.8 / len(models)
+    figure, axis = plt.subplots(figsize=(8, 4))
+    for offset, model in enumerate(models):
+        positions = [index + offset * width for index in range(len(labels))]
+        axis.bar(positions, [bucket[metric] for bucket in breakdowns[model]], width=width, label=model)
+    axis.set_xticks([index + 0.4 - width / 2 for index in range(len(labels))], labels)
+    axis.set_xlabel("input history length (items)")
+    axis.set_ylabel(f"test {metric}")
+    axis.legend()
+    figure.tight_layout()
+    write_atomically(path, lambda temp: figure.savefig(temp, format="png", dpi=100))
+    plt.close(figure)
+
+
+def render_report(valid: Table, test: Table, breakdowns: dict[str, list[dict]], figure_name: str, dataset: str) -> str:
+    return "\n\n".join(
+        [
+            "# HyMiRec evaluation report",
+            f"Data set: {dataset}. Leave-one-out split, full ranking over the whole catalog, each user's input "
+            "history masked. Metrics are means over users; the test rankings are in `rankings/<model>.parquet`.",
+            "## Test\n\n" + metrics_table(test),
+            "## Validation\n\n" + metrics_table(valid),
+            "## Test NDCG@10 by input history length\n\n" + breakdown_table(breakdowns) + f"\n\n![NDCG@10 by history length]({figure_name})",
+        ]
+    ) + "\n"

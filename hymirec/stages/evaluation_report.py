@@ -1,0 +1,95 @@
+"""Stage ``evaluation_report``: every model on the same split, full ranking, one report.
+
+Writes reports/metrics.json ({"valid"|"test": {model: {metric: value}}}), reports/evaluation.md,
+reports/history_length.json, reports/figures/ and, for auditing, reports/rankings/<model>.parquet
+(top-N per user in the data set's original ids: user_id, rank, item_id, target_item_id).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from hymirec.config import HyMiRecConfig, SASRecConfig
+from hymirec.data.schema import GENRE_SEPARATOR, GENRES, ITEM_ID, USER_ID
+from hymirec.evaluation import EvaluationResult, evaluate
+from hymirec.io import atomic_directory, write_json, write_parquet, write_text
+from hymirec.models.base import Recommender
+from hymirec.models.persistence import load_model
+from hymirec.models.popularity import Popularity
+from hymirec.models.sasrec import SASRec
+from hymirec.paths import Layout
+from hymirec.report import plot_breakdown, render_report
+from hymirec.sequences import SequenceData, SplitView, split_view
+from hymirec.stages import load_sequence_data
+from hymirec.tracking import flatten, log_metrics, stage_run
+
+logger = logging.getLogger(__name__)
+FIGURE_NAME = "ndcg_by_history_length.png"
+
+
+def item_categories(items: pd.DataFrame) -> np.ndarray | None:
+    """Genre multi-hot matrix [I, C] for diversity metrics, or None when items carry no genres."""
+    if GENRES not in items.columns:
+        return None
+    return items[GENRES].fillna("").str.get_dummies(sep=GENRE_SEPARATOR).to_numpy(dtype=bool)
+
+
+def build_models(layout: Layout, view: SplitView, num_items: int) -> dict[str, Recommender]:
+    return {
+        "popularity": Popularity(view.histories, num_items),
+        "sasrec": load_model(SASRec, SASRecConfig, layout.sasrec_dir),
+    }
+
+
+def rankings_frame(result: EvaluationResult, view: SplitView, data: SequenceData) -> pd.DataFrame:
+    """Top-N per user in original ids, 1-based ranks."""
+    users, depth = result.top_items.shape
+    item_ids = data.items[ITEM_ID].to_numpy()
+    user_ids = data.users.set_index("user_idx").loc[view.user_idx, USER_ID].to_numpy()
+    return pd.DataFrame(
+        {
+            USER_ID: np.repeat(user_ids, depth),
+            "rank": np.tile(np.arange(1, depth + 1), users),
+            ITEM_ID: item_ids[result.top_items.ravel()],
+            "target_item_id": np.repeat(item_ids[view.targets], depth),
+        }
+    )
+
+
+def run(config: HyMiRecConfig, layout: Layout) -> None:
+    data = load_sequence_data(layout)
+    categories = item_categories(data.items)
+
+    # every model, both splits, full ranking
+    metrics: dict[str, dict[str, dict[str, float]]] = {}
+    results: dict[str, EvaluationResult] = {}
+    test_view = split_view(data.sequences, "test")
+    for split in ("valid", "test"):
+        view = split_view(data.sequences, split)
+        metrics[split] = {}
+        for name, model in build_models(layout, view, data.num_items).items():
+            result = evaluate(model.score_items, view, config.evaluation, item_categories=categories)
+            metrics[split][name] = result.metrics
+            if split == "test":
+                results[name] = result
+            logger.info("%s %s: ndcg@10 %.4f", split, name, result.metrics["ndcg@10"])
+
+    # auditable rankings, breakdown, plot and report
+    breakdowns = {name: result.by_history_length for name, result in results.items()}
+    with atomic_directory(layout.rankings_dir) as staging:
+        for name, result in results.items():
+            write_parquet(rankings_frame(result, test_view, data), staging / f"{name}.parquet")
+    with atomic_directory(layout.figures_dir) as staging:
+        plot_breakdown(breakdowns, staging / FIGURE_NAME)
+    write_json(breakdowns, layout.history_length_breakdown)
+    report = render_report(metrics["valid"], metrics["test"], breakdowns, f"figures/{FIGURE_NAME}", config.data.source.value)
+    write_text(report, layout.evaluation_markdown)
+    write_json(metrics, layout.metrics)
+
+    with stage_run(config, layout.root, "evaluation_report"):
+        log_metrics(flatten(metrics))
+        mlflow.log_artifact(str(layout.evaluation_markdown))

@@ -1,0 +1,48 @@
+"""Stage ``raw_logs``: load the configured interaction log, validate it, store it in one schema."""
+
+from __future__ import annotations
+
+import logging
+
+from data_checks.raw_logs import validate_raw_logs
+from hymirec.config import HyMiRecConfig
+from hymirec.data import load_raw_logs, raw_log_sources
+from hymirec.data.files import coerce_types
+from hymirec.data.schema import ITEM_ID, TIMESTAMP, USER_ID
+from hymirec.io import atomic_directory, write_json, write_parquet
+from hymirec.paths import Layout
+
+logger = logging.getLogger(__name__)
+
+
+def run(config: HyMiRecConfig, layout: Layout) -> None:
+    # load the source as it is
+    raw = load_raw_logs(config.data)
+    interactions_source, items_source = raw_log_sources(config.data)
+
+    # validate at the boundary: a failure raises before anything is written
+    validate_raw_logs(
+        raw,
+        interactions_source=interactions_source,
+        items_source=items_source,
+        timestamp_min=config.data.timestamp_min,
+        timestamp_max=config.data.timestamp_max,
+        docs_dir=layout.data_docs_dir,
+    )
+    raw = coerce_types(raw)
+
+    # write data/raw atomically, then the stage metrics
+    with atomic_directory(layout.raw_dir) as staging:
+        write_parquet(raw.interactions, staging / layout.raw_interactions.name)
+        write_parquet(raw.items, staging / layout.raw_items.name)
+    interactions = raw.interactions
+    metrics = {
+        "rows": len(interactions),
+        "users": int(interactions[USER_ID].nunique()),
+        "items": int(interactions[ITEM_ID].nunique()),
+        "catalog_items": len(raw.items),
+        "timestamp_min": int(interactions[TIMESTAMP].min()),
+        "timestamp_max": int(interactions[TIMESTAMP].max()),
+    }
+    write_json(metrics, layout.stage_metrics("raw_logs"))
+    logger.info("raw_logs: %s", metrics)

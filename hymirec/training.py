@@ -1,0 +1,116 @@
+"""Training loop shared by the sequence models: AdamW, seeded shuffles, early stopping on validation.
+
+A model provides ``loss(batch)``; the caller provides how to batch a list of sequences and how to
+score validation users. The best state (by validation NDCG@10) is kept and restored at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from hymirec.io import write_atomically
+from hymirec.tracking import log_metrics
+
+logger = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class TrainingSchedule:
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    max_epochs: int
+    patience: int
+
+
+@dataclass
+class TrainingOutput:
+    best_epoch: int
+    best_valid: dict[str, float]
+    epochs_trained: int
+    train_seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def train_with_early_stopping(
+    model: nn.Module,
+    sequences: list[np.ndarray],
+    make_batch: Callable[[list[np.ndarray]], Any],
+    validate: Callable[[nn.Module], dict[str, float]],
+    schedule: TrainingSchedule,
+    *,
+    seed: int,
+    checkpoint: Path | None = None,
+    monitor: str = "ndcg@10",
+) -> TrainingOutput:
+    """Train until ``monitor`` has not improved for ``schedule.patience`` epochs; restore the best state.
+
+    With ``checkpoint``, the full training state is saved after every epoch and an interrupted run
+    resumes from it; the file is removed once training ends. The data order of epoch e is drawn from
+    ``seed + e``, so a resumed run sees the same batches as an uninterrupted one.
+    """
+    optimizer = torch.optim.AdamW(model.parameters(), lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
+    best_state, best_valid, best_epoch = None, {monitor: -1.0}, 0
+    history: list[dict[str, float]] = []
+    started, elapsed_before = time.perf_counter(), 0.0
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        best_state, best_valid, best_epoch = state["best_state"], state["best_valid"], state["best_epoch"]
+        history, elapsed_before = state["history"], state["elapsed"]
+        logger.info("resuming from %s after epoch %d", checkpoint, len(history))
+    for epoch in range(len(history) + 1, schedule.max_epochs + 1):
+        if history and epoch - 1 - best_epoch >= schedule.patience:
+            break
+        model.train()
+        order = np.random.default_rng(seed + epoch).permutation(len(sequences))
+        losses = []
+        batches = range(0, len(order), schedule.batch_size)
+        for start in tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=None):
+            batch = make_batch([sequences[i] for i in order[start : start + schedule.batch_size]])
+            loss = model.loss(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        model.eval()
+        valid = validate(model)
+        record = {"epoch": epoch, "train_loss": float(np.mean(losses)), **{f"valid_{k}": v for k, v in valid.items()}}
+        history.append(record)
+        log_metrics({key: value for key, value in record.items() if key != "epoch"}, step=epoch)
+        improved = valid[monitor] > best_valid[monitor]
+        logger.info("epoch %d loss %.4f valid %s %.4f%s", epoch, record["train_loss"], monitor, valid[monitor], " *" if improved else "")
+        if improved:
+            best_state, best_valid, best_epoch = copy.deepcopy(model.state_dict()), valid, epoch
+        elapsed = elapsed_before + time.perf_counter() - started
+        if checkpoint is not None:
+            state = {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
+                "best_state": best_state, "best_valid": best_valid, "best_epoch": best_epoch,
+                "history": history, "elapsed": elapsed,
+            }
+            write_atomically(checkpoint, lambda temp: torch.save(state, temp))
+    model.load_state_dict(best_state)
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
+    return TrainingOutput(best_epoch, best_valid, len(history), elapsed_before + time.perf_counter() - started, history)

@@ -1,0 +1,38 @@
+"""Shared fixtures: tiny hand-checkable data built in code."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from hymirec.data.schema import RawLogs
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def tiny_raw() -> RawLogs:
+    """Four users. u1 rates two items in the same second (file order must break the tie), u2 repeats
+    an item, u3 has only three events (dropped by the 5-core user filter)."""
+    rows = [
+        ("u1", "a", 10), ("u1", "b", 20), ("u1", "c", 30), ("u1", "e", 40), ("u1", "d", 40),
+        ("u2", "a", 5), ("u2", "b", 6), ("u2", "a", 7), ("u2", "c", 8), ("u2", "d", 9), ("u2", "e", 10),
+        ("u3", "a", 1), ("u3", "b", 2), ("u3", "f", 3),
+        ("u0", "e", 100), ("u0", "d", 101), ("u0", "c", 102), ("u0", "b", 103), ("u0", "a", 104),
+    ]
+    interactions = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    items = pd.DataFrame(
+        {
+            "item_id": list("abcdef"),
+            "title": ["Alpha", "Beta", "Gamma", "Delta", "Epsilon", "Zeta"],
+            "genres": ["Drama", "Comedy", "Drama|Comedy", "Action", "Action|Drama", "Horror"],
+        }
+    )
+    return RawLogs(interactions=interactions, items=items)
+
+# Tests run beside other work on 2 cores: one intra-op thread avoids oversubscription stalls.
+import torch  # noqa: E402
+
+torch.set_num_threads(1)

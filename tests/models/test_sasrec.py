@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hymirec.config import EvaluationConfig, SASRecConfig
+from hymirec.evaluation import evaluate
+from hymirec.models.persistence import load_model, save_model
+from hymirec.models.popularity import Popularity
+from hymirec.models.sasrec import SASRec, training_batch
+from hymirec.sequences import SplitView
+from hymirec.training import TrainingSchedule, seed_everything, train_with_early_stopping
+
+# unequal sizes so a wrong axis fails: 13 users, 7 max length, hidden 12, 19 items
+CONFIG = SASRecConfig(hidden_size=12, num_layers=2, num_heads=3, dropout=0.0, max_length=7)
+NUM_ITEMS = 19
+
+
+def _cyclic_sequences(users: int = 13, length: int = 9) -> list[np.ndarray]:
+    """User u walks the items u, u+1, u+2, ... (mod 19): the next item is fully predictable."""
+    return [np.arange(u, u + length) % NUM_ITEMS for u in range(users)]
+
+
+def test_training_batch_aligns_inputs_and_labels() -> None:
+    batch = training_batch([np.array([4, 5, 6]), np.array([1, 2, 3, 4, 5, 6, 7, 8, 9])], max_length=4)
+    assert batch.inputs.tolist() == [[0, 0, 5, 6], [6, 7, 8, 9]]  # tokens = item_idx + 1, left-padded
+    assert batch.labels.tolist() == [[-100, -100, 5, 6], [6, 7, 8, 9]]  # next item_idx
+
+
+def test_forward_shapes_and_padding_does_not_leak() -> None:
+    model = SASRec(CONFIG, NUM_ITEMS).eval()
+    tokens = torch.tensor([[0, 0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6, 7]])
+    hidden = model(tokens)
+    assert hidden.shape == (2, 7, 12)
+    # a user's vector does not depend on the other users in the batch (padding is masked)
+    alone = model(tokens[:1])
+    torch.testing.assert_close(hidden[0, -1], alone[0, -1], atol=1e-5, rtol=1e-5)
+    scores = model.score_items([np.array([2, 3]), np.array([0, 1, 2, 3, 4, 5, 6, 7, 8])])
+    assert scores.shape == (2, NUM_ITEMS)
+
+
+def test_causal_attention_ignores_future_items() -> None:
+    model = SASRec(CONFIG, NUM_ITEMS).eval()
+    a = model(torch.tensor([[1, 2, 3, 4, 5, 6, 7]]))
+    b = model(torch.tensor([[1, 2, 3, 4, 9, 9, 9]]))
+    torch.testing.assert_close(a[0, :4], b[0, :4])
+
+
+def _train(sequences, epochs: int, seed: int = 0, checkpoint=None, interrupt_at_epoch=None) -> tuple[SASRec, object]:
+    seed_everything(seed)
+    model = SASRec(CONFIG, NUM_ITEMS)
+    view = SplitView([s[:-1] for s in sequences], np.array([s[-1] for s in sequences]), np.arange(len(sequences)))
+    calls = []
+
+    def validate(trained):
+        calls.append(1)
+        if len(calls) == interrupt_at_epoch:
+            raise KeyboardInterrupt
+        return evaluate(trained.score_items, view, EvaluationConfig(ks=(1, 10), ranking_depth=10), with_top_items=False).metrics
+
+    output = train_with_early_stopping(
+        model,
+        sequences,
+        lambda batch: training_batch(batch, CONFIG.max_length),
+        validate,
+        TrainingSchedule(batch_size=4, learning_rate=1e-2, weight_decay=0.0, max_epochs=epochs, patience=epochs),
+        seed=seed,
+        checkpoint=checkpoint,
+    )
+    return model, output
+
+
+def test_tiny_model_overfits_a_predictable_data_set(tmp_path) -> None:
+    model, output = _train(_cyclic_sequences(), epochs=40)
+    assert output.best_valid["recall@10"] == 1.0
+    assert output.best_valid["ndcg@10"] > 0.9
+    save_model(model, CONFIG, NUM_ITEMS, tmp_path)
+    reloaded = load_model(SASRec, SASRecConfig, tmp_path)
+    histories = [np.array([1, 2, 3])]
+    np.testing.assert_allclose(reloaded.score_items(histories), model.score_items(histories), rtol=1e-6)
+
+
+def test_training_is_deterministic_and_resumes_identically(tmp_path) -> None:
+    sequences = _cyclic_sequences()
+    _, first = _train(sequences, epochs=3)
+    _, second = _train(sequences, epochs=3)
+    assert first.history == second.history
+    # interrupted during epoch 3's validation: the epoch-2 checkpoint stays, and a rerun resumes from it
+    checkpoint = tmp_path / "state.pt"
+    with pytest.raises(KeyboardInterrupt):
+        _train(sequences, epochs=3, checkpoint=checkpoint, interrupt_at_epoch=3)
+    assert checkpoint.exists()
+    _, resumed = _train(sequences, epochs=3, checkpoint=checkpoint)
+    assert resumed.history == first.history
+    assert not checkpoint.exists()  # a finished run removes its checkpoint
+
+
+def test_popularity_ranks_by_input_counts() -> None:
+    model = Popularity([np.array([0, 1]), np.array([1, 2]), np.array([1])], num_items=4)
+    assert model.score_items([np.array([0])]).tolist() == [[1.0, 3.0, 1.0, 0.0]]
