@@ -6,10 +6,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CONFIG ?= configs/default.yaml
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PATH := $(abspath $(BIN)):$(PATH)
+export DAGSTER_HOME ?= $(abspath .dagster_home)
 
 .PHONY: venv run test bench dagster mlflow-ui
 
@@ -27,13 +27,14 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m hymirec.pipeline_runner
+	$(BIN)/python -m orchestration.run
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
 
 dagster: $(STAMP)
-	$(BIN)/dagster dev -m orchestration.definitions
+	mkdir -p $(DAGSTER_HOME) && $(BIN)/dagster dev -m orchestration.definitions
 
 mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db

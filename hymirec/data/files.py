@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hymirec.data.schema import ITEM_ID, TIMESTAMP, RawLogs, USER_ID
+from hymirec.data.schema import ITEM_ID, TIMESTAMP, USER_ID, RawLogs
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -23,11 +23,6 @@ def read_table(path: Path) -> pd.DataFrame:
     if path.suffix.lower() in {".csv", ".tsv"}:
         return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",", dtype=str, keep_default_na=False)
     raise ValueError(f"{path}: unsupported file type {path.suffix!r} (use .csv, .tsv or .parquet)")
-
-
-def load_files(interactions_path: Path, items_path: Path) -> RawLogs:
-    """Load user files as they are; type coercion happens after validation (see ``coerce_types``)."""
-    return RawLogs(interactions=read_table(interactions_path), items=read_table(items_path))
 
 
 def coerce_types(raw: RawLogs) -> RawLogs:

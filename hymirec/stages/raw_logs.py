@@ -5,19 +5,28 @@ from __future__ import annotations
 import logging
 
 from data_checks.raw_logs import validate_raw_logs
-from hymirec.config import HyMiRecConfig
-from hymirec.data import load_raw_logs, raw_log_sources
+from data_checks.validate_files import read_user_files
+from hymirec.config import DataConfig, DataSource, HyMiRecConfig
+from hymirec.data import raw_log_sources
 from hymirec.data.files import coerce_types
-from hymirec.data.schema import ITEM_ID, TIMESTAMP, USER_ID
+from hymirec.data.movielens import load_movielens
+from hymirec.data.schema import ITEM_ID, TIMESTAMP, USER_ID, RawLogs
 from hymirec.io import atomic_directory, write_json, write_parquet
 from hymirec.paths import Layout
 
 logger = logging.getLogger(__name__)
 
 
+def load_source(config: DataConfig) -> RawLogs:
+    """The configured logs as they are; an unreadable user file fails rule ``file_is_readable``."""
+    if config.source is DataSource.FILES:
+        return RawLogs(*read_user_files(config.interactions_path, config.items_path))
+    return load_movielens(config.source.value)
+
+
 def run(config: HyMiRecConfig, layout: Layout) -> None:
     # load the source as it is
-    raw = load_raw_logs(config.data)
+    raw = load_source(config.data)
     interactions_source, items_source = raw_log_sources(config.data)
 
     # validate at the boundary: a failure raises before anything is written

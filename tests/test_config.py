@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hymirec.config import ConfigError, load_config
+
+CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_load(path: Path) -> None:
+    load_config(path)
+
+
+def test_unknown_key_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text("sasrec:\n  hiden_size: 64\n")
+    with pytest.raises(ConfigError, match=r"(?s)typo\.yaml.*sasrec\.hiden_size.*Extra inputs"):
+        load_config(path)
+
+
+def test_cross_field_rules_quote_the_values(tmp_path: Path) -> None:
+    path = tmp_path / "heads.yaml"
+    path.write_text("sasrec:\n  hidden_size: 64\n  num_heads: 3\n")
+    with pytest.raises(ConfigError, match="hidden_size=64 is not divisible by sasrec.num_heads=3"):
+        load_config(path)
+    path.write_text("data:\n  source: files\n")
+    with pytest.raises(ConfigError, match="needs data.interactions_path"):
+        load_config(path)

@@ -1,0 +1,51 @@
+"""dvc.yaml and hymirec.paths.Layout describe the same files: neither may drift from the other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from hymirec.paths import STAGES, Layout
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _stages() -> dict:
+    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def _paths(entries: list) -> set[str]:
+    return {next(iter(entry)) if isinstance(entry, dict) else entry for entry in entries}
+
+
+def test_stage_names_and_commands() -> None:
+    stages = _stages()
+    assert tuple(stages) == STAGES
+    for name, stage in stages.items():
+        assert stage["cmd"] == f".venv/bin/hymirec stage {name} -c configs/default.yaml"
+        assert (ROOT / f"hymirec/stages/{name}.py").exists()
+        assert f"hymirec/stages/{name}.py" in stage["deps"]
+
+
+def test_outputs_match_layout() -> None:
+    layout = Layout(Path("."))
+    relative = lambda path: str(path)  # noqa: E731
+    expected_outs = {
+        "raw_logs": {layout.raw_dir},
+        "validated_sequences": {layout.sequences_dir},
+        "sasrec_model": {layout.sasrec_dir},
+        "evaluation_report": {layout.rankings_dir, layout.figures_dir, layout.evaluation_markdown, layout.history_length_breakdown},
+    }
+    for name, stage in _stages().items():
+        assert _paths(stage["outs"]) == {relative(p) for p in expected_outs[name]}, name
+        assert _paths(stage["metrics"]) == {relative(layout.stage_metrics(name))}, name
+
+
+def test_params_are_config_sections() -> None:
+    from hymirec.config import HyMiRecConfig
+
+    for name, stage in _stages().items():
+        (params,) = stage["params"]
+        assert list(params) == ["configs/default.yaml"]
+        assert set(params["configs/default.yaml"]) <= set(HyMiRecConfig.model_fields), name
