@@ -1,0 +1,113 @@
+"""One Dagster asset per ``dvc.yaml`` stage, generated from the file.
+
+Materialising an asset runs ``dvc repro --single-item <stage>`` (DVC skips an unchanged stage and
+keeps ``dvc.lock`` true whichever tool ran it), then turns the stage's metrics JSON into metadata:
+every number under its flattened key (``valid.ndcg@10``), plus a few stage-specific views.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the decorated functions' annotations
+# (context type, resource types) at definition time and rejects string annotations like 'dg.…'.
+
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+
+from hymirec.paths import Layout
+from hymirec.report import metrics_table
+from hymirec.tracking import flatten
+from orchestration.dvc_project import DvcStage
+from orchestration.resources import DvcProject, MlflowTracking
+
+GROUP = "hymirec"
+
+
+def _metadata_value(value: Any) -> Any:
+    if isinstance(value, int):  # bool included
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else dg.MetadataValue.text(str(value))
+    if value is None:
+        return dg.MetadataValue.null()
+    return dg.MetadataValue.text(value if isinstance(value, str) else json.dumps(value))
+
+
+def _raw_logs_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
+    return {"dagster/row_count": int(metrics["rows"])}
+
+
+def _evaluation_report_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"report": dg.MetadataValue.path(str(layout.evaluation_markdown))}
+    for split in ("test", "valid"):
+        if isinstance(metrics.get(split), Mapping) and metrics[split]:
+            metadata[f"{split}_metrics"] = dg.MetadataValue.md(metrics_table(metrics[split]))
+    return metadata
+
+
+# Views beyond the flattened numbers, for the stages that have one. Stages not listed get the numbers only.
+STAGE_METADATA: dict[str, Callable[[Mapping[str, Any], Layout], dict[str, Any]]] = {
+    "raw_logs": _raw_logs_metadata,
+    "evaluation_report": _evaluation_report_metadata,
+}
+
+
+def stage_metadata(stage: str, metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
+    """Asset metadata for a stage's metrics JSON."""
+    if not isinstance(metrics, Mapping):  # DVC also accepts a bare number or list; show it as is
+        return {"metrics": _metadata_value(metrics)}
+    metadata = {key: _metadata_value(value) for key, value in flatten(metrics).items()}
+    if stage in STAGE_METADATA:
+        metadata.update(STAGE_METADATA[stage](metrics, layout))
+    return metadata
+
+
+def _describe(stage: DvcStage) -> str:
+    def paths(items: Sequence[str]) -> str:
+        return ", ".join(f"`{item}`" for item in items) or "—"
+
+    return (
+        f"DVC stage `{stage.name}`, materialised with `dvc repro --single-item {stage.target}`.\n\n"
+        f"Command: `{stage.cmd}`\n\nReads: {paths(stage.deps)}\n\nWrites: {paths(stage.outs)}\n\n"
+        f"Metrics: {paths(stage.metrics)}"
+    )
+
+
+def stage_asset(stage: DvcStage) -> dg.AssetsDefinition:
+    """The asset that reproduces ``stage`` through DVC and reports its metrics."""
+
+    @dg.asset(
+        name=stage.name,
+        deps=list(stage.upstream),
+        group_name=GROUP,
+        kinds={"dvc"},
+        description=_describe(stage),
+        metadata={"dvc/stage": stage.target, "dvc/cmd": stage.cmd},
+    )
+    def _stage(context: dg.AssetExecutionContext, dvc_project: DvcProject, mlflow: MlflowTracking) -> dg.MaterializeResult:
+        result = dvc_project.repro(stage, log=context.log, env=mlflow.subprocess_env())
+        context.log.info(f"{stage.name}: {'reproduced' if result.reproduced else 'unchanged, skipped by DVC'}")
+        root = dvc_project.root_dir()
+        metadata: dict[str, Any] = {
+            "dvc/reproduced": result.reproduced,
+            "dvc/seconds": round(result.seconds, 2),
+            "mlflow/tracking_uri": mlflow.tracking_uri(),
+        }
+        for relative in stage.metrics:
+            path = root / relative
+            try:
+                metrics = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                raise dg.Failure(description=f"stage {stage.name} succeeded but its metrics {path} are unreadable: {error}")
+            key = "metrics_path" if len(stage.metrics) == 1 else f"metrics_path/{relative}"
+            metadata[key] = dg.MetadataValue.path(str(path))
+            metadata.update(stage_metadata(stage.name, metrics, Layout(root)))
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _stage
+
+
+def build_stage_assets(stages: Sequence[DvcStage]) -> list[dg.AssetsDefinition]:
+    return [stage_asset(stage) for stage in stages]
+

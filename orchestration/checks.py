@@ -1,0 +1,104 @@
+"""Blocking asset checks: the Great Expectations suites of ``data_checks`` re-run on the stage outputs.
+
+A failed suite fails the check, which (being blocking) stops every downstream asset; the stage's
+previous good outputs stay in place because stages write atomically. ``data_checks`` (and with it
+Great Expectations, several seconds to import) is imported inside the check bodies, so loading the
+definitions in ``dagster dev`` or a sensor tick does not pay for it.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the decorated functions' annotations
+# (context type, resource types) at definition time and rejects string annotations like 'dg.…'.
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from hymirec.tracking import flatten
+from orchestration.resources import DvcProject
+
+_DESCRIPTION_LIMIT = 2000
+
+
+def _summary_metadata(summary: Any) -> dict[str, Any]:
+    if not isinstance(summary, Mapping):
+        return {"summary": dg.MetadataValue.text(str(summary))}
+    metadata: dict[str, Any] = {}
+    for key, value in flatten(summary).items():
+        metadata[key] = value if isinstance(value, (int, float)) else dg.MetadataValue.text(str(value))
+    return metadata
+
+
+def _run_suite(suite: str, files: list[Path], validate: Callable[[], Any]) -> dg.AssetCheckResult:
+    """Run one suite; a ``DataValidationError`` or an unreadable output becomes a failed check."""
+    from data_checks.errors import DataValidationError
+
+    metadata: dict[str, Any] = {f"file/{path.name}": dg.MetadataValue.path(str(path)) for path in files}
+    metadata["suite"] = suite
+    try:
+        summary = validate()
+    except DataValidationError as error:
+        message = str(error)
+        metadata["error"] = dg.MetadataValue.md(f"```\n{message}\n```")
+        failures = getattr(error, "failures", ())  # structured RuleFailure records, when the error has them
+        if failures:
+            metadata["broken_rules"] = ", ".join(str(getattr(failure, "rule", failure)) for failure in failures)
+            metadata["failures"] = dg.MetadataValue.json(
+                [{key: str(getattr(failure, key, "")) for key in ("file", "rule", "detail", "unexpected_count")} for failure in failures]
+            )
+        return dg.AssetCheckResult(passed=False, description=message[:_DESCRIPTION_LIMIT], metadata=metadata)
+    except FileNotFoundError as error:
+        return dg.AssetCheckResult(passed=False, description=f"{suite}: stage output missing: {error}", metadata=metadata)
+    return dg.AssetCheckResult(passed=True, description=f"{suite}: all expectations met", metadata={**metadata, **_summary_metadata(summary)})
+
+
+@dg.asset_check(asset="raw_logs", blocking=True, description="Great Expectations raw-logs suite on data/raw/*.parquet.")
+def check_raw_logs_expectations(dvc_project: DvcProject) -> dg.AssetCheckResult:
+    import pandas as pd
+
+    from hymirec.data.schema import RawLogs
+
+    layout = dvc_project.layout()
+
+    def validate() -> Any:
+        from data_checks.raw_logs import validate_raw_logs
+
+        config = dvc_project.load_config()
+        raw = RawLogs(pd.read_parquet(layout.raw_interactions), pd.read_parquet(layout.raw_items))
+        return validate_raw_logs(
+            raw,
+            interactions_source=str(layout.raw_interactions),
+            items_source=str(layout.raw_items),
+            timestamp_min=config.data.timestamp_min,
+            timestamp_max=config.data.timestamp_max,
+            docs_dir=layout.data_docs_dir,
+        )
+
+    return _run_suite("raw_logs", [layout.raw_interactions, layout.raw_items], validate)
+
+
+@dg.asset_check(
+    asset="validated_sequences", blocking=True, description="Great Expectations sequences suite on data/sequences/."
+)
+def check_sequences_expectations(dvc_project: DvcProject) -> dg.AssetCheckResult:
+    import pandas as pd
+
+    layout = dvc_project.layout()
+
+    def validate() -> Any:
+        from data_checks.sequences import validate_sequences
+
+        config = dvc_project.load_config()
+        return validate_sequences(
+            pd.read_parquet(layout.sequences),
+            num_items=len(pd.read_parquet(layout.item_map)),
+            min_user_interactions=config.sequences.min_user_interactions,
+            source=str(layout.sequences),
+            docs_dir=layout.data_docs_dir,
+        )
+
+    return _run_suite("sequences", [layout.sequences, layout.item_map], validate)
+
+
+ASSET_CHECKS: tuple[dg.AssetChecksDefinition, ...] = (check_raw_logs_expectations, check_sequences_expectations)

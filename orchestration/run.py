@@ -1,0 +1,102 @@
+"""Materialise the whole pipeline once, in this process: ``python -m orchestration.run [--config …]``.
+
+Runs ``pipeline_job`` (every asset and asset check) against the persistent Dagster instance in
+``$DAGSTER_HOME`` (default ``<root>/.dagster_home``), so ``dagster dev`` with the same
+``DAGSTER_HOME`` shows the run afterwards. Exits 1 if a step or an asset check fails, 2 on a usage
+error, and 0 after printing where the evaluation report is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from orchestration.resources import DEFAULT_CONFIG, default_project_root
+
+logger = logging.getLogger("orchestration.run")
+
+
+def _dagster_home(root: Path) -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME") or root / ".dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = home / "dagster.yaml"
+    if not instance_yaml.exists():  # Dagster warns at every start without one; empty = SQLite storage in `home`
+        instance_yaml.write_text("# Dagster instance of HyMiRec runs (python -m orchestration.run, dagster dev).\n", encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _config_mismatch(root: Path, config_path: str) -> str | None:
+    """Why ``config_path`` cannot be run, or None: dvc.yaml's stages must read that file as their params."""
+    from orchestration.dvc_project import read_stages
+
+    if not (root / config_path).is_file():
+        return f"config file {root / config_path} does not exist"
+    read = {path for stage in read_stages(root) for path in stage.params_files}
+    wanted = Path(config_path).as_posix()
+    if read and wanted not in read:
+        return (
+            f"dvc.yaml's stages read params from {sorted(read)}, not {wanted}: DVC decides what to re-run from the "
+            f"params file a stage declares, so point the stages' cmd and params at {wanted} (or copy it over "
+            f"{sorted(read)[0]}) instead of passing --config"
+        )
+    return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file relative to the project root (default {DEFAULT_CONFIG})")
+    parser.add_argument("--root", default=None, help="project root holding dvc.yaml (default $HYMIREC_PROJECT_ROOT or this checkout)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("HYMIREC_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = Path(args.root).resolve() if args.root else default_project_root()
+    config_path = Path(args.config).as_posix()
+    if Path(config_path).is_absolute():
+        config_path = Path(os.path.relpath(config_path, root)).as_posix()
+    if problem := _config_mismatch(root, config_path):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    home = _dagster_home(root)
+
+    import dagster as dg
+
+    from hymirec.paths import Layout
+    from orchestration.definitions import build_definitions
+
+    job = build_definitions(root, config_path=config_path).resolve_job_def("pipeline_job")
+    logger.info("running %s for %s (config %s, DAGSTER_HOME=%s)", job.name, root, config_path, home)
+    # Not `with DagsterInstance.get()`: disposing it closes SQLite connections that SQLAlchemy's pool
+    # later tries to roll back ("Cannot operate on a closed database" tracebacks at interpreter exit).
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.get(),
+        raise_on_error=False,
+        tags={"hymirec/config": config_path, "hymirec/trigger": "orchestration.run"},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    )
+    failed_steps = [event.step_key for event in result.get_step_failure_events()]
+    failed_checks = [
+        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed
+    ]
+    if not result.success or failed_steps or failed_checks:
+        print(
+            f"error: pipeline run {result.run_id} failed (steps: {failed_steps or 'none'}; checks: {failed_checks or 'none'}). "
+            f"See the log above, or `DAGSTER_HOME={home} dagster dev -m orchestration.definitions`.",
+            file=sys.stderr,
+        )
+        return 1
+    layout = Layout(root)
+    print(f"Pipeline run {result.run_id} succeeded.\nReport:  {layout.evaluation_markdown}\nMetrics: {layout.metrics}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Blocking asset checks: they call the data_checks suites on the stage outputs and report the verdict.
+
+The suites themselves are tested in tests/data_checks; here they are replaced by recording fakes so
+the wiring (which files, which config values, pass/fail mapping) is checked on its own.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+import data_checks.raw_logs
+import data_checks.sequences
+from data_checks.errors import DataValidationError, RuleFailure
+from hymirec.paths import Layout
+from orchestration.checks import check_raw_logs_expectations, check_sequences_expectations
+from orchestration.resources import DvcProject
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """Stage outputs of a 2-user, 3-item data set and a config with non-default thresholds."""
+    layout = Layout(tmp_path)
+    layout.raw_dir.mkdir(parents=True)
+    layout.sequences_dir.mkdir(parents=True)
+    pd.DataFrame({"user_id": ["u1", "u1", "u2"], "item_id": ["a", "b", "c"], "timestamp": [10, 20, 30]}).to_parquet(layout.raw_interactions)
+    pd.DataFrame({"item_id": ["a", "b", "c"], "title": ["A", "B", "C"]}).to_parquet(layout.raw_items)
+    pd.DataFrame({"user": [0, 1], "items": [[1, 2, 3], [2, 3, 1]]}).to_parquet(layout.sequences)
+    pd.DataFrame({"item_id": ["a", "b", "c"], "index": [1, 2, 3]}).to_parquet(layout.item_map)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "default.yaml").write_text(
+        "data:\n  timestamp_min: 5\n  timestamp_max: 100\nsequences:\n  min_user_interactions: 4\n", encoding="utf-8"
+    )
+    return tmp_path
+
+
+def fake_suite(monkeypatch: pytest.MonkeyPatch, module: str, function: str, outcome: Any) -> list[dict[str, Any]]:
+    """Install ``data_checks.<module>.<function>`` returning ``outcome`` (or raising it); returns its calls."""
+    calls: list[dict[str, Any]] = []
+
+    def validate(data: Any, /, **kwargs: Any) -> Any:
+        calls.append({"data": data, **kwargs})
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    fake = types.ModuleType(f"data_checks.{module}")
+    setattr(fake, function, validate)
+    monkeypatch.setitem(sys.modules, f"data_checks.{module}", fake)
+    return calls
+
+
+def test_raw_logs_check_passes_with_the_suite_summary(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = fake_suite(monkeypatch, "raw_logs", "validate_raw_logs", {"evaluated": 7, "success_percent": 100.0})
+    result = check_raw_logs_expectations(dvc_project=DvcProject(root=str(workspace)))
+    assert result.passed
+    assert result.metadata["evaluated"] == dg.IntMetadataValue(7)
+    (call,) = calls
+    layout = Layout(workspace)
+    assert list(call["data"].interactions["item_id"]) == ["a", "b", "c"] and len(call["data"].items) == 3
+    assert call["interactions_source"] == str(layout.raw_interactions)
+    assert call["items_source"] == str(layout.raw_items)
+    assert (call["timestamp_min"], call["timestamp_max"]) == (5, 100)  # from configs/default.yaml
+    assert call["docs_dir"] == layout.data_docs_dir
+    data, kwargs = call.pop("data"), call
+    inspect.signature(data_checks.raw_logs.validate_raw_logs).bind(data, **kwargs)  # the real suite takes this call
+
+
+def test_raw_logs_check_fails_with_the_suite_message(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    error = DataValidationError(
+        [RuleFailure(file="data/raw/interactions.parquet", rule="timestamp_in_range", sample_rows=({"row": 2, "timestamp": 3},))]
+    )
+    fake_suite(monkeypatch, "raw_logs", "validate_raw_logs", error)
+    result = check_raw_logs_expectations(dvc_project=DvcProject(root=str(workspace)))
+    assert not result.passed
+    assert "timestamp_in_range" in result.description and "interactions.parquet" in result.description
+    assert result.metadata["broken_rules"] == dg.TextMetadataValue("timestamp_in_range")
+    assert "row 2: timestamp=3" in result.metadata["error"].value
+
+
+def test_sequences_check_passes_config_and_catalog_size(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = fake_suite(monkeypatch, "sequences", "validate_sequences", {"evaluated": 4})
+    result = check_sequences_expectations(dvc_project=DvcProject(root=str(workspace)))
+    assert result.passed
+    (call,) = calls
+    assert len(call["data"]) == 2
+    assert call["num_items"] == 3
+    assert call["min_user_interactions"] == 4
+    assert call["source"] == str(Layout(workspace).sequences)
+    data, kwargs = call.pop("data"), call
+    inspect.signature(data_checks.sequences.validate_sequences).bind(data, **kwargs)
+
+
+def test_sequences_check_fails_on_a_broken_rule(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    error = DataValidationError([RuleFailure(file="data/sequences/sequences.parquet", rule="min_length", detail="2 rows")])
+    fake_suite(monkeypatch, "sequences", "validate_sequences", error)
+    result = check_sequences_expectations(dvc_project=DvcProject(root=str(workspace)))
+    assert not result.passed and "min_length" in result.description
+
+
+def test_missing_stage_output_fails_the_check(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_suite(monkeypatch, "sequences", "validate_sequences", {})
+    Layout(workspace).item_map.unlink()
+    result = check_sequences_expectations(dvc_project=DvcProject(root=str(workspace)))
+    assert not result.passed and "items.parquet" in result.description

@@ -1,0 +1,89 @@
+"""`python -m orchestration.run`: the whole graph in one in-process run, recorded in $DAGSTER_HOME."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from data_checks.errors import DataValidationError, RuleFailure
+from orchestration.run import main
+
+pytestmark = pytest.mark.usefixtures("collect_garbage")
+
+
+@pytest.fixture(scope="module")
+def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One instance for the module: creating its SQLite storage costs seconds."""
+    return tmp_path_factory.mktemp("dagster_home")
+
+
+@pytest.fixture
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dagster_home: Path) -> Path:
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return dagster_home
+
+
+def test_run_materialises_everything_and_prints_the_report(
+    one_stage_project: Path, isolated_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = one_stage_project
+    assert main(["--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert f"Report:  {root / 'reports' / 'evaluation.md'}" in out
+    assert f"Metrics: {root / 'reports' / 'metrics.json'}" in out
+    assert (root / "out" / "data.txt").exists()
+    run_id = re.search(r"Pipeline run (\S+) succeeded", out).group(1)
+    with dg.DagsterInstance.get() as instance:  # the persistent instance `dagster dev` would show
+        run = instance.get_run_by_id(run_id)
+        assert run.job_name == "pipeline_job" and run.is_success
+        assert instance.get_latest_materialization_event(dg.AssetKey("produce")) is not None
+
+
+def test_failed_blocking_check_stops_downstream_and_exits_non_zero(
+    make_dvc_project, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stages = {  # raw_logs "writes" data/raw prepared below (persist: keeps it), and its metrics
+        "raw_logs": {
+            "cmd": "mkdir -p reports && cp raw_metrics.json reports/raw_logs.json",
+            "deps": ["raw_metrics.json"],
+            "outs": [{"data/raw": {"persist": True}}],
+            "metrics": [{"reports/raw_logs.json": {"cache": False}}],
+        },
+        "downstream": {"cmd": "touch downstream.txt", "deps": ["data/raw"], "outs": ["downstream.txt"]},
+    }
+    root = make_dvc_project(stages, files={"raw_metrics.json": '{"rows": 1}', "configs/default.yaml": "{}\n"})
+    (root / "data" / "raw").mkdir(parents=True)
+    pd.DataFrame({"user_id": ["u1"], "item_id": ["a"], "timestamp": [1]}).to_parquet(root / "data/raw/interactions.parquet")
+    pd.DataFrame({"item_id": ["a"], "title": ["A"]}).to_parquet(root / "data/raw/items.parquet")
+    broken = DataValidationError([RuleFailure(file="data/raw/interactions.parquet", rule="timestamp_in_range")])
+
+    def validate_raw_logs(raw, **kwargs):
+        raise broken
+
+    fake = types.ModuleType("data_checks.raw_logs")
+    fake.validate_raw_logs = validate_raw_logs
+    monkeypatch.setitem(sys.modules, "data_checks.raw_logs", fake)
+
+    assert main(["--root", str(root)]) == 1
+    assert "raw_logs:check_raw_logs_expectations" in capsys.readouterr().err
+    assert (root / "data" / "raw" / "items.parquet").exists()
+    assert not (root / "downstream.txt").exists()  # the blocking check stopped the downstream stage
+
+
+def test_config_that_dvc_yaml_does_not_read_is_refused(
+    make_dvc_project, isolated_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_dvc_project(
+        {"s": {"cmd": "true", "params": [{"configs/default.yaml": ["seed"]}], "outs": ["o"]}},
+        files={"configs/default.yaml": "seed: 1\n", "configs/small.yaml": "seed: 2\n"},
+    )
+    assert main(["--root", str(root), "--config", "configs/small.yaml"]) == 2
+    assert "configs/default.yaml" in capsys.readouterr().err
+    assert main(["--root", str(root), "--config", "configs/missing.yaml"]) == 2

@@ -1,0 +1,100 @@
+"""new_raw_logs_sensor, one tick per situation, carrying the cursor from tick to tick."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.resources import DvcProject, RawLogInbox
+from orchestration.sensors import new_raw_logs_sensor
+
+
+def tick(root: Path, cursor: str | None = None, inbox: RawLogInbox | None = None) -> dg.SensorResult:
+    context = dg.build_sensor_context(
+        cursor=cursor, resources={"dvc_project": DvcProject(root=str(root)), "raw_log_inbox": inbox or RawLogInbox()}
+    )
+    return new_raw_logs_sensor(context)
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    folder = tmp_path / "data" / "incoming"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def test_no_files_skips(tmp_path: Path) -> None:
+    result = tick(tmp_path)  # the inbox folder does not even exist yet
+    assert not result.run_requests
+    assert "no new or changed raw log files" in result.skip_reason.skip_message
+
+
+def test_new_file_requests_a_run(tmp_path: Path, inbox: Path) -> None:
+    (inbox / "interactions.csv").write_text("user_id,item_id,timestamp\nu,i,1\n")
+    result = tick(tmp_path)
+    (request,) = result.run_requests
+    assert request.run_key
+    assert request.tags["hymirec/changed_files"] == "interactions.csv"
+    assert "interactions.csv" in result.cursor
+
+
+def test_same_files_again_skip(tmp_path: Path, inbox: Path) -> None:
+    (inbox / "interactions.csv").write_text("user_id,item_id,timestamp\nu,i,1\n")
+    first = tick(tmp_path)
+    second = tick(tmp_path, cursor=first.cursor)
+    assert not second.run_requests and second.skip_reason
+    assert second.cursor == first.cursor
+
+
+def test_modified_file_requests_a_new_run(tmp_path: Path, inbox: Path) -> None:
+    path = inbox / "interactions.csv"
+    path.write_text("user_id,item_id,timestamp\nu,i,1\n")
+    first = tick(tmp_path)
+    path.write_text("user_id,item_id,timestamp\nu,i,1\nu,j,2\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
+    second = tick(tmp_path, cursor=first.cursor)
+    (request,) = second.run_requests
+    assert request.run_key != first.run_requests[0].run_key
+    assert request.tags["hymirec/changed_files"] == "interactions.csv"
+
+
+def test_a_second_new_file_requests_a_run_naming_only_it(tmp_path: Path, inbox: Path) -> None:
+    (inbox / "interactions.csv").write_text("a\n")
+    first = tick(tmp_path)
+    (inbox / "batch2").mkdir()
+    (inbox / "batch2" / "items.parquet").write_bytes(b"PAR1")
+    (request,) = tick(tmp_path, cursor=first.cursor).run_requests
+    assert request.tags["hymirec/changed_files"] == "batch2/items.parquet"
+
+
+def test_hidden_and_unrelated_files_are_ignored(tmp_path: Path, inbox: Path) -> None:
+    (inbox / ".interactions.csv.tmp").write_text("being written")
+    (inbox / ".partial.csv").write_text("being written")
+    (inbox / "README.txt").write_text("drop files here")
+    assert not tick(tmp_path).run_requests
+
+
+def test_removed_file_only_updates_the_cursor(tmp_path: Path, inbox: Path) -> None:
+    (inbox / "old.csv").write_text("a\n")
+    first = tick(tmp_path)
+    (inbox / "old.csv").unlink()
+    second = tick(tmp_path, cursor=first.cursor)
+    assert not second.run_requests
+    assert "removed: old.csv" in second.skip_reason.skip_message
+    assert second.cursor == "{}"
+
+
+def test_watched_folder_is_configurable(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "drop"
+    elsewhere.mkdir()
+    (elsewhere / "log.tsv").write_text("a\n")
+    assert tick(tmp_path, inbox=RawLogInbox(path=str(elsewhere))).run_requests
+    assert not tick(tmp_path, inbox=RawLogInbox(path="drop", patterns=["*.csv"])).run_requests
+
+
+def test_sensor_targets_pipeline_job_and_is_on_by_default() -> None:
+    assert new_raw_logs_sensor.job_name == "pipeline_job"
+    assert new_raw_logs_sensor.default_status == dg.DefaultSensorStatus.RUNNING
