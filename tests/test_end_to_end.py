@@ -125,3 +125,5 @@ def test_mlflow_recorded_the_training_run(materialised) -> None:
     assert run["params.seed"] == "42" and run["params.sasrec.max_epochs"] == "2"
     history = mlflow.MlflowClient().get_metric_history(run["run_id"], "valid_ndcg_at_10")
     assert [point.step for point in history] == [1, 2]
+    champion = mlflow.MlflowClient().get_model_version_by_alias("hymirec-recommender", "champion")
+    assert champion.tags["model"] == "sasrec"

@@ -22,6 +22,7 @@ from hymirec.models.persistence import load_model
 from hymirec.models.popularity import Popularity
 from hymirec.models.sasrec import SASRec
 from hymirec.paths import Layout
+from hymirec.registry import register_and_promote
 from hymirec.report import plot_breakdown, render_report
 from hymirec.sequences import SequenceData, SplitView, split_view
 from hymirec.stages import load_sequence_data
@@ -29,6 +30,8 @@ from hymirec.tracking import flatten, log_metrics, stage_run
 
 logger = logging.getLogger(__name__)
 FIGURE_NAME = "ndcg_by_history_length.png"
+# trained models of the report -> their model directory (registered in MLflow)
+TRAINED_MODELS = {"sasrec": lambda layout: layout.sasrec_dir}
 
 
 def item_categories(items: pd.DataFrame) -> np.ndarray | None:
@@ -93,3 +96,6 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     with stage_run(config, layout.root, "evaluation_report"):
         log_metrics(flatten(metrics))
         mlflow.log_artifact(str(layout.evaluation_markdown))
+        # register the best trained model; `champion` moves only if it beats the current one
+        best = max(TRAINED_MODELS, key=lambda name: metrics["valid"][name]["ndcg@10"])
+        register_and_promote(TRAINED_MODELS[best](layout), best, metrics["valid"][best]["ndcg@10"])
