@@ -34,7 +34,13 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
-    """Log to the active run; MLflow forbids "@" in names, so "ndcg@10" is logged as "ndcg_at_10"."""
+    """Log to the stage's active run; MLflow forbids "@" in names, so "ndcg@10" is logged as "ndcg_at_10".
+
+    Library code (the training loop) calls this whether or not a stage opened a run; without one it
+    logs nothing, instead of letting MLflow start a stray run in a store in the working directory.
+    """
+    if mlflow.active_run() is None:
+        return
     mlflow.log_metrics({key.replace("@", "_at_"): float(value) for key, value in metrics.items()}, step=step)
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import mlflow
 import numpy as np
 import pytest
 import torch
@@ -93,6 +94,7 @@ def test_training_is_deterministic_and_resumes_identically(tmp_path) -> None:
     assert checkpoint.exists()
     _, resumed = _train(sequences, epochs=3, checkpoint=checkpoint)
     assert resumed.history == first.history
+    assert mlflow.active_run() is None  # training outside a stage run leaves no stray MLflow run
     assert not checkpoint.exists()  # a finished run removes its checkpoint
 
 
