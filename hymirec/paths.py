@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-STAGES: tuple[str, ...] = ("raw_logs", "validated_sequences", "sasrec_model", "evaluation_report")
+STAGES: tuple[str, ...] = (
+    "raw_logs",
+    "validated_sequences",
+    "item_embeddings",
+    "codebook",
+    "sasrec_model",
+    "evaluation_report",
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,36 @@ class Layout:
     @property
     def user_map(self) -> Path:
         return self.sequences_dir / "users.parquet"
+
+    # item_embeddings
+    @property
+    def embeddings_dir(self) -> Path:
+        return self.root / "data" / "embeddings"
+
+    @property
+    def item_embeddings(self) -> Path:
+        """float32 [items, dim], one unit-norm row per catalog item, row i = item_idx i."""
+        return self.embeddings_dir / "items.npy"
+
+    @property
+    def embedding_items(self) -> Path:
+        """The id map of ``item_embeddings``: item_idx, item_id and the text that was encoded."""
+        return self.embeddings_dir / "items.parquet"
+
+    # codebook
+    @property
+    def codebook_dir(self) -> Path:
+        """Centroids, codebook.json (config and scales), codes.npy (and scales.npy) in item_idx order."""
+        return self.root / "models" / "codebook"
+
+    @property
+    def codebook_figures_dir(self) -> Path:
+        return self.reports_dir / "codebook"
+
+    @property
+    def codebook_figure(self) -> Path:
+        """Mean reconstruction cosine against the number of layers, beside the baselines."""
+        return self.codebook_figures_dir / "recon_cosine_by_layers.png"
 
     # sasrec_model
     @property

@@ -63,3 +63,21 @@ def render_report(valid: Table, test: Table, breakdowns: dict[str, list[dict]], 
             "## Test NDCG@10 by input history length\n\n" + breakdown_table(breakdowns) + f"\n\n![NDCG@10 by history length]({figure_name})",
         ]
     ) + "\n"
+
+
+def plot_codebook_curve(curve: list[dict[str, float]], path: Path) -> None:
+    """Mean reconstruction cosine against the number of codebook layers (and the baselines at equal bytes)."""
+    layers = [row["num_layers"] for row in curve]
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.plot(layers, [row["recon_cosine_mean"] for row in curve], marker="o", label="cosine residual codebook")
+    for key, label in (("euclidean_rq_recon_cosine_mean", "Euclidean residual k-means"), ("faiss_pq_recon_cosine_mean", "faiss PQ")):
+        if all(key in row for row in curve):
+            axis.plot(layers, [row[key] for row in curve], marker="s", linestyle="--", label=f"{label} (equal bytes)")
+    axis.set_xticks(layers, [f"{int(row['num_layers'])}\n{int(row['bytes_per_item'])} B" for row in curve])
+    axis.set_xlabel("layers L (bytes per item)")
+    axis.set_ylabel("mean reconstruction cosine")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    write_atomically(path, lambda temp: figure.savefig(temp, format="png", dpi=100))
+    plt.close(figure)

@@ -38,6 +38,27 @@ def _raw_logs_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, 
     return {"dagster/row_count": int(metrics["rows"])}
 
 
+def _item_embeddings_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
+    return {"dagster/row_count": int(metrics["items"]), "embeddings": dg.MetadataValue.path(str(layout.item_embeddings))}
+
+
+def _codebook_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"recon_cosine_plot": dg.MetadataValue.path(str(layout.codebook_figure))}
+    compared = metrics.get("at_equal_bytes")
+    if isinstance(compared, Mapping) and compared:
+        lines = ["| method | bytes/item | recon cosine mean | p5 |", "|---|---:|---:|---:|"]
+        for name, row in compared.items():
+            lines.append(f"| {name} | {row['bytes_per_item']} | {row['recon_cosine_mean']:.4f} | {row['recon_cosine_p5']:.4f} |")
+        metadata["comparison_at_equal_bytes"] = dg.MetadataValue.md("\n".join(lines))
+    curve = metrics.get("curve")
+    if isinstance(curve, Mapping) and curve:
+        lines = ["| layers | bytes/item | recon cosine mean | p5 |", "|---:|---:|---:|---:|"]
+        for row in curve.values():
+            lines.append(f"| {row['num_layers']} | {row['bytes_per_item']} | {row['recon_cosine_mean']:.4f} | {row['recon_cosine_p5']:.4f} |")
+        metadata["recon_cosine_by_layers"] = dg.MetadataValue.md("\n".join(lines))
+    return metadata
+
+
 def _evaluation_report_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
     metadata: dict[str, Any] = {"report": dg.MetadataValue.path(str(layout.evaluation_markdown))}
     for split in ("test", "valid"):
@@ -49,6 +70,8 @@ def _evaluation_report_metadata(metrics: Mapping[str, Any], layout: Layout) -> d
 # Views beyond the flattened numbers, for the stages that have one. Stages not listed get the numbers only.
 STAGE_METADATA: dict[str, Callable[[Mapping[str, Any], Layout], dict[str, Any]]] = {
     "raw_logs": _raw_logs_metadata,
+    "item_embeddings": _item_embeddings_metadata,
+    "codebook": _codebook_metadata,
     "evaluation_report": _evaluation_report_metadata,
 }
 

@@ -1,4 +1,5 @@
-"""Blocking asset checks: the Great Expectations suites of ``data_checks`` re-run on the stage outputs.
+"""Blocking asset checks: the Great Expectations suites of ``data_checks`` re-run on the stage outputs,
+and the item embeddings' shape and norms.
 
 A failed suite fails the check, which (being blocking) stops every downstream asset; the stage's
 previous good outputs stay in place because stages write atomically. ``data_checks`` (and with it
@@ -101,4 +102,60 @@ def check_sequences_expectations(dvc_project: DvcProject) -> dg.AssetCheckResult
     return _run_suite("sequences", [layout.sequences, layout.item_map], validate)
 
 
-ASSET_CHECKS: tuple[dg.AssetChecksDefinition, ...] = (check_raw_logs_expectations, check_sequences_expectations)
+# stored item vectors: |‖e‖ − 1| above this fails the check (float32 rows are normalised to ~1e-7)
+UNIT_NORM_TOLERANCE = 1e-3
+
+
+@dg.asset_check(
+    asset="item_embeddings",
+    blocking=True,
+    description="data/embeddings/items.npy holds one finite, unit-norm row per catalog item (data/sequences/items.parquet).",
+)
+def check_item_embeddings_unit_norm(dvc_project: DvcProject) -> dg.AssetCheckResult:
+    import numpy as np
+    import pandas as pd
+
+    layout = dvc_project.layout()
+    files = [layout.item_embeddings, layout.item_map]
+    metadata: dict[str, Any] = {f"file/{path.name}": dg.MetadataValue.path(str(path)) for path in files}
+    try:
+        embeddings = np.load(layout.item_embeddings)
+        catalog_items = len(pd.read_parquet(layout.item_map))
+    except (OSError, ValueError) as error:
+        return dg.AssetCheckResult(passed=False, description=f"item_embeddings: cannot read the stage output: {error}", metadata=metadata)
+    if embeddings.ndim != 2:
+        return dg.AssetCheckResult(passed=False, description=f"item_embeddings: expected a 2-d array, got shape {embeddings.shape}", metadata=metadata)
+    finite = np.isfinite(embeddings).all(axis=1)
+    norm_error = np.abs(np.linalg.norm(np.where(finite[:, None], embeddings, 0.0), axis=1) - 1.0)
+    off_norm = finite & (norm_error > UNIT_NORM_TOLERANCE)
+    metadata.update(
+        {
+            "rows": int(embeddings.shape[0]),
+            "catalog_items": catalog_items,
+            "dim": int(embeddings.shape[1]),
+            "non_finite_rows": int((~finite).sum()),
+            "off_unit_norm_rows": int(off_norm.sum()),
+            "max_norm_error": float(norm_error[finite].max()) if finite.any() else dg.MetadataValue.null(),
+            "norm_tolerance": UNIT_NORM_TOLERANCE,
+        }
+    )
+    problems = []
+    if embeddings.shape[0] != catalog_items:
+        problems.append(f"{embeddings.shape[0]} rows for {catalog_items} catalog items")
+    if not finite.all():
+        problems.append(f"{int((~finite).sum())} rows with NaN/inf (first item_idx {int(np.flatnonzero(~finite)[0])})")
+    if off_norm.any():
+        problems.append(
+            f"{int(off_norm.sum())} rows with |norm − 1| > {UNIT_NORM_TOLERANCE} (first item_idx {int(np.flatnonzero(off_norm)[0])}, "
+            f"max error {float(norm_error[finite].max()):.3g})"
+        )
+    if problems:
+        return dg.AssetCheckResult(passed=False, description="item_embeddings: " + "; ".join(problems), metadata=metadata)
+    return dg.AssetCheckResult(passed=True, description=f"item_embeddings: {catalog_items} finite unit-norm rows", metadata=metadata)
+
+
+ASSET_CHECKS: tuple[dg.AssetChecksDefinition, ...] = (
+    check_raw_logs_expectations,
+    check_sequences_expectations,
+    check_item_embeddings_unit_norm,
+)

@@ -34,6 +34,8 @@ def test_outputs_match_layout() -> None:
     expected_outs = {
         "raw_logs": {layout.raw_dir},
         "validated_sequences": {layout.sequences_dir},
+        "item_embeddings": {layout.embeddings_dir},
+        "codebook": {layout.codebook_dir, layout.codebook_figures_dir},
         "sasrec_model": {layout.sasrec_dir},
         "evaluation_report": {layout.rankings_dir, layout.figures_dir, layout.evaluation_markdown, layout.history_length_breakdown},
     }
@@ -49,3 +51,12 @@ def test_params_are_config_sections() -> None:
         (params,) = stage["params"]
         assert list(params) == ["configs/default.yaml"]
         assert set(params["configs/default.yaml"]) <= set(HyMiRecConfig.model_fields), name
+
+
+def test_embedding_stages_read_their_upstream_outputs() -> None:
+    layout = Layout(Path("."))
+    stages = _stages()
+    assert str(layout.sequences_dir) in stages["item_embeddings"]["deps"]
+    assert str(layout.embeddings_dir) in stages["codebook"]["deps"]
+    names = list(stages)
+    assert names.index("validated_sequences") < names.index("item_embeddings") < names.index("codebook") < names.index("sasrec_model")

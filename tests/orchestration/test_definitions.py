@@ -75,6 +75,7 @@ def test_asset_checks_are_blocking_and_guard_the_data_stages() -> None:
     assert checks == {
         "check_raw_logs_expectations": "raw_logs",
         "check_sequences_expectations": "validated_sequences",
+        "check_item_embeddings_unit_norm": "item_embeddings",
     }
     graph = defs.resolve_asset_graph()
     for key in graph.asset_check_keys:
