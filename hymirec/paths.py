@@ -120,9 +120,13 @@ class Layout:
     def data_docs_dir(self) -> Path:
         return self.reports_dir / "data_docs"
 
-    def checkpoint(self, stage: str) -> Path:
-        """Training state of an unfinished stage run, so an interrupted run resumes (not a DVC output)."""
-        return self.root / "checkpoints" / f"{stage}.pt"
+    def checkpoint(self, stage: str, fingerprint: str) -> Path:
+        """Training state of an unfinished stage run, so an interrupted run resumes (not a DVC output).
+
+        ``fingerprint`` identifies the training settings: a run with other settings never resumes
+        from this state.
+        """
+        return self.root / "checkpoints" / f"{stage}-{fingerprint}.pt"
 
     def stage_metrics(self, stage: str) -> Path:
         """The metrics JSON a stage writes for ``dvc metrics show`` and Dagster metadata."""

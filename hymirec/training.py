@@ -7,6 +7,8 @@ score validation users. The best state (by validation NDCG@10) is kept and resto
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 import random
 import time
@@ -24,6 +26,12 @@ from hymirec.io import write_atomically
 from hymirec.tracking import log_metrics
 
 logger = logging.getLogger(__name__)
+
+
+def fingerprint(*settings: Any) -> str:
+    """Short stable hash of the settings a training run depends on (pydantic models or plain values)."""
+    text = json.dumps([s.model_dump(mode="json") if hasattr(s, "model_dump") else s for s in settings], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def seed_everything(seed: int) -> None:

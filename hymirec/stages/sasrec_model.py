@@ -15,7 +15,7 @@ from hymirec.paths import Layout
 from hymirec.sequences import split_view, training_sequences
 from hymirec.stages import load_sequence_data
 from hymirec.tracking import log_metrics, stage_run
-from hymirec.training import TrainingSchedule, seed_everything, train_with_early_stopping
+from hymirec.training import TrainingSchedule, fingerprint, seed_everything, train_with_early_stopping
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
             lambda trained: evaluate(trained.score_items, valid_view, config.evaluation, with_top_items=False).metrics,
             schedule,
             seed=config.seed,
-            checkpoint=layout.checkpoint("sasrec_model"),
+            checkpoint=layout.checkpoint("sasrec_model", fingerprint(config.seed, config.sasrec, config.evaluation)),
         )
         # store the best model, then its metrics
         with atomic_directory(layout.sasrec_dir) as staging:

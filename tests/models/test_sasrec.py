@@ -101,3 +101,14 @@ def test_training_is_deterministic_and_resumes_identically(tmp_path) -> None:
 def test_popularity_ranks_by_input_counts() -> None:
     model = Popularity([np.array([0, 1]), np.array([1, 2]), np.array([1])], num_items=4)
     assert model.score_items([np.array([0])]).tolist() == [[1.0, 3.0, 1.0, 0.0]]
+
+
+def test_checkpoint_path_changes_with_training_settings(tmp_path) -> None:
+    from hymirec.paths import Layout
+    from hymirec.training import fingerprint
+
+    layout = Layout(tmp_path)
+    base = layout.checkpoint("sasrec_model", fingerprint(42, CONFIG))
+    assert base == layout.checkpoint("sasrec_model", fingerprint(42, SASRecConfig(**CONFIG.model_dump())))
+    assert base != layout.checkpoint("sasrec_model", fingerprint(43, CONFIG))
+    assert base != layout.checkpoint("sasrec_model", fingerprint(42, CONFIG.model_copy(update={"learning_rate": 0.01})))
