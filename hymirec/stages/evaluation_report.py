@@ -41,11 +41,9 @@ def item_categories(items: pd.DataFrame) -> np.ndarray | None:
     return items[GENRES].fillna("").str.get_dummies(sep=GENRE_SEPARATOR).to_numpy(dtype=bool)
 
 
-def build_models(layout: Layout, view: SplitView, num_items: int) -> dict[str, Recommender]:
-    return {
-        "popularity": Popularity(view.histories, num_items),
-        "sasrec": load_model(SASRec, SASRecConfig, layout.sasrec_dir),
-    }
+def build_models(view: SplitView, num_items: int, trained: dict[str, Recommender]) -> dict[str, Recommender]:
+    """Popularity counts the split's own inputs; trained models are loaded once and shared by both splits."""
+    return {"popularity": Popularity(view.histories, num_items), **trained}
 
 
 def rankings_frame(result: EvaluationResult, view: SplitView, data: SequenceData) -> pd.DataFrame:
@@ -70,11 +68,11 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     # every model, both splits, full ranking
     metrics: dict[str, dict[str, dict[str, float]]] = {}
     results: dict[str, EvaluationResult] = {}
-    test_view = split_view(data.sequences, "test")
-    for split in ("valid", "test"):
-        view = split_view(data.sequences, split)
+    views = {split: split_view(data.sequences, split) for split in ("valid", "test")}
+    trained = {"sasrec": load_model(SASRec, SASRecConfig, layout.sasrec_dir)}
+    for split, view in views.items():
         metrics[split] = {}
-        for name, model in build_models(layout, view, data.num_items).items():
+        for name, model in build_models(view, data.num_items, trained).items():
             result = evaluate(model.score_items, view, config.evaluation, item_categories=categories)
             metrics[split][name] = result.metrics
             if split == "test":
@@ -85,7 +83,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     breakdowns = {name: result.by_history_length for name, result in results.items()}
     with atomic_directory(layout.rankings_dir) as staging:
         for name, result in results.items():
-            write_parquet(rankings_frame(result, test_view, data), staging / f"{name}.parquet")
+            write_parquet(rankings_frame(result, views["test"], data), staging / f"{name}.parquet")
     with atomic_directory(layout.figures_dir) as staging:
         plot_breakdown(breakdowns, staging / FIGURE_NAME)
     write_json(breakdowns, layout.history_length_breakdown)
