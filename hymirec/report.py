@@ -52,17 +52,32 @@ def plot_breakdown(breakdowns: dict[str, list[dict]], path: Path, metric: str = 
     plt.close(figure)
 
 
-def render_report(valid: Table, test: Table, breakdowns: dict[str, list[dict]], figure_name: str, dataset: str) -> str:
-    return "\n\n".join(
-        [
-            "# HyMiRec evaluation report",
-            f"Data set: {dataset}. Leave-one-out split, full ranking over the whole catalog, each user's input "
-            "history masked. Metrics are means over users; the test rankings are in `rankings/<model>.parquet`.",
-            "## Test\n\n" + metrics_table(test),
-            "## Validation\n\n" + metrics_table(valid),
-            "## Test NDCG@10 by input history length\n\n" + breakdown_table(breakdowns) + f"\n\n![NDCG@10 by history length]({figure_name})",
-        ]
-    ) + "\n"
+def compression_table(compression: dict[str, dict[str, dict[str, float]]]) -> str:
+    """ΔNDCG@10 of reading the history from the codebook instead of the exact embeddings."""
+    lines = ["| split | model | exact history | codebook history | relative change |", "|---|---|---:|---:|---:|"]
+    for split, pairs in compression.items():
+        for model, row in pairs.items():
+            lines.append(
+                f"| {split} | {model} | {row['exact_ndcg@10']:.4f} | {row['codebook_ndcg@10']:.4f} | {row['relative_change']:+.2%} |"
+            )
+    return "\n".join(lines)
+
+
+def render_report(
+    valid: Table, test: Table, breakdowns: dict[str, list[dict]], figure_name: str, dataset: str,
+    compression: dict[str, dict[str, dict[str, float]]] | None = None,
+) -> str:
+    sections = [
+        "# HyMiRec evaluation report",
+        f"Data set: {dataset}. Leave-one-out split, full ranking over the whole catalog, each user's input "
+        "history masked. Metrics are means over users; the test rankings are in `rankings/<model>.parquet`.",
+        "## Test\n\n" + metrics_table(test),
+        "## Validation\n\n" + metrics_table(valid),
+        "## Test NDCG@10 by input history length\n\n" + breakdown_table(breakdowns) + f"\n\n![NDCG@10 by history length]({figure_name})",
+    ]
+    if compression:
+        sections.append("## Cost of the compressed history (NDCG@10)\n\n" + compression_table(compression))
+    return "\n\n".join(sections) + "\n"
 
 
 def plot_codebook_curve(curve: list[dict[str, float]], path: Path) -> None:
@@ -76,6 +91,20 @@ def plot_codebook_curve(curve: list[dict[str, float]], path: Path) -> None:
     axis.set_xticks(layers, [f"{int(row['num_layers'])}\n{int(row['bytes_per_item'])} B" for row in curve])
     axis.set_xlabel("layers L (bytes per item)")
     axis.set_ylabel("mean reconstruction cosine")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    write_atomically(path, lambda temp: figure.savefig(temp, format="png", dpi=100))
+    plt.close(figure)
+
+
+def plot_training_curves(histories: dict[str, list[dict[str, float]]], path: Path, metric: str = "valid_ndcg@10") -> None:
+    """Validation ``metric`` per epoch, one line per trained model (Dagster metadata and the report)."""
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for name, history in histories.items():
+        axis.plot([row["epoch"] for row in history], [row[metric] for row in history], marker=".", label=name)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel(metric.replace("_", " "))
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()

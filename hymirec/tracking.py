@@ -56,3 +56,11 @@ def stage_run(config: HyMiRecConfig, root: Path, stage: str) -> Iterator[mlflow.
         mlflow.set_tag("stage", stage)
         mlflow.log_params(flatten(config.model_dump(mode="json")))
         yield run
+
+
+@contextmanager
+def model_run(name: str) -> Iterator[mlflow.ActiveRun]:
+    """A child run of the active stage run for one of the stage's models, so each has its own curves."""
+    with mlflow.start_run(run_name=name, nested=True) as run:
+        mlflow.set_tag("model", name)
+        yield run

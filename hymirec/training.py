@@ -12,7 +12,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,11 @@ class TrainingSchedule:
     max_epochs: int
     patience: int
 
+    @classmethod
+    def of(cls, section: Any) -> TrainingSchedule:
+        """The budget fields of a config section (``sasrec``, ``coarse``, ``llm`` all carry them)."""
+        return cls(section.batch_size, section.learning_rate, section.weight_decay, section.max_epochs, section.patience)
+
 
 @dataclass
 class TrainingOutput:
@@ -60,8 +65,8 @@ class TrainingOutput:
 
 def train_with_early_stopping(
     model: nn.Module,
-    sequences: list[np.ndarray],
-    make_batch: Callable[[list[np.ndarray]], Any],
+    sequences: Sequence[Any],
+    make_batch: Callable[[list[Any]], Any],
     validate: Callable[[nn.Module], dict[str, float]],
     schedule: TrainingSchedule,
     *,

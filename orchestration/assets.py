@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 
-from hymirec.paths import Layout
+from hymirec.paths import CURVES_FIGURE, Layout
 from hymirec.report import metrics_table
 from hymirec.tracking import flatten
 from orchestration.dvc_project import DvcStage
@@ -59,6 +59,19 @@ def _codebook_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, 
     return metadata
 
 
+def _training_metadata(curves_dir: Callable[[Layout], Any]) -> Callable[[Mapping[str, Any], Layout], dict[str, Any]]:
+    """Training stages: the validation curve plot and each model's final validation metrics."""
+
+    def metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
+        valid = {name: row["valid"] for name, row in metrics.items() if isinstance(row, Mapping) and "valid" in row}
+        return {
+            "training_curves": dg.MetadataValue.path(str(curves_dir(layout) / CURVES_FIGURE)),
+            "valid_metrics": dg.MetadataValue.md(metrics_table(valid)),
+        }
+
+    return metadata
+
+
 def _evaluation_report_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
     metadata: dict[str, Any] = {"report": dg.MetadataValue.path(str(layout.evaluation_markdown))}
     for split in ("test", "valid"):
@@ -72,6 +85,8 @@ STAGE_METADATA: dict[str, Callable[[Mapping[str, Any], Layout], dict[str, Any]]]
     "raw_logs": _raw_logs_metadata,
     "item_embeddings": _item_embeddings_metadata,
     "codebook": _codebook_metadata,
+    "coarse_model": _training_metadata(lambda layout: layout.coarse_curves),
+    "llm_model": _training_metadata(lambda layout: layout.llm_curves),
     "evaluation_report": _evaluation_report_metadata,
 }
 

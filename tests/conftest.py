@@ -36,3 +36,13 @@ def tiny_raw() -> RawLogs:
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def smollm2_cache(tmp_path_factory: pytest.TempPathFactory):
+    """One converted SmolLM2 folder for every test that needs it (the GGUF conversion costs tens of seconds)."""
+    from hymirec.pretrained import cached_smollm2
+
+    cache_dir = tmp_path_factory.mktemp("pretrained")
+    cached_smollm2(cache_dir)
+    return cache_dir

@@ -37,6 +37,8 @@ def test_outputs_match_layout() -> None:
         "item_embeddings": {layout.embeddings_dir},
         "codebook": {layout.codebook_dir, layout.codebook_figures_dir},
         "sasrec_model": {layout.sasrec_dir},
+        "coarse_model": {layout.coarse_dir, layout.coarse_curves},
+        "llm_model": {layout.llm_dir, layout.llm_curves},
         "evaluation_report": {layout.rankings_dir, layout.figures_dir, layout.evaluation_markdown, layout.history_length_breakdown},
     }
     for name, stage in _stages().items():
@@ -60,3 +62,11 @@ def test_embedding_stages_read_their_upstream_outputs() -> None:
     assert str(layout.embeddings_dir) in stages["codebook"]["deps"]
     names = list(stages)
     assert names.index("validated_sequences") < names.index("item_embeddings") < names.index("codebook") < names.index("sasrec_model")
+
+
+def test_hymirec_stages_read_the_codebook_and_feed_the_report() -> None:
+    layout = Layout(Path("."))
+    stages = _stages()
+    assert str(layout.codebook_dir) in stages["coarse_model"]["deps"]
+    assert str(layout.coarse_dir) in stages["llm_model"]["deps"]
+    assert {str(layout.sasrec_dir), str(layout.coarse_dir), str(layout.llm_dir)} <= set(stages["evaluation_report"]["deps"])

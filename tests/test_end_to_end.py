@@ -21,11 +21,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from hymirec.config import Variant
 from hymirec.io import read_json
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
+MODELS = ["popularity", "sasrec", "coarse_codebook", "coarse_exact", *(variant.value for variant in Variant)]
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
@@ -35,7 +37,7 @@ def _run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+def workspace(tmp_path_factory: pytest.TempPathFactory, smollm2_cache: Path) -> tuple[Path, dict[str, str]]:
     """A git + DVC workspace holding this checkout's files and a short ML-100K config."""
     root = tmp_path_factory.mktemp("workspace")
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -44,6 +46,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, root / name)
     (root / ".venv").symlink_to(VENV_BIN.parent)
+    (root / "models").mkdir()
+    (root / "models" / "pretrained").symlink_to(smollm2_cache)  # the converted SmolLM2, shared with the model tests
     config = yaml.safe_load((ROOT / "configs" / "ml100k.yaml").read_text())
     config["sasrec"].update(max_epochs=2, patience=2)
     (root / "configs" / "default.yaml").write_text(yaml.safe_dump(config))
@@ -89,21 +93,27 @@ def test_dvc_repro_after_dagster_has_nothing_to_do(materialised) -> None:
 def test_report_shape_and_pinned_popularity(materialised) -> None:
     root, _, _ = materialised
     metrics = read_json(root / "reports" / "metrics.json")
-    assert set(metrics) == {"valid", "test"}
-    for split in metrics.values():
-        assert set(split) == {"popularity", "sasrec"}
-        for values in split.values():
+    assert set(metrics) == {"valid", "test", "compression"}
+    for split in ("valid", "test"):
+        assert set(metrics[split]) == set(MODELS)
+        for values in metrics[split].values():
             assert {"recall@10", "ndcg@10", "recall@50", "ndcg@50", "recall@200", "ndcg@200", "mrr"} <= set(values)
             assert {"ild@10", "category_coverage@10", "catalog_coverage@10"} <= set(values)
     # Popularity is deterministic: pinned on this real slice (full ranking, history masked).
     assert metrics["test"]["popularity"]["ndcg@10"] == pytest.approx(0.0449, abs=5e-5)
     assert metrics["valid"]["popularity"]["ndcg@10"] == pytest.approx(0.0345, abs=5e-5)
+    # the cost of compression is a number: exact vs codebook history, for the coarse model and HyMiRec
+    for pair, (codebook, exact) in {"coarse": ("coarse_codebook", "coarse_exact"), "hymirec": ("hymirec", "hymirec_exact_history")}.items():
+        effect = metrics["compression"]["test"][pair]
+        assert effect["codebook_ndcg@10"] == metrics["test"][codebook]["ndcg@10"]
+        assert effect["relative_change"] == pytest.approx((effect["codebook_ndcg@10"] - effect["exact_ndcg@10"]) / effect["exact_ndcg@10"])
     report = (root / "reports" / "evaluation.md").read_text()
-    assert "| sasrec |" in report and "figures/ndcg_by_history_length.png" in report
+    assert all(f"| {model} |" in report for model in MODELS) and "figures/ndcg_by_history_length.png" in report
+    assert "Cost of the compressed history" in report
     assert (root / "reports" / "figures" / "ndcg_by_history_length.png").stat().st_size > 1000
 
 
-@pytest.mark.parametrize("model", ["popularity", "sasrec"])
+@pytest.mark.parametrize("model", MODELS)
 def test_exported_rankings_reproduce_the_metrics(materialised, model: str) -> None:
     root, _, _ = materialised
     rankings = pd.read_parquet(root / "reports" / "rankings" / f"{model}.parquet")
@@ -125,5 +135,14 @@ def test_mlflow_recorded_the_training_run(materialised) -> None:
     assert run["params.seed"] == "42" and run["params.sasrec.max_epochs"] == "2"
     history = mlflow.MlflowClient().get_metric_history(run["run_id"], "valid_ndcg_at_10")
     assert [point.step for point in history] == [1, 2]
+    # every trained model has its own child run with its curve
+    for stage, models in (("coarse_model", {"coarse_codebook", "coarse_exact"}), ("llm_model", {v.value for v in Variant})):
+        (parent,) = mlflow.search_runs(experiment_names=["hymirec-ml100k"], filter_string=f"tags.stage = '{stage}'")["run_id"]
+        children = mlflow.search_runs(experiment_names=["hymirec-ml100k"], filter_string=f"tags.mlflow.parentRunId = '{parent}'")
+        assert set(children["tags.model"]) == models
+        assert all(mlflow.MlflowClient().get_metric_history(run, "valid_ndcg_at_10") for run in children["run_id"])
+    # the champion is the trained model with the best validation NDCG@10
+    valid = read_json(Path(env["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///")).parent / "reports" / "metrics.json")["valid"]
+    best = max((name for name in valid if name != "popularity"), key=lambda name: valid[name]["ndcg@10"])
     champion = mlflow.MlflowClient().get_model_version_by_alias("hymirec-recommender", "champion")
-    assert champion.tags["model"] == "sasrec"
+    assert champion.tags["model"] == best

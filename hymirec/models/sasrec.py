@@ -7,6 +7,10 @@ BERT4Rec really better than SASRec?", RecSys 2023 (NDCG@10 0.182 on MovieLens-1M
 Token 0 is padding; item_idx i is token i + 1. Sequences are left-padded, so the last position holds
 the most recent item and its hidden state is the user vector. The output layer is the (tied) item
 embedding table, so logits are dot products between hidden states and item embeddings.
+
+``CausalSequenceModel`` holds what SASRec shares with HyMiRec's coarse model (models/coarse.py):
+the causal transformer over left-padded tokens, the next-item loss and full-catalog scoring. A
+subclass only says how a token becomes an input vector and what the item output vectors are.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hymirec.config import SASRecConfig
+from hymirec.config import SASRecConfig, SequenceModelConfig
+from hymirec.losses import next_item_cross_entropy
 from hymirec.models.base import left_pad
 
 
@@ -56,28 +61,36 @@ class SASRecBatch:
     labels: torch.Tensor  # [B L] next item_idx at each position, -100 where there is none
 
 
-class SASRec(nn.Module):
-    def __init__(self, config: SASRecConfig, num_items: int) -> None:
-        super().__init__()
-        self.config = config
-        self.num_items = num_items
-        self.item_embedding = nn.Embedding(num_items + 1, config.hidden_size, padding_idx=0)
+class CausalSequenceModel(nn.Module):
+    """Causal transformer over left-padded item tokens, trained on the next item at every position.
+
+    Subclasses create their input layers, then call ``_build_encoder`` (parameter creation order is
+    part of what a seed reproduces), and implement ``embed_tokens`` and ``item_vectors``.
+    """
+
+    config: SequenceModelConfig
+
+    def _build_encoder(self, config: SequenceModelConfig) -> None:
         self.position_embedding = nn.Embedding(config.max_length, config.hidden_size)
         self.embedding_dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(
             CausalSelfAttentionBlock(config.hidden_size, config.num_heads, config.dropout) for _ in range(config.num_layers)
         )
         self.final_norm = nn.LayerNorm(config.hidden_size)
-        nn.init.normal_(self.item_embedding.weight, std=config.hidden_size**-0.5)
-        with torch.no_grad():
-            self.item_embedding.weight[0].zero_()
+
+    def embed_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Input vectors [B L D] of tokens [B L]."""
+        raise NotImplementedError
+
+    def item_vectors(self) -> torch.Tensor:
+        """Output vectors [I D] of every catalog item: logits are dot products with hidden states."""
+        raise NotImplementedError
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Hidden states [B L D] for left-padded tokens [B L]; position L-1 is the most recent item."""
         length = tokens.shape[1]
         positions = torch.arange(length, device=tokens.device)
-        hidden = self.item_embedding(tokens) * self.config.hidden_size**0.5 + self.position_embedding(positions)
-        hidden = self.embedding_dropout(hidden)
+        hidden = self.embedding_dropout(self.embed_tokens(tokens) + self.position_embedding(positions))
         is_item = tokens > 0
         causal = torch.ones(length, length, dtype=torch.bool, device=tokens.device).tril()
         # a position sees earlier items only; padding positions see themselves so no row is empty
@@ -87,25 +100,37 @@ class SASRec(nn.Module):
             hidden = block(hidden, allowed) * is_item[..., None]
         return self.final_norm(hidden)
 
-    def item_vectors(self) -> torch.Tensor:
-        return self.item_embedding.weight[1:]  # [I D]
-
     def loss(self, batch: SASRecBatch) -> torch.Tensor:
         """Mean cross-entropy of the next item over all items, at every position that has one."""
-        hidden = self(batch.inputs)
-        has_label = batch.labels >= 0
-        logits = torch.einsum("pd,id->pi", hidden[has_label], self.item_vectors())  # [P I]
-        return F.cross_entropy(logits, batch.labels[has_label])
+        return next_item_cross_entropy(self(batch.inputs), batch.labels, self.item_vectors())
 
     @torch.no_grad()
     def score_items(self, histories: list[np.ndarray]) -> np.ndarray:
-        """Dot product of the last hidden state with every item embedding: [B I]."""
+        """Dot product of the last hidden state with every item vector: [B I]."""
         was_training = self.training
         self.eval()
         tokens = left_pad(histories, self.config.max_length)
         scores = self(tokens)[:, -1, :] @ self.item_vectors().T
         self.train(was_training)
         return scores.numpy()
+
+
+class SASRec(CausalSequenceModel):
+    def __init__(self, config: SASRecConfig, num_items: int) -> None:
+        super().__init__()
+        self.config = config
+        self.num_items = num_items
+        self.item_embedding = nn.Embedding(num_items + 1, config.hidden_size, padding_idx=0)
+        self._build_encoder(config)
+        nn.init.normal_(self.item_embedding.weight, std=config.hidden_size**-0.5)
+        with torch.no_grad():
+            self.item_embedding.weight[0].zero_()
+
+    def embed_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.item_embedding(tokens) * self.config.hidden_size**0.5
+
+    def item_vectors(self) -> torch.Tensor:
+        return self.item_embedding.weight[1:]  # [I D]
 
 
 def training_batch(sequences: list[np.ndarray], max_length: int) -> SASRecBatch:

@@ -1,6 +1,10 @@
 """Stage ``evaluation_report``: every model on the same split, full ranking, one report.
 
-Writes reports/metrics.json ({"valid"|"test": {model: {metric: value}}}), reports/evaluation.md,
+Models: Popularity, SASRec, the coarse model on codebook and on exact history (``coarse_codebook``,
+``coarse_exact``) and every trained HyMiRec variant (models/llm/<variant>/).
+
+Writes reports/metrics.json ({"valid"|"test": {model: {metric: value}}, "compression": {split:
+{pair: ...}}}, the last being ΔNDCG@10 of reading the history from the codebook), reports/evaluation.md,
 reports/history_length.json, reports/figures/ and, for auditing, reports/rankings/<model>.parquet
 (top-N per user in the data set's original ids: user_id, rank, item_id, target_item_id).
 """
@@ -8,16 +12,19 @@ reports/history_length.json, reports/figures/ and, for auditing, reports/ranking
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 
-from hymirec.config import HyMiRecConfig, SASRecConfig
+from hymirec.config import CoarseConfig, HyMiRecConfig, SASRecConfig
 from hymirec.data.schema import GENRE_SEPARATOR, GENRES, ITEM_ID, USER_ID
 from hymirec.evaluation import EvaluationResult, evaluate
 from hymirec.io import atomic_directory, write_json, write_parquet, write_text
 from hymirec.models.base import Recommender
+from hymirec.models.coarse import CoarseModel
+from hymirec.models.llm import load_hymirec
 from hymirec.models.persistence import load_model
 from hymirec.models.popularity import Popularity
 from hymirec.models.sasrec import SASRec
@@ -30,8 +37,39 @@ from hymirec.tracking import flatten, log_metrics, stage_run
 
 logger = logging.getLogger(__name__)
 FIGURE_NAME = "ndcg_by_history_length.png"
-# trained models of the report -> their model directory (registered in MLflow)
-TRAINED_MODELS = {"sasrec": lambda layout: layout.sasrec_dir}
+# the cost of compressing the history: (model reading the codebook, its twin reading exact vectors)
+COMPRESSION_PAIRS = {"coarse": ("coarse_codebook", "coarse_exact"), "hymirec": ("hymirec", "hymirec_exact_history")}
+
+
+def trained_model_dirs(layout: Layout) -> dict[str, Path]:
+    """Every trained model in the workspace, by report name -> its folder (what the registry stores)."""
+    folders = {"sasrec": layout.sasrec_dir}
+    folders.update({f"coarse_{folder.name}": folder for folder in sorted(layout.coarse_dir.glob("*/")) if folder.is_dir()})
+    folders.update({folder.name: folder for folder in sorted(layout.llm_dir.glob("*/")) if folder.is_dir()})
+    return folders
+
+
+def load_trained(name: str, folder: Path, layout: Layout) -> Recommender:
+    if name == "sasrec":
+        return load_model(SASRec, SASRecConfig, folder)
+    if name.startswith("coarse_"):
+        return load_model(CoarseModel, CoarseConfig, folder)
+    return load_hymirec(folder, layout.pretrained_cache)
+
+
+def compression_effect(metrics: dict[str, dict[str, dict[str, float]]], metric: str = "ndcg@10") -> dict[str, dict]:
+    """Per split and model pair: ``metric`` with exact and with reconstructed history, and the relative change."""
+    effect: dict[str, dict] = {}
+    for split, table in metrics.items():
+        for pair, (codebook, exact) in COMPRESSION_PAIRS.items():
+            if codebook in table and exact in table:
+                reconstructed, original = table[codebook][metric], table[exact][metric]
+                effect.setdefault(split, {})[pair] = {
+                    f"exact_{metric}": original,
+                    f"codebook_{metric}": reconstructed,
+                    "relative_change": (reconstructed - original) / original if original else float("nan"),
+                }
+    return effect
 
 
 def item_categories(items: pd.DataFrame) -> np.ndarray | None:
@@ -69,7 +107,8 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     metrics: dict[str, dict[str, dict[str, float]]] = {}
     results: dict[str, EvaluationResult] = {}
     views = {split: split_view(data.sequences, split) for split in ("valid", "test")}
-    trained = {"sasrec": load_model(SASRec, SASRecConfig, layout.sasrec_dir)}
+    folders = trained_model_dirs(layout)
+    trained = {name: load_trained(name, folder, layout) for name, folder in folders.items()}
     for split, view in views.items():
         metrics[split] = {}
         for name, model in build_models(view, data.num_items, trained).items():
@@ -87,13 +126,14 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     with atomic_directory(layout.figures_dir) as staging:
         plot_breakdown(breakdowns, staging / FIGURE_NAME)
     write_json(breakdowns, layout.history_length_breakdown)
-    report = render_report(metrics["valid"], metrics["test"], breakdowns, f"figures/{FIGURE_NAME}", config.data.source.value)
+    compression = compression_effect(metrics)
+    report = render_report(metrics["valid"], metrics["test"], breakdowns, f"figures/{FIGURE_NAME}", config.data.source.value, compression)
     write_text(report, layout.evaluation_markdown)
-    write_json(metrics, layout.metrics)
+    write_json({**metrics, "compression": compression}, layout.metrics)
 
     with stage_run(config, layout.root, "evaluation_report"):
-        log_metrics(flatten(metrics))
+        log_metrics(flatten({**metrics, "compression": compression}))
         mlflow.log_artifact(str(layout.evaluation_markdown))
         # register the best trained model; `champion` moves only if it beats the current one
-        best = max(TRAINED_MODELS, key=lambda name: metrics["valid"][name]["ndcg@10"])
-        register_and_promote(TRAINED_MODELS[best](layout), best, metrics["valid"][best]["ndcg@10"])
+        best = max(folders, key=lambda name: metrics["valid"][name]["ndcg@10"])
+        register_and_promote(folders[best], best, metrics["valid"][best]["ndcg@10"])

@@ -13,7 +13,7 @@ from hymirec.models.persistence import save_model
 from hymirec.models.sasrec import SASRec, training_batch
 from hymirec.paths import Layout
 from hymirec.sequences import split_view, training_sequences
-from hymirec.stages import load_sequence_data
+from hymirec.stages import load_sequence_data, training_summary
 from hymirec.tracking import log_metrics, stage_run
 from hymirec.training import TrainingSchedule, fingerprint, seed_everything, train_with_early_stopping
 
@@ -25,13 +25,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     seed_everything(config.seed)
     model = SASRec(config.sasrec, data.num_items)
     valid_view = split_view(data.sequences, "valid")
-    schedule = TrainingSchedule(
-        batch_size=config.sasrec.batch_size,
-        learning_rate=config.sasrec.learning_rate,
-        weight_decay=config.sasrec.weight_decay,
-        max_epochs=config.sasrec.max_epochs,
-        patience=config.sasrec.patience,
-    )
+    schedule = TrainingSchedule.of(config.sasrec)
 
     with stage_run(config, layout.root, "sasrec_model"):
         # train on every position of each training sequence at once (causal mask)
@@ -49,12 +43,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
             save_model(model, config.sasrec, data.num_items, staging)
             write_json(output.history, staging / "history.json")
         mlflow.log_artifacts(str(layout.sasrec_dir), artifact_path="model")
-        metrics = {
-            "best_epoch": output.best_epoch,
-            "epochs_trained": output.epochs_trained,
-            "train_seconds": round(output.train_seconds, 1),
-            "valid": output.best_valid,
-        }
+        metrics = training_summary(output)
         log_metrics({"best_epoch": output.best_epoch, "train_seconds": output.train_seconds, **{f"best_valid_{k}": v for k, v in output.best_valid.items()}})
         write_json(metrics, layout.stage_metrics("sasrec_model"))
     logger.info("sasrec_model: %s", metrics)

@@ -1,0 +1,91 @@
+"""Stage ``llm_model``: train HyMiRec and each ablation in ``llm.variants`` with DMIL (DESIGN.md §2).
+
+Every variant gets the same training samples (``llm.samples_per_user`` cuts per user, drawn once
+from the seed), the same budget and the same seed; only what the variant names changes
+(``hymirec.models.llm.variant_spec``). Writes models/llm/<variant>/, reports/llm_model.json and
+reports/llm_model/training_curves.png.
+
+Variants are trained one after another, and each finished one is parked under checkpoints/ (keyed by
+its settings), so a run interrupted during variant 4 resumes variant 4 and does not retrain 1–3. The
+published models/llm/ folder is replaced only once every variant is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import mlflow
+import numpy as np
+import torch
+
+from hymirec.codebook import load_reconstructions
+from hymirec.config import HyMiRecConfig
+from hymirec.io import atomic_directory, read_json, write_json
+from hymirec.models.llm import build_hymirec, llm_batch, save_hymirec, training_positions, variant_spec
+from hymirec.paths import CURVES_FIGURE, Layout
+from hymirec.report import plot_training_curves
+from hymirec.sequences import split_view, training_sequences
+from hymirec.stages import load_sequence_data, train_tracked, training_summary
+from hymirec.tracking import stage_run
+from hymirec.training import TrainingSchedule, fingerprint, seed_everything
+
+logger = logging.getLogger(__name__)
+SUMMARY, HISTORY = "summary.json", "history.json"
+
+
+def coarse_state(layout: Layout, history: str) -> dict[str, torch.Tensor]:
+    """The trained coarse model reading the history as ``history`` (codebook | exact)."""
+    path = layout.coarse_dir / history / "model.pt"
+    if not path.exists():
+        hint = " (set coarse.train_exact_twin: true)" if history == "exact" else ""
+        raise FileNotFoundError(f"{path}: no coarse model trained on {history} history{hint}")
+    return torch.load(path, weights_only=True)
+
+
+def run(config: HyMiRecConfig, layout: Layout) -> None:
+    data = load_sequence_data(layout)
+    embeddings = np.load(layout.item_embeddings)
+    history_vectors = {"codebook": load_reconstructions(layout.codebook_dir), "exact": embeddings}
+    valid_view = split_view(data.sequences, "valid")
+    samples = training_positions(training_sequences(data.sequences), config.llm.samples_per_user, config.seed)
+    logger.info("llm_model: %d training samples, variants %s", len(samples), [v.value for v in config.llm.variants])
+
+    finished = {}
+    with stage_run(config, layout.root, "llm_model"):
+        for variant in config.llm.variants:
+            settings = fingerprint(config.seed, config.llm, config.coarse, config.evaluation, variant.value)
+            checkpoint = layout.checkpoint(f"llm_model-{variant.value}", settings)
+            finished[variant] = checkpoint.with_suffix("")  # folder of the trained model
+            if (finished[variant] / SUMMARY).exists():
+                logger.info("llm_model %s: already trained in %s", variant.value, finished[variant])
+                continue
+            spec = variant_spec(config.llm, variant)
+            seed_everything(config.seed)
+            model = build_hymirec(
+                config.llm, variant, config.coarse, embeddings, history_vectors[spec.history], layout.pretrained_cache,
+                coarse_state(layout, spec.history) if spec.context == "coarse" else None,
+            )
+            output = train_tracked(
+                variant.value, model, samples, lambda batch: llm_batch(batch, config.llm.target_window),
+                valid_view, config.evaluation, TrainingSchedule.of(config.llm), seed=config.seed, checkpoint=checkpoint,
+            )
+            logger.info("llm_model %s: best valid ndcg@10 %.4f", variant.value, output.best_valid["ndcg@10"])
+            with atomic_directory(finished[variant]) as staging:
+                save_hymirec(model, staging)
+                write_json(output.history, staging / HISTORY)
+                write_json(training_summary(output), staging / SUMMARY)
+
+        # publish every variant at once, then the curves and the summary
+        with atomic_directory(layout.llm_dir) as staging:
+            for variant, folder in finished.items():
+                shutil.copytree(folder, staging / variant.value)
+        histories = {variant.value: read_json(layout.llm_dir / variant.value / HISTORY) for variant in finished}
+        with atomic_directory(layout.llm_curves) as staging:
+            plot_training_curves(histories, staging / CURVES_FIGURE)
+        mlflow.log_artifacts(str(layout.llm_curves), artifact_path="figures")
+        write_json({variant.value: read_json(layout.llm_dir / variant.value / SUMMARY) for variant in finished},
+                   layout.stage_metrics("llm_model"))
+    for folder in finished.values():
+        shutil.rmtree(folder, ignore_errors=True)
+

@@ -1,0 +1,57 @@
+"""HyMiRec's coarse model: reads history vectors, emits the last M states as context tokens, persists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hymirec.config import CoarseConfig
+from hymirec.models.coarse import CoarseModel
+from hymirec.models.persistence import load_model, save_model
+from hymirec.models.sasrec import training_batch
+
+# unequal sizes so a wrong axis fails: 11 items, 6-d embeddings, width 8, window 5, M=3
+CONFIG = CoarseConfig(hidden_size=8, num_layers=1, num_heads=2, dropout=0.0, max_length=5, num_tokens=3)
+
+
+def _vectors(seed: int) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(11, 6)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_context_tokens_are_the_last_states_with_a_padding_mask() -> None:
+    model = CoarseModel.from_embeddings(CONFIG, _vectors(0), _vectors(1)).eval()
+    tokens, mask = model.context_tokens([np.array([1, 2, 3, 4, 5, 6, 7]), np.array([9, 10])])
+    assert tokens.shape == (2, 3, 8)
+    assert mask.tolist() == [[True, True, True], [False, True, True]]
+    states = model(torch.tensor([[4, 5, 6, 7, 8], [0, 0, 0, 10, 11]]))  # tokens = item_idx + 1, last 5 items
+    torch.testing.assert_close(tokens, states[:, -3:])
+
+
+def test_the_history_is_read_through_its_vectors_and_items_scored_through_the_tower() -> None:
+    exact = _vectors(1)
+    reconstructed = CoarseModel.from_embeddings(CONFIG, _vectors(0), exact)
+    torch.manual_seed(0)
+    twin = CoarseModel.from_embeddings(CONFIG, exact, exact)
+    twin.load_state_dict({**reconstructed.state_dict(), "history_vectors": twin.history_vectors})
+    histories = [np.array([1, 2, 3])]
+    assert not np.allclose(reconstructed.score_items(histories), twin.score_items(histories))  # only the inputs differ
+    assert reconstructed.item_vectors().shape == (11, 8)
+
+
+def test_saved_model_reloads_with_its_embedding_size(tmp_path: Path) -> None:
+    model = CoarseModel.from_embeddings(CONFIG, _vectors(0), _vectors(1))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.05)
+    batch = training_batch([np.arange(8) % 11, np.arange(3, 9)], CONFIG.max_length)
+    first = model.loss(batch).item()
+    for _ in range(20):
+        optimizer.zero_grad()
+        model.loss(batch).backward()
+        optimizer.step()
+    assert model.loss(batch).item() < first
+    save_model(model, CONFIG, 11, tmp_path, embedding_dim=6)
+    reloaded = load_model(CoarseModel, CoarseConfig, tmp_path)
+    histories = [np.array([1, 2, 3]), np.array([7])]
+    np.testing.assert_allclose(reloaded.score_items(histories), model.score_items(histories), atol=1e-6)

@@ -1,0 +1,149 @@
+"""HyMiRec's LLM model: shapes, padding, overfitting a tiny data set, determinism, persistence, LoRA, faiss serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hymirec.config import BackboneConfig, CoarseConfig, EvaluationConfig, LLMConfig, Variant
+from hymirec.evaluation import evaluate
+from hymirec.models.coarse import CoarseModel
+from hymirec.models.llm import build_hymirec, llm_batch, load_hymirec, save_hymirec, training_positions, variant_spec
+from hymirec.retrieval import MultiInterestRetriever
+from hymirec.sequences import SplitView
+from hymirec.training import TrainingSchedule, seed_everything, train_with_early_stopping
+
+# unequal sizes so a wrong axis fails: 19 items, embeddings 10-d, interests 12-d, K=3, coarse width 8
+NUM_ITEMS, EMBEDDING_DIM = 19, 10
+COARSE = CoarseConfig(hidden_size=8, num_layers=1, num_heads=1, dropout=0.0, max_length=9, num_tokens=2)
+CONFIG = LLMConfig(
+    backbone=BackboneConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, dropout=0.0),
+    num_interests=3, interest_size=12, recent_items=4, target_window=2, sampled_negatives=5,
+    samples_per_user=3, batch_size=8, learning_rate=1e-2, max_epochs=60, patience=60,
+)
+SCRATCH_VARIANTS = [variant for variant in Variant if variant is not Variant.SMOLLM2]
+
+
+def _embeddings(seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(NUM_ITEMS, EMBEDDING_DIM)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _cyclic_sequences(users: int = 13, length: int = 9) -> list[np.ndarray]:
+    """User u walks the items u, u+1, ... (mod 19): the next item is fully predictable."""
+    return [np.arange(u, u + length) % NUM_ITEMS for u in range(users)]
+
+
+def _model(variant: Variant = Variant.HYMIREC, cache_dir: Path = Path("unused"), config: LLMConfig = CONFIG, seed: int = 0):
+    seed_everything(seed)
+    embeddings = _embeddings()
+    coarse = CoarseModel.from_embeddings(COARSE, embeddings, embeddings)
+    return build_hymirec(config, variant, COARSE, embeddings, embeddings, cache_dir, coarse.state_dict())
+
+
+@pytest.mark.parametrize("variant", SCRATCH_VARIANTS, ids=lambda v: v.value)
+def test_interests_are_unit_vectors_of_shape_batch_by_k_by_d(variant: Variant) -> None:
+    model = _model(variant).eval()
+    histories = [np.array([1, 2, 3]), np.arange(12) % NUM_ITEMS, np.array([5])]
+    interests = model.user_interests(histories)
+    k = 1 if variant is Variant.K1 else CONFIG.num_interests
+    assert interests.shape == (3, k, CONFIG.interest_size)
+    np.testing.assert_allclose(np.linalg.norm(interests, axis=-1), 1.0, atol=1e-5)
+    # a user's interests do not depend on the other users in the batch (padding is masked)
+    np.testing.assert_allclose(model.user_interests(histories[2:]), interests[2:], atol=1e-5)
+    scores = model.score_items(histories)
+    assert scores.shape == (3, NUM_ITEMS)
+    np.testing.assert_allclose(scores, np.einsum("bkd,id->bki", interests, model.item_vectors().detach().numpy()).max(axis=1), atol=1e-5)
+
+
+def test_variants_change_only_what_they_name() -> None:
+    specs = {variant: variant_spec(CONFIG, variant) for variant in Variant}
+    assert specs[Variant.HYMIREC].context == "coarse" and specs[Variant.HYMIREC].history == "codebook"
+    assert specs[Variant.NO_COARSE].context == "pooled" and specs[Variant.RECENT_ONLY].context == "none"
+    assert specs[Variant.EXACT_HISTORY].history == "exact" and specs[Variant.K1].num_interests == 1
+    assert specs[Variant.SMOLLM2].backbone.kind == "smollm2"
+    assert {spec.backbone.kind for variant, spec in specs.items() if variant is not Variant.SMOLLM2} == {"scratch"}
+
+
+def test_training_positions_always_include_the_serving_cut() -> None:
+    sequences = _cyclic_sequences(users=3, length=5)
+    samples = training_positions(sequences, samples_per_user=3, seed=1)
+    assert len(samples) == 9
+    assert [cut for _, cut in samples[2::3]] == [4, 4, 4]  # the last cut: all but the last item -> the last item
+    assert all(1 <= cut <= 4 for _, cut in samples)
+    assert [cut for _, cut in training_positions(sequences, 3, seed=1)] == [cut for _, cut in samples]
+    batch = llm_batch([(np.array([4, 5, 6, 7]), 3), (np.array([4, 5, 6, 7]), 1)], window=2)
+    assert batch.targets.tolist() == [[7, -1], [5, 6]]
+    assert [h.tolist() for h in batch.histories] == [[4, 5, 6], [4]]
+
+
+def _train(variant: Variant = Variant.HYMIREC, epochs: int = 60, seed: int = 0):
+    model = _model(variant, seed=seed)
+    sequences = _cyclic_sequences()
+    view = SplitView([s[:-1] for s in sequences], np.array([s[-1] for s in sequences]), np.arange(len(sequences)))
+    config = EvaluationConfig(ks=(1, 10), ranking_depth=10)
+    output = train_with_early_stopping(
+        model, training_positions([s[:-1] for s in sequences], CONFIG.samples_per_user, seed),
+        lambda batch: llm_batch(batch, CONFIG.target_window),
+        lambda trained: evaluate(trained.score_items, view, config, with_top_items=False).metrics,
+        TrainingSchedule(CONFIG.batch_size, CONFIG.learning_rate, 0.0, epochs, epochs), seed=seed,
+    )
+    return model, output, view, config
+
+
+def test_a_tiny_model_overfits_a_tiny_data_set() -> None:
+    model, output, view, config = _train()
+    assert output.best_valid["recall@10"] == 1.0
+    assert evaluate(model.score_items, view, config).metrics["recall@10"] == 1.0
+
+
+def test_reruns_are_deterministic_and_a_saved_model_scores_the_same(tmp_path: Path) -> None:
+    first, _, view, _ = _train(epochs=3)
+    second, _, _, _ = _train(epochs=3)
+    np.testing.assert_array_equal(first.score_items(view.histories), second.score_items(view.histories))
+    save_hymirec(first, tmp_path)
+    reloaded = load_hymirec(tmp_path, tmp_path / "unused")
+    np.testing.assert_allclose(reloaded.score_items(view.histories), first.score_items(view.histories), atol=1e-6)
+
+
+def test_the_coarse_context_is_frozen_and_the_rest_learns() -> None:
+    model = _model()
+    assert not any(parameter.requires_grad for parameter in model.context.parameters())
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.loss(llm_batch(training_positions(_cyclic_sequences(), 2, 0)[:8], 2)).backward()
+    optimizer.step()
+    after = model.state_dict()
+    assert all(torch.equal(before[name], after[name]) for name in before if name.startswith("context."))
+    assert not torch.equal(before["queries"], after["queries"]) and not torch.equal(before["log_temperature"], after["log_temperature"])
+
+
+def test_faiss_serving_returns_the_full_ranking_top_k() -> None:
+    model, _, view, _ = _train(epochs=2)
+    retriever = MultiInterestRetriever(model.item_vectors().detach().numpy())
+    served = retriever.top_items(model.user_interests(view.histories), 5, view.histories)
+    scores = model.score_items(view.histories)
+    for user, history in enumerate(view.histories):
+        scores[user, history] = -np.inf
+        expected = np.lexsort((np.arange(NUM_ITEMS), -scores[user]))[:5]
+        np.testing.assert_array_equal(served[user], expected)
+
+
+@pytest.mark.slow
+def test_the_smollm2_variant_trains_only_lora_and_its_own_heads(smollm2_cache: Path, tmp_path: Path) -> None:
+    config = CONFIG.model_copy(update={"smollm2_backbone": BackboneConfig(kind="smollm2", num_layers_kept=1, lora_rank=2)})
+    model = _model(Variant.SMOLLM2, smollm2_cache, config)
+    trainable = [name for name, parameter in model.named_parameters() if parameter.requires_grad]
+    backbone_trainable = [name for name in trainable if name.startswith("backbone.")]
+    assert backbone_trainable and all("lora_" in name for name in backbone_trainable)
+    assert {"queries", "log_temperature"} <= set(trainable) and "head.weight" in trainable
+    histories = [np.array([1, 2, 3]), np.array([4])]
+    assert model.user_interests(histories).shape == (2, CONFIG.num_interests, CONFIG.interest_size)
+    # the frozen pretrained decoder is not saved; loading rebuilds it from the cache
+    save_hymirec(model, tmp_path)
+    saved = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert not any(key in saved for key in model.frozen_pretrained_keys())
+    np.testing.assert_allclose(load_hymirec(tmp_path, smollm2_cache).score_items(histories), model.score_items(histories), atol=1e-5)
