@@ -57,9 +57,8 @@ def compression_table(compression: dict[str, dict[str, dict[str, float]]]) -> st
     lines = ["| split | model | exact history | codebook history | relative change |", "|---|---|---:|---:|---:|"]
     for split, pairs in compression.items():
         for model, row in pairs.items():
-            lines.append(
-                f"| {split} | {model} | {row['exact_ndcg@10']:.4f} | {row['codebook_ndcg@10']:.4f} | {row['relative_change']:+.2%} |"
-            )
+            change = "n/a" if row["relative_change"] is None else f"{row['relative_change']:+.2%}"
+            lines.append(f"| {split} | {model} | {row['exact_ndcg@10']:.4f} | {row['codebook_ndcg@10']:.4f} | {change} |")
     return "\n".join(lines)
 
 

@@ -67,7 +67,7 @@ def compression_effect(metrics: dict[str, dict[str, dict[str, float]]], metric: 
                 effect.setdefault(split, {})[pair] = {
                     f"exact_{metric}": original,
                     f"codebook_{metric}": reconstructed,
-                    "relative_change": (reconstructed - original) / original if original else float("nan"),
+                    "relative_change": (reconstructed - original) / original if original else None,  # undefined at 0
                 }
     return effect
 
@@ -132,7 +132,8 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     write_json({**metrics, "compression": compression}, layout.metrics)
 
     with stage_run(config, layout.root, "evaluation_report"):
-        log_metrics(flatten({**metrics, "compression": compression}))
+        numbers = flatten({**metrics, "compression": compression})
+        log_metrics({key: value for key, value in numbers.items() if value is not None})
         mlflow.log_artifact(str(layout.evaluation_markdown))
         # register the best trained model; `champion` moves only if it beats the current one
         best = max(folders, key=lambda name: metrics["valid"][name]["ndcg@10"])
