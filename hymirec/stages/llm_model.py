@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from hymirec.codebook import load_reconstructions
-from hymirec.config import HyMiRecConfig
+from hymirec.config import HyMiRecConfig, Variant
 from hymirec.io import atomic_directory, read_json, write_json
 from hymirec.models.llm import build_hymirec, llm_batch, save_hymirec, training_positions, variant_spec
 from hymirec.paths import CURVES_FIGURE, Layout
@@ -43,6 +43,12 @@ def coarse_state(layout: Layout, history: str) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=True)
 
 
+def variant_fingerprint(config: HyMiRecConfig, variant: Variant) -> str:
+    """The settings one variant's training depends on: not the list of the other variants, so adding
+    or dropping a variant never retrains (or orphans the checkpoint of) the ones that stay."""
+    return fingerprint(config.seed, config.llm.model_copy(update={"variants": ()}), config.coarse, config.evaluation, variant.value)
+
+
 def run(config: HyMiRecConfig, layout: Layout) -> None:
     data = load_sequence_data(layout)
     embeddings = np.load(layout.item_embeddings)
@@ -54,8 +60,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     finished = {}
     with stage_run(config, layout.root, "llm_model"):
         for variant in config.llm.variants:
-            settings = fingerprint(config.seed, config.llm, config.coarse, config.evaluation, variant.value)
-            checkpoint = layout.checkpoint(f"llm_model-{variant.value}", settings)
+            checkpoint = layout.checkpoint(f"llm_model-{variant.value}", variant_fingerprint(config, variant))
             finished[variant] = checkpoint.with_suffix("")  # folder of the trained model
             if (finished[variant] / SUMMARY).exists():
                 logger.info("llm_model %s: already trained in %s", variant.value, finished[variant])
