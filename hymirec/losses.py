@@ -64,10 +64,9 @@ def cosine_kmeans(points: torch.Tensor, valid: torch.Tensor, num_groups: int, it
     rows = torch.arange(batch, device=points.device)
     counts = valid.sum(dim=1)  # [B]
     centre_valid = torch.arange(num_groups, device=points.device)[None, :] < counts[:, None]  # [B K]
-    taken = ~valid
+    taken = ~valid  # a fresh tensor: marking chosen points never touches ``valid``
     chosen = valid.float().argmax(dim=1)  # [B] first valid point
     centres = [points[rows, chosen]]
-    taken = taken.clone()
     taken[rows, chosen] = True
     closeness = torch.einsum("bwd,bd->bw", points, centres[0])  # [B W] similarity to the nearest centre
     for _ in range(1, num_groups):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Protocol
 
 import numpy as np
 import torch
+from torch import nn
 
 
 class Recommender(Protocol):
@@ -26,3 +28,14 @@ def left_pad(histories: Sequence[np.ndarray], max_length: int, *, shift: int = 1
         if len(recent):
             tokens[row, max_length - len(recent) :] = recent + shift
     return torch.from_numpy(tokens)
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode (no dropout) for scoring inside a training loop; the previous mode comes back after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

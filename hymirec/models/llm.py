@@ -33,7 +33,7 @@ from torch import nn
 from hymirec.config import BackboneConfig, CoarseConfig, LLMConfig, Variant
 from hymirec.io import read_json, write_atomically, write_json
 from hymirec.losses import cosine_kmeans, dmil_loss
-from hymirec.models.base import left_pad
+from hymirec.models.base import evaluating, left_pad
 from hymirec.models.coarse import CoarseModel
 from hymirec.models.item_tower import ItemTower
 from hymirec.pretrained import build_backbone
@@ -141,7 +141,7 @@ class HyMiRecModel(nn.Module):
         width = self.queries.shape[1]
         parts, masks = [], []
         if self.context is not None:
-            context, context_mask = self.context_tokens(histories)
+            context, context_mask = self.context.context_tokens(histories)
             parts.append(self.context_input(context) + self.segment_embedding.weight[CONTEXT])
             masks.append(context_mask)
         recent = left_pad(histories, self.config.recent_items)  # [B R] tokens, 0 = padding
@@ -159,9 +159,6 @@ class HyMiRecModel(nn.Module):
         sequence = self.input_norm(sequence) * self.input_scale
         states = self.backbone(inputs_embeds=sequence, attention_mask=mask.long()).last_hidden_state
         return F.normalize(self.head(states[:, -len(self.queries) :]), dim=-1)
-
-    def context_tokens(self, histories: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.context.context_tokens(histories)
 
     def temperature(self) -> torch.Tensor:
         return self.log_temperature.exp().clamp(self.config.temperature_min, self.config.temperature_max)
@@ -184,21 +181,16 @@ class HyMiRecModel(nn.Module):
     @torch.no_grad()
     def score_items(self, histories: list[np.ndarray]) -> np.ndarray:
         """s(u, i) = max_k cos(u_k, i) for every catalog item: [B I]."""
-        was_training = self.training
-        self.eval()
-        items = self.item_vectors()
-        scores = torch.einsum("bkd,id->bki", self.interests(histories, items), items).amax(dim=1)
-        self.train(was_training)
+        with evaluating(self):
+            items = self.item_vectors()
+            scores = torch.einsum("bkd,id->bki", self.interests(histories, items), items).amax(dim=1)
         return scores.numpy()
 
     @torch.no_grad()
     def user_interests(self, histories: list[np.ndarray]) -> np.ndarray:
         """[B K d] interests for serving with faiss (``hymirec.retrieval``)."""
-        was_training = self.training
-        self.eval()
-        interests = self.interests(histories)
-        self.train(was_training)
-        return interests.numpy()
+        with evaluating(self):
+            return self.interests(histories).numpy()
 
     def frozen_pretrained_keys(self) -> set[str]:
         """State-dict keys of frozen pretrained decoder weights: rebuilt from the cache, never saved."""

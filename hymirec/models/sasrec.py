@@ -24,7 +24,7 @@ from torch import nn
 
 from hymirec.config import SASRecConfig, SequenceModelConfig
 from hymirec.losses import next_item_cross_entropy
-from hymirec.models.base import left_pad
+from hymirec.models.base import evaluating, left_pad
 
 
 class CausalSelfAttentionBlock(nn.Module):
@@ -107,11 +107,8 @@ class CausalSequenceModel(nn.Module):
     @torch.no_grad()
     def score_items(self, histories: list[np.ndarray]) -> np.ndarray:
         """Dot product of the last hidden state with every item vector: [B I]."""
-        was_training = self.training
-        self.eval()
-        tokens = left_pad(histories, self.config.max_length)
-        scores = self(tokens)[:, -1, :] @ self.item_vectors().T
-        self.train(was_training)
+        with evaluating(self):
+            scores = self(left_pad(histories, self.config.max_length))[:, -1, :] @ self.item_vectors().T
         return scores.numpy()
 
 
