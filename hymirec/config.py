@@ -88,11 +88,37 @@ class SequenceModelConfig(_Section):
 class SASRecConfig(SequenceModelConfig):
     """SASRec baseline trained with full-softmax cross-entropy (stage ``sasrec_model``)."""
 
+    train_text_twin: bool = Field(
+        default=True,
+        description="Also train sasrec_text: the same model whose item table is an id vector plus the projected "
+        "text embedding (input and output tied), the baseline that separates the text's gain from the method's.",
+    )
+
+
+class ComiRecConfig(_Section):
+    """ComiRec-SA, the self-attentive multi-interest baseline (stage ``sasrec_model``; Cen et al., KDD 2020)."""
+
+    enabled: bool = Field(default=True, description="Train the comirec baseline.")
+    hidden_size: int = Field(default=64, ge=8, description="Item embedding and interest size.")
+    attention_size: int = Field(default=256, ge=1, description="Width of the self-attentive pooling's hidden layer (4d in the paper).")
+    num_interests: int = Field(default=4, ge=1, description="K interests, one attention head each.")
+    max_length: int = Field(default=200, ge=2, description="Most recent items fed to the model.")
+    batch_size: int = Field(default=128, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0.0)
+    weight_decay: float = Field(default=0.0, ge=0.0)
+    max_epochs: int = Field(default=200, ge=1)
+    patience: int = Field(default=10, ge=1, description="Epochs without a better validation NDCG@10 before stopping.")
+
 
 class CoarseConfig(SequenceModelConfig):
     """HyMiRec's coarse model over the long, codebook-compressed history (stage ``coarse_model``)."""
 
     max_length: int = Field(default=400, ge=2, description="Long-history items read (codebook reconstructions).")
+    item_id_inputs: bool = Field(
+        default=True,
+        description="Add a learned id vector to each history item's projected vector: a light model may look ids up; "
+        "what the codebook saves is fetching the LM vector.",
+    )
     num_tokens: int = Field(default=4, ge=1, description="M: coarse interest tokens handed to the LLM model (the last M states).")
     train_exact_twin: bool = Field(
         default=True,
@@ -280,12 +306,22 @@ class LLMConfig(_Section):
     )
     target_window: int = Field(default=10, ge=1, description="W: next items that are the targets of a training position.")
     cluster_iterations: int = Field(default=10, ge=1)
-    sampled_negatives: int = Field(default=256, ge=0, description="Uniformly sampled negatives per batch, besides in-batch ones.")
+    full_catalog_max_items: int = Field(
+        default=100_000, ge=1, description="Up to this catalog size every item is a DMIL negative; above it, sampled ones."
+    )
+    sampled_negatives: int = Field(
+        default=4096, ge=1, description="Uniform negatives per batch (log-Q corrected) when the catalog is too large for a full softmax."
+    )
     temperature_init: float = Field(default=0.07, gt=0.0)
     temperature_min: float = Field(default=0.02, gt=0.0)
     temperature_max: float = Field(default=0.5, gt=0.0)
     duplicate_cosine: float = Field(default=0.99, gt=0.0, le=1.0, description="Negatives this close to a positive are masked.")
-    samples_per_user: int = Field(default=4, ge=1, description="Training positions per user, drawn once per run (stratified).")
+    windows_per_user: int = Field(
+        default=1,
+        ge=1,
+        description="Training windows of R items per user and epoch: the serving window (the training history's last R "
+        "items) plus earlier ones tiling the history from a random offset each epoch.",
+    )
     batch_size: int = Field(default=64, ge=2)
     learning_rate: float = Field(default=1e-3, gt=0.0)
     weight_decay: float = Field(default=0.0, ge=0.0)
@@ -321,6 +357,7 @@ class HyMiRecConfig(_Section):
     item_embeddings: ItemEmbeddingsConfig = ItemEmbeddingsConfig()
     codebook: CodebookConfig = CodebookConfig()
     sasrec: SASRecConfig = SASRecConfig()
+    comirec: ComiRecConfig = ComiRecConfig()
     coarse: CoarseConfig = CoarseConfig()
     llm: LLMConfig = LLMConfig()
     evaluation: EvaluationConfig = EvaluationConfig()

@@ -1,8 +1,14 @@
 """Full-ranking evaluation (DESIGN.md §3).
 
 Every model is scored over the whole catalog; the user's input history is masked (its items can never
-be recommended) and the held-out target is never part of that history. Ties are broken by item index
-(a stable order), so ranks, metrics and exported top lists always agree.
+be recommended) and the held-out target is never part of that history. A non-finite score (NaN, ±inf)
+from the model is an error naming the model, the split and the user, never a rank.
+
+Ties count against the target: with s the masked scores and t the target,
+    r = 1 + |{j ≠ t : s_j ≥ s_t}|
+so a model that scores every item the same gets the worst rank, not the best. The exported top lists
+follow the same rule — score descending; among tied items the target comes last, the others by item
+index — so the target's position in a list is its rank whenever it is in the list.
 
 For a user whose target has 1-based rank r:
     Recall@k = 1[r ≤ k]                (one relevant item, so Recall@k = HitRate@k)
@@ -42,17 +48,42 @@ def mask_histories(scores: np.ndarray, histories: Sequence[np.ndarray]) -> np.nd
 
 
 def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """1-based rank of each target under (score descending, item index ascending) ordering."""
-    users = np.arange(len(targets))
-    target_scores = scores[users, targets][:, None]
-    item_index = np.arange(scores.shape[1])[None, :]
-    better = (scores > target_scores) | ((scores == target_scores) & (item_index < targets[:, None]))
-    return better.sum(axis=1) + 1
+    """1-based rank r = 1 + |{j ≠ t : s_j ≥ s_t}| of each target t; target scores must not be NaN.
+
+    Scores are compared as float32, as in ``top_items``, so the two always agree.
+    """
+    scores = np.asarray(scores, dtype=np.float32)
+    target_scores = scores[np.arange(len(targets)), targets][:, None]
+    return (scores >= target_scores).sum(axis=1)  # the target itself counts as the 1
 
 
-def top_items(scores: np.ndarray, depth: int) -> np.ndarray:
-    """Item indices of the ``depth`` best scores per row, in the same stable order as ``target_ranks``."""
-    return np.argsort(-scores, axis=1, kind="stable")[:, :depth]
+def ranking_keys(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """One int64 per item that sorts ascending in the exported order: (score desc, is target, item index).
+
+    High 32 bits: the float32 score's bits mapped to an order-preserving int32, complemented for
+    descending order (−0.0 is folded into +0.0 first, as ``==`` treats them). Low 32 bits: bit 31 marks
+    the target, so it follows every item tied with it; below it the item index. Keys are unique, so a
+    partition on them has no ties to break at the depth boundary.
+    """
+    bits = (np.asarray(scores, dtype=np.float32) + np.float32(0.0)).view(np.int32)
+    ordered = bits ^ ((bits >> 31) & np.int32(0x7FFFFFFF))  # int32 order == float order
+    keys = (~ordered).astype(np.int64) << 32
+    keys += np.arange(scores.shape[1], dtype=np.int64)
+    keys[np.arange(len(targets)), targets] += np.int64(1) << 31
+    return keys
+
+
+def top_items(scores: np.ndarray, depth: int, targets: np.ndarray) -> np.ndarray:
+    """Item indices of the ``depth`` first items per row in the order of ``ranking_keys``, best first.
+
+    Partitions on the keys and sorts only the ``depth`` candidates; the target's 1-based position in a
+    row equals its ``target_ranks`` value whenever it is within ``depth``.
+    """
+    keys = ranking_keys(scores, targets)
+    depth = min(depth, keys.shape[1])
+    candidates = np.argpartition(keys, depth - 1, axis=1)[:, :depth] if depth < keys.shape[1] else np.argsort(keys, axis=1)
+    order = np.argsort(np.take_along_axis(keys, candidates, axis=1), axis=1)
+    return np.take_along_axis(candidates, order, axis=1)
 
 
 def ranking_metrics(ranks: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
@@ -108,26 +139,44 @@ def breakdown_by_history_length(ranks: np.ndarray, lengths: np.ndarray, edges: S
     return rows
 
 
+def check_scores(scores: np.ndarray, user_idx: np.ndarray, model_name: str, split: str) -> None:
+    """Raise unless the model's raw scores [B, I] for users ``user_idx`` [B] have one finite row per user."""
+    where = f"model {model_name}, split {split}"
+    if scores.ndim != 2 or len(scores) != len(user_idx):
+        raise ValueError(f"{where}: scores of shape {scores.shape} for {len(user_idx)} users")
+    if np.isfinite(scores).all():
+        return
+    row, item = np.argwhere(~np.isfinite(scores))[0]
+    raise ValueError(f"{where}: non-finite score for user_idx {user_idx[row]} (item_idx {item}: {scores[row, item]})")
+
+
 def evaluate(
     score_fn: ScoreFn,
     view: SplitView,
     config: EvaluationConfig,
     *,
+    model_name: str,
     item_categories: np.ndarray | None = None,
     with_top_items: bool = True,
     chunk_size: int = 1024,
 ) -> EvaluationResult:
-    """Score every user against the full catalog in chunks and compute all report metrics."""
+    """Score every user against the full catalog in chunks and compute all report metrics.
+
+    ``model_name`` and ``view.split`` only label errors: a non-finite score or a target inside its own
+    input history raises ``ValueError``.
+    """
     ranks, tops = [], []
     for start in range(0, len(view.targets), chunk_size):
         histories = view.histories[start : start + chunk_size]
         targets = view.targets[start : start + chunk_size]
-        scores = mask_histories(np.array(score_fn(histories), dtype=np.float32), histories)
+        scores = np.array(score_fn(histories), dtype=np.float32)
+        check_scores(scores, view.user_idx[start : start + chunk_size], model_name, view.split)
+        mask_histories(scores, histories)
         if np.isneginf(scores[np.arange(len(targets)), targets]).any():
-            raise ValueError("a target item is in its own input history; the split is leaking")
+            raise ValueError(f"model {model_name}, split {view.split}: a target item is in its own input history; the split is leaking")
         ranks.append(target_ranks(scores, targets))
         if with_top_items:
-            tops.append(top_items(scores, config.ranking_depth))
+            tops.append(top_items(scores, config.ranking_depth, targets))
     all_ranks = np.concatenate(ranks)
     metrics = ranking_metrics(all_ranks, config.ks)
     top = np.concatenate(tops) if with_top_items else None

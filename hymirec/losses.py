@@ -1,20 +1,79 @@
 """Training losses, each a small function with its formula.
 
-- ``next_item_cross_entropy``: full-softmax next-item loss of SASRec and the coarse model.
+- ``next_item_cross_entropy``: full-softmax next-item loss of SASRec, ComiRec and the coarse model.
 - ``in_batch_info_nce``: the item encoder's contrastive adaptation (DESIGN.md §2, item encoder).
 - ``dmil_loss`` with ``cosine_kmeans`` and ``match_groups_to_interests``: disentangled
-  multi-interest learning (DESIGN.md §2, DMIL).
+  multi-interest learning (DESIGN.md §2, DMIL) over the whole catalog.
 
-Every contrastive loss goes through ``masked_info_nce``, where a false negative (a key that is the same
-item as, or a near-duplicate of, one of the query's positives) is removed from the denominator.
+Both full-catalog losses go through ``chunked_logsumexp``, which never materialises the
+[positions × catalog] logits. In every contrastive loss a false negative (a key that is the same item
+as, or a near-duplicate of, one of the query's positives) is removed from the denominator.
 """
 
 from __future__ import annotations
+
+import itertools
+import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
+
+
+CHUNK_ELEMENTS = 1 << 18  # logits computed per chunk of rows: ~1 MB of fp32, small enough to stay in cache
+
+
+class _ChunkedLogSumExp(torch.autograd.Function):
+    """logsumexp_j (q_i · k_j) over all keys except the blocked (row, key) pairs, never holding [Q N] logits.
+
+    The forward keeps only the [Q] results; the backward recomputes each chunk of logits, so memory is
+    O(chunk · N) and every elementwise pass runs on a chunk that is still in cache (the full logits of
+    a batch, [positions × catalog] in fp32, are tens of MB and made each elementwise op memory-bound).
+    """
+
+    @staticmethod
+    def forward(ctx, queries: torch.Tensor, keys: torch.Tensor, blocked_rows: torch.Tensor, blocked_keys: torch.Tensor) -> torch.Tensor:
+        chunk = max(1, CHUNK_ELEMENTS // max(1, len(keys)))
+        bounds = torch.searchsorted(blocked_rows, torch.arange(0, len(queries) + chunk, chunk, device=queries.device))
+        result = torch.empty(len(queries), dtype=queries.dtype, device=queries.device)
+        for index, start in enumerate(range(0, len(queries), chunk)):
+            logits = queries[start : start + chunk] @ keys.T
+            low, high = bounds[index], bounds[index + 1]
+            logits[blocked_rows[low:high] - start, blocked_keys[low:high]] = float("-inf")
+            result[start : start + chunk] = torch.logsumexp(logits, dim=1)
+        ctx.save_for_backward(queries, keys, blocked_rows, blocked_keys, result, bounds)
+        ctx.chunk = chunk
+        return result
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        queries, keys, blocked_rows, blocked_keys, result, bounds = ctx.saved_tensors
+        chunk = ctx.chunk
+        grad_queries, grad_keys = torch.empty_like(queries), torch.zeros_like(keys)
+        for index, start in enumerate(range(0, len(queries), chunk)):
+            rows = slice(start, start + chunk)
+            logits = queries[rows] @ keys.T
+            low, high = bounds[index], bounds[index + 1]
+            logits[blocked_rows[low:high] - start, blocked_keys[low:high]] = float("-inf")
+            # d lse_i / d logit_ij = softmax_ij; a row with every key blocked has no gradient
+            weights = torch.exp(logits - result[rows, None]).nan_to_num_(0.0).mul_(grad[rows, None])
+            grad_queries[rows] = weights @ keys
+            grad_keys.addmm_(weights.T, queries[rows])
+        return grad_queries, grad_keys, None, None
+
+
+def chunked_logsumexp(
+    queries: torch.Tensor, keys: torch.Tensor, blocked: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> torch.Tensor:
+    """[Q] logsumexp over keys of the logits ``queries`` [Q d] · ``keys`` [N d]ᵀ, skipping ``blocked`` (rows, keys) pairs.
+
+    Equal to ``torch.logsumexp((queries @ keys.T).index_put(blocked, -inf), dim=1)``, with gradients, at a
+    fraction of the memory traffic (``_ChunkedLogSumExp``). ``blocked`` rows must be sorted.
+    """
+    empty = torch.empty(0, dtype=torch.long, device=queries.device)
+    rows, columns = blocked if blocked is not None else (empty, empty)
+    return _ChunkedLogSumExp.apply(queries, keys, rows, columns)
 
 
 def next_item_cross_entropy(hidden: torch.Tensor, labels: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
@@ -23,8 +82,9 @@ def next_item_cross_entropy(hidden: torch.Tensor, labels: torch.Tensor, item_vec
     ``hidden`` [B L D], ``labels`` [B L] item_idx (negative: no label), ``item_vectors`` [I D].
     """
     has_label = labels >= 0
-    logits = hidden[has_label] @ item_vectors.T  # [P I]
-    return F.cross_entropy(logits, labels[has_label])
+    states, targets = hidden[has_label], labels[has_label]  # [P D], [P]
+    target_logits = (states * item_vectors[targets]).sum(dim=-1)
+    return (chunked_logsumexp(states, item_vectors) - target_logits).mean()
 
 
 def masked_info_nce(logits: torch.Tensor, positive: torch.Tensor, excluded: torch.Tensor) -> torch.Tensor:
@@ -59,31 +119,41 @@ def cosine_kmeans(points: torch.Tensor, valid: torch.Tensor, num_groups: int, it
     ``points`` [B W D] unit vectors, ``valid`` [B W]. A row with n valid points gets min(n, K) groups.
     Initialisation is farthest-point (first valid point, then the point least similar to every chosen
     centre), so the grouping is deterministic. Returns the group of each point [B W], -1 where invalid.
+
+    A centroid is the normalised sum of its members, so every cosine the algorithm needs follows from
+    the rows' Gram matrices G = P Pᵀ [B W W]: cos(p_w, c_k) = (G m_k)_w / sqrt(m_kᵀ G m_k) for the
+    membership vector m_k. The D-dimensional vectors are read once; the iterations work on W × W.
     """
     batch, width, _ = points.shape
     rows = torch.arange(batch, device=points.device)
+    gram = torch.einsum("bwd,bvd->bwv", points, points)  # [B W W]
     counts = valid.sum(dim=1)  # [B]
     centre_valid = torch.arange(num_groups, device=points.device)[None, :] < counts[:, None]  # [B K]
     taken = ~valid  # a fresh tensor: marking chosen points never touches ``valid``
     chosen = valid.float().argmax(dim=1)  # [B] first valid point
-    centres = [points[rows, chosen]]
+    centres = [chosen]
     taken[rows, chosen] = True
-    closeness = torch.einsum("bwd,bd->bw", points, centres[0])  # [B W] similarity to the nearest centre
+    closeness = gram[rows, :, chosen]  # [B W] similarity to the nearest centre
     for _ in range(1, num_groups):
         chosen = closeness.masked_fill(taken, float("inf")).argmin(dim=1)
-        centres.append(points[rows, chosen])
+        centres.append(chosen)
         taken[rows, chosen] = True
-        closeness = torch.maximum(closeness, torch.einsum("bwd,bd->bw", points, centres[-1]))
-    centroids = torch.stack(centres, dim=1)  # [B K D]
+        closeness = torch.maximum(closeness, gram[rows, :, chosen])
+    weights = F.one_hot(torch.stack(centres, dim=1), width).float().transpose(1, 2)  # [B W K] centroid memberships
+
+    def similarity(weights: torch.Tensor) -> torch.Tensor:  # [B W K] cos(point, centroid), invalid centres -inf
+        dots = gram @ weights
+        norms = (weights * dots).sum(dim=1).clamp(min=1e-12).sqrt()  # [B K]
+        return (dots / norms[:, None, :]).masked_fill(~centre_valid[:, None, :], float("-inf"))
+
     for _ in range(iterations):
-        similarity = torch.einsum("bwd,bkd->bwk", points, centroids).masked_fill(~centre_valid[:, None, :], float("-inf"))
-        groups = similarity.argmax(dim=-1)  # [B W]
-        members = F.one_hot(groups, num_groups).float() * valid[..., None]  # [B W K]
-        sums = torch.einsum("bwk,bwd->bkd", members, points)
-        has_members = members.sum(dim=1) > 0  # [B K]
-        centroids = torch.where(has_members[..., None], F.normalize(sums, dim=-1), centroids)
-    similarity = torch.einsum("bwd,bkd->bwk", points, centroids).masked_fill(~centre_valid[:, None, :], float("-inf"))
-    return similarity.argmax(dim=-1).masked_fill(~valid, -1)
+        members = F.one_hot(similarity(weights).argmax(dim=-1), num_groups).float() * valid[..., None]  # [B W K]
+        has_members = members.sum(dim=1) > 0  # [B K]; an emptied centre keeps its previous members
+        weights = torch.where(has_members[:, None, :], members, weights)
+    return similarity(weights).argmax(dim=-1).masked_fill(~valid, -1)
+
+
+MAX_ENUMERATED_INTERESTS = 6  # 6! = 720 assignments per row; above it, scipy row by row
 
 
 @torch.no_grad()
@@ -92,58 +162,91 @@ def match_groups_to_interests(group_vectors: torch.Tensor, group_valid: torch.Te
 
     ``group_vectors`` [B G D] and ``interests`` [B K D] unit vectors (G ≤ K), ``group_valid`` [B G].
     Returns the interest index of each group [B G], -1 for invalid groups; two groups of a row never
-    share an interest.
+    share an interest. K is small, so every assignment (K!/(K-G)! permutations) is scored at once for all
+    rows — one batched argmax instead of a Python loop over positions; above
+    ``MAX_ENUMERATED_INTERESTS`` interests it falls back to scipy's solver per row.
     """
-    similarity = torch.einsum("bgd,bkd->bgk", group_vectors, interests).cpu().numpy()
-    valid = group_valid.cpu().numpy()
+    similarity = torch.einsum("bgd,bkd->bgk", group_vectors, interests)  # [B G K]
+    rows, num_groups = group_valid.shape
+    if interests.shape[1] > MAX_ENUMERATED_INTERESTS:
+        return _match_row_by_row(similarity, group_valid)
+    assignments = torch.tensor(list(itertools.permutations(range(interests.shape[1]), num_groups)), device=similarity.device)  # [A G]
+    gained = similarity[:, torch.arange(num_groups, device=similarity.device)[None, :], assignments]  # [B A G]
+    total = (gained * group_valid[:, None, :]).sum(dim=-1)  # [B A]
+    best = assignments[total.argmax(dim=1)]  # [B G]
+    return best.masked_fill(~group_valid, -1)
+
+
+def _match_row_by_row(similarity: torch.Tensor, group_valid: torch.Tensor) -> torch.Tensor:
+    scores, valid = similarity.cpu().numpy(), group_valid.cpu().numpy()
     assignment = np.full(valid.shape, -1, dtype=np.int64)
-    for row in range(len(similarity)):
+    for row in range(len(scores)):
         groups = np.flatnonzero(valid[row])
         if len(groups):
-            group_order, interest_of_group = linear_sum_assignment(similarity[row, groups], maximize=True)
+            group_order, interest_of_group = linear_sum_assignment(scores[row, groups], maximize=True)
             assignment[row, groups[group_order]] = interest_of_group
-    return torch.from_numpy(assignment).to(interests.device)
+    return torch.from_numpy(assignment).to(similarity.device)
+
+
+def excluded_keys(targets: torch.Tensor, duplicates: torch.Tensor, num_items: int) -> torch.Tensor:
+    """[P I] items that are no negatives of row p: its targets and their near-duplicates.
+
+    ``targets`` [P W] item_idx (-1 none), ``duplicates`` [I D] near-duplicate item_idx of each item (-1 none).
+    """
+    valid = targets >= 0
+    related = torch.cat([targets[..., None], duplicates[targets.clamp(min=0)]], dim=-1)  # [P W 1+D]
+    related = related.masked_fill(~valid[..., None], -1).flatten(1)  # [P W(1+D)]
+    excluded = torch.zeros(len(targets), num_items + 1, dtype=torch.bool, device=targets.device)
+    excluded.scatter_(1, related + 1, True)  # column 0 collects the -1s
+    return excluded[:, 1:]
 
 
 def dmil_loss(
     interests: torch.Tensor,
-    target_vectors: torch.Tensor,
-    target_ids: torch.Tensor,
+    items: torch.Tensor,
+    targets: torch.Tensor,
     target_groups: torch.Tensor,
-    negative_vectors: torch.Tensor,
-    negative_ids: torch.Tensor,
     temperature: torch.Tensor,
-    duplicate_cosine: float = 0.99,
+    duplicates: torch.Tensor,
+    candidates: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Disentangled multi-interest loss (DESIGN.md §2).
+    """Disentangled multi-interest loss (DESIGN.md §2) over a full-catalog softmax.
 
-    Each row has K unit interests and up to W next items (``target_ids`` [B W], -1 = none) split into
-    groups (``target_groups`` [B W], from ``cosine_kmeans``). Groups are matched one-to-one to interests
-    by the Hungarian algorithm on cos(group centroid, interest); every target item is then a positive
-    of its group's interest, against the batch's other targets and the sampled negatives:
+    Each row (a training position) has K unit interests ``interests`` [P K d] and up to W next items
+    ``targets`` [P W] (-1 = none) split into groups (``target_groups`` [P W], from ``cosine_kmeans``).
+    Groups are matched one-to-one to interests (Hungarian, on cos(group centroid, interest)); each target
+    item v is a positive of its group's interest u = u_{p,m(g)}, against every catalog item that is not
+    one of row p's targets or a near-duplicate of one (``excluded_keys``):
 
-        L = −mean_{(b,w)} log [ exp(cos(u_{b,m(g_bw)}, v_bw)/τ) / Σ_{keys j not excluded} exp(cos(u_{b,m(g_bw)}, k_j)/τ) ]
+        L = −mean_{(p,w)} log [ exp(cos(u, v_w)/τ) / (exp(cos(u, v_w)/τ) + Σ_{j ∉ E_p} exp(cos(u, v_j)/τ)) ]
 
-    A key is excluded (a false negative) when it is any of row b's targets, or has cosine >
-    ``duplicate_cosine`` to one of them (the same film under two ids is not a negative). ``target_vectors`` [B W D], ``negative_vectors`` [S D] are
-    unit vectors in the interests' space; ``temperature`` is a (learnable) scalar tensor.
+    The denominator does not depend on w except through its positive, so it is computed once per
+    (row, interest) as Z = logsumexp_{j ∉ E_p}, and L_pw = logaddexp(Z, l_w) − l_w: K softmaxes per
+    position, not W. ``items`` [I d] are the unit item vectors. With ``candidates`` [S] (catalogs too
+    large for a full softmax), Z runs over those uniformly drawn items only, plus log(I / S) — the
+    log-Q correction that makes the sampled sum estimate the full one.
     """
-    batch, width = target_ids.shape
-    num_interests = interests.shape[1]
-    valid = target_ids >= 0
+    num_items, num_interests = len(items), interests.shape[1]
+    valid = targets >= 0
+    target_vectors = items[targets.clamp(min=0)]  # [P W d]
     # group centroids in the interest space, then which interest serves which group
-    members = F.one_hot(target_groups.clamp(min=0), num_interests).float() * valid[..., None]  # [B W G]
-    group_vectors = F.normalize(torch.einsum("bwg,bwd->bgd", members, target_vectors.detach()), dim=-1)
-    interest_of_group = match_groups_to_interests(group_vectors, members.sum(dim=1) > 0, interests.detach())  # [B G]
-    row_of, column_of = valid.nonzero(as_tuple=True)  # positives P
-    interest_of_positive = interest_of_group[row_of, target_groups[row_of, column_of]]
-    queries = interests[row_of, interest_of_positive]  # [P D]
-    positives = target_vectors[row_of, column_of]  # [P D]
-    keys = torch.cat([positives, negative_vectors])  # [P+S D]
-    key_ids = torch.cat([target_ids[row_of, column_of], negative_ids])
-    # false negatives: a key that is one of row b's targets, or a near-duplicate of one
-    same_item = (key_ids[None, :, None] == target_ids[:, None, :]).any(dim=-1)  # [B N]
-    near_duplicate = (torch.einsum("bwd,nd->bwn", target_vectors.detach(), keys.detach()) > duplicate_cosine) & valid[..., None]
-    excluded = (same_item | near_duplicate.any(dim=1))[row_of]  # [P N]
-    logits = queries @ keys.T / temperature
-    return masked_info_nce(logits, torch.arange(len(positives), device=keys.device), excluded)
+    members = F.one_hot(target_groups.clamp(min=0), num_interests).float() * valid[..., None]  # [P W G]
+    group_vectors = F.normalize(torch.einsum("pwg,pwd->pgd", members, target_vectors.detach()), dim=-1)
+    group_used = members.sum(dim=1) > 0  # [P G]
+    interest_of_group = match_groups_to_interests(group_vectors, group_used, interests.detach())  # [P G]
+    # one softmax per used (row, group): its interest against the catalog, false negatives removed
+    query_row, query_group = group_used.nonzero(as_tuple=True)  # [Q]
+    queries = interests[query_row, interest_of_group[query_row, query_group]]  # [Q d]
+    keys, correction, excluded = items, 0.0, excluded_keys(targets, duplicates, num_items)  # [P I]
+    if candidates is not None:
+        keys, excluded = items[candidates], excluded[:, candidates]
+        correction = math.log(num_items / len(candidates))
+    scaled = queries / temperature  # dividing [Q d] rather than the [Q N] logits: same values, far less work
+    partition = chunked_logsumexp(scaled, keys, excluded[query_row].nonzero(as_tuple=True)) + correction  # [Q]
+    # every positive reads its own query's partition
+    positive_row, positive_column = valid.nonzero(as_tuple=True)  # [N+]
+    query_index = torch.zeros(len(group_used), num_interests, dtype=torch.long, device=targets.device)
+    query_index[query_row, query_group] = torch.arange(len(query_row), device=targets.device)
+    positive_query = query_index[positive_row, target_groups[positive_row, positive_column]]
+    positive_logits = (scaled[positive_query] * target_vectors[positive_row, positive_column]).sum(dim=-1)
+    return (torch.logaddexp(partition[positive_query], positive_logits) - positive_logits).mean()

@@ -92,8 +92,13 @@ class Layout:
 
     # sasrec_model
     @property
-    def sasrec_dir(self) -> Path:
-        return self.root / "models" / "sasrec"
+    def baselines_dir(self) -> Path:
+        """One model folder per trained baseline: sasrec/, sasrec_text/, comirec/."""
+        return self.root / "models" / "baselines"
+
+    @property
+    def baselines_curves(self) -> Path:
+        return self.reports_dir / "sasrec_model"
 
     # coarse_model
     @property

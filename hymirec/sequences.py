@@ -50,6 +50,7 @@ class SplitView:
     histories: list[np.ndarray]
     targets: np.ndarray  # [U]
     user_idx: np.ndarray  # [U]
+    split: Split  # which split this is; names the split in evaluation errors
 
     @property
     def history_lengths(self) -> np.ndarray:
@@ -129,4 +130,5 @@ def split_view(sequences: pd.DataFrame, split: Split) -> SplitView:
         histories=[items[:-offset] for items in all_items],
         targets=np.array([items[-offset] for items in all_items], dtype=np.int64),
         user_idx=sequences[USER_IDX].to_numpy(dtype=np.int64),
+        split=split,
     )

@@ -63,9 +63,38 @@ class TrainingOutput:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+BUCKET_BATCHES = 50  # batches sorted by length together: similar lengths per batch, still a shuffled order
+
+
+def batch_order(
+    samples: Sequence[Any], batch_size: int, rng: np.random.Generator, length_of: Callable[[Any], int] | None = None
+) -> list[np.ndarray]:
+    """Sample indices of each batch of an epoch: a random permutation cut into batches.
+
+    With ``length_of``, each run of ``BUCKET_BATCHES`` batches of the permutation is sorted by sample
+    length before it is cut, and the batches are then shuffled: every sample still appears once per
+    epoch, in a random batch of samples of similar length.
+    """
+    order = rng.permutation(len(samples))
+    if length_of is None:
+        return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    lengths = np.array([length_of(samples[i]) for i in order], dtype=np.int64)
+    span = batch_size * BUCKET_BATCHES
+    batches = []
+    for bucket_start in range(0, len(order), span):
+        bucket = order[bucket_start : bucket_start + span]
+        bucket = bucket[np.argsort(lengths[bucket_start : bucket_start + span], kind="stable")]
+        batches.extend(bucket[start : start + batch_size] for start in range(0, len(bucket), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss: the run stops, nothing is saved or promoted."""
+
+
 def train_with_early_stopping(
     model: nn.Module,
-    sequences: Sequence[Any],
+    samples: Sequence[Any] | Callable[[int], Sequence[Any]],
     make_batch: Callable[[list[Any]], Any],
     validate: Callable[[nn.Module], dict[str, float]],
     schedule: TrainingSchedule,
@@ -73,8 +102,15 @@ def train_with_early_stopping(
     seed: int,
     checkpoint: Path | None = None,
     monitor: str = "ndcg@10",
+    length_of: Callable[[Any], int] | None = None,
 ) -> TrainingOutput:
     """Train until ``monitor`` has not improved for ``schedule.patience`` epochs; restore the best state.
+
+    ``samples`` are the training examples, or a function of the epoch number that draws them (so that
+    each epoch may see other windows of the same sequences). With ``length_of``, batches hold samples
+    of similar length (``batch_order``), so a batch trimmed to its longest sample carries little padding.
+    A non-finite loss raises
+    ``NonFiniteLossError`` at once, before the optimiser step it would poison.
 
     With ``checkpoint``, the full training state is saved after every epoch and an interrupted run
     resumes from it; the file is removed once training ends. The data order of epoch e is drawn from
@@ -96,12 +132,14 @@ def train_with_early_stopping(
         if history and epoch - 1 - best_epoch >= schedule.patience:
             break
         model.train()
-        order = np.random.default_rng(seed + epoch).permutation(len(sequences))
+        epoch_samples = samples(epoch) if callable(samples) else samples
+        batches = batch_order(epoch_samples, schedule.batch_size, np.random.default_rng(seed + epoch), length_of)
         losses = []
-        batches = range(0, len(order), schedule.batch_size)
-        for start in tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=None):
-            batch = make_batch([sequences[i] for i in order[start : start + schedule.batch_size]])
+        for index, members in enumerate(tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=None)):
+            batch = make_batch([epoch_samples[i] for i in members])
             loss = model.loss(batch)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(f"{type(model).__name__}: loss {loss.item()} at epoch {epoch}, batch {index}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

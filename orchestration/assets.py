@@ -85,6 +85,7 @@ STAGE_METADATA: dict[str, Callable[[Mapping[str, Any], Layout], dict[str, Any]]]
     "raw_logs": _raw_logs_metadata,
     "item_embeddings": _item_embeddings_metadata,
     "codebook": _codebook_metadata,
+    "sasrec_model": _training_metadata(lambda layout: layout.baselines_curves),
     "coarse_model": _training_metadata(lambda layout: layout.coarse_curves),
     "llm_model": _training_metadata(lambda layout: layout.llm_curves),
     "evaluation_report": _evaluation_report_metadata,

@@ -36,7 +36,7 @@ def test_outputs_match_layout() -> None:
         "validated_sequences": {layout.sequences_dir},
         "item_embeddings": {layout.embeddings_dir},
         "codebook": {layout.codebook_dir, layout.codebook_figures_dir},
-        "sasrec_model": {layout.sasrec_dir},
+        "sasrec_model": {layout.baselines_dir, layout.baselines_curves},
         "coarse_model": {layout.coarse_dir, layout.coarse_curves},
         "llm_model": {layout.llm_dir, layout.llm_curves},
         "evaluation_report": {layout.rankings_dir, layout.figures_dir, layout.evaluation_markdown, layout.history_length_breakdown},
@@ -69,4 +69,4 @@ def test_hymirec_stages_read_the_codebook_and_feed_the_report() -> None:
     stages = _stages()
     assert str(layout.codebook_dir) in stages["coarse_model"]["deps"]
     assert str(layout.coarse_dir) in stages["llm_model"]["deps"]
-    assert {str(layout.sasrec_dir), str(layout.coarse_dir), str(layout.llm_dir)} <= set(stages["evaluation_report"]["deps"])
+    assert {str(layout.baselines_dir), str(layout.coarse_dir), str(layout.llm_dir)} <= set(stages["evaluation_report"]["deps"])

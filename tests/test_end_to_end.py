@@ -27,7 +27,7 @@ from hymirec.io import read_json
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
-MODELS = ["popularity", "sasrec", "coarse_codebook", "coarse_exact", *(variant.value for variant in Variant)]
+MODELS = ["popularity", "sasrec", "sasrec_text", "comirec", "coarse_codebook", "coarse_exact", *(variant.value for variant in Variant)]
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
@@ -136,10 +136,14 @@ def test_mlflow_recorded_the_training_run(materialised) -> None:
     assert len(runs) == 1
     run = runs.iloc[0]
     assert run["params.seed"] == "42" and run["params.sasrec.max_epochs"] == "2"
-    history = mlflow.MlflowClient().get_metric_history(run["run_id"], "valid_ndcg_at_10")
-    assert [point.step for point in history] == [1, 2]
+    (sasrec,) = mlflow.search_runs(experiment_names=["hymirec-ml100k"], filter_string="tags.model = 'sasrec'")["run_id"]
+    assert [point.step for point in mlflow.MlflowClient().get_metric_history(sasrec, "valid_ndcg_at_10")] == [1, 2]
     # every trained model has its own child run with its curve
-    for stage, models in (("coarse_model", {"coarse_codebook", "coarse_exact"}), ("llm_model", {v.value for v in Variant})):
+    for stage, models in (
+        ("sasrec_model", {"sasrec", "sasrec_text", "comirec"}),
+        ("coarse_model", {"coarse_codebook", "coarse_exact"}),
+        ("llm_model", {v.value for v in Variant}),
+    ):
         (parent,) = mlflow.search_runs(experiment_names=["hymirec-ml100k"], filter_string=f"tags.stage = '{stage}'")["run_id"]
         children = mlflow.search_runs(experiment_names=["hymirec-ml100k"], filter_string=f"tags.mlflow.parentRunId = '{parent}'")
         assert set(children["tags.model"]) == models

@@ -30,23 +30,96 @@ def test_ranking_metrics_match_hand_computed_values() -> None:
     assert metrics["mrr"] == pytest.approx((1 + 1 / 3 + 1 / 12 + 1 / 60) / 4)
 
 
-def test_history_is_masked_and_ties_break_by_item_index() -> None:
+def test_history_is_masked_and_ties_count_against_the_target() -> None:
     scores = np.array([[0.9, 0.5, 0.5, 0.1, 0.5]], dtype=np.float32)
     masked = mask_histories(scores.copy(), [np.array([0])])
     assert np.isneginf(masked[0, 0])
-    # target 4 ties with items 1 and 2 (lower index first) -> rank 3; item 0 is masked
+    # item 0 is masked; the target ties with the two other 0.5s, whatever its index -> rank 3
     assert target_ranks(masked, np.array([4]))[0] == 3
-    assert target_ranks(masked, np.array([1]))[0] == 1
-    assert list(top_items(masked, 4)[0]) == [1, 2, 4, 3]
+    assert target_ranks(masked, np.array([1]))[0] == 3
+    assert target_ranks(masked, np.array([3]))[0] == 4
+    # the exported order puts the target after the items tied with it, the others by index
+    assert list(top_items(masked, 4, np.array([4]))[0]) == [1, 2, 4, 3]
+    assert list(top_items(masked, 4, np.array([1]))[0]) == [2, 4, 1, 3]
+    assert list(top_items(masked, 2, np.array([1]))[0]) == [2, 4]
 
 
-def test_ranks_agree_with_exported_top_lists() -> None:
+def _rescored(top: np.ndarray, targets: np.ndarray, ks) -> dict[str, float]:
+    """Recall@k and NDCG@k from an exported list alone: the target's 1-based position in it."""
+    found = top == targets[:, None]
+    position = np.where(found.any(axis=1), found.argmax(axis=1) + 1.0, np.inf)
+    metrics = {}
+    for k in ks:
+        hit = position <= k
+        metrics[f"recall@{k}"] = float(hit.mean())
+        metrics[f"ndcg@{k}"] = float(np.where(hit, 1.0 / np.log2(position + 1.0), 0.0).mean())
+    return metrics
+
+
+def test_exported_lists_give_the_reported_ranks_and_metrics_under_many_ties() -> None:
     rng = np.random.default_rng(0)
-    scores = rng.integers(0, 5, size=(50, 30)).astype(np.float32)  # many ties on purpose
-    targets = rng.integers(0, 30, size=50)
-    ranks = target_ranks(scores, targets)
-    order = top_items(scores, 30)
-    assert all(order[user, rank - 1] == targets[user] for user, rank in enumerate(ranks))
+    num_users, num_items, depth = 300, 40, 12
+    scores = rng.integers(0, 5, size=(num_users, num_items)).astype(np.float32)  # many ties on purpose
+    histories = [rng.choice(num_items, size=rng.integers(0, 10), replace=False) for _ in range(num_users)]
+    targets = np.array([rng.choice(np.setdiff1d(np.arange(num_items), history)) for history in histories])
+    view = SplitView(histories, targets, np.arange(num_users), "test")
+    config = EvaluationConfig(ks=(1, 5, 10), ranking_depth=depth, diversity_k=5)
+    result = evaluate(lambda batch: scores, view, config, model_name="ties", chunk_size=num_users)
+    within = result.ranks <= depth
+    assert 0 < within.sum() < num_users  # both cases occur
+    for user in np.flatnonzero(within):
+        assert result.top_items[user, result.ranks[user] - 1] == targets[user]
+    assert not (result.top_items[~within] == targets[~within, None]).any()
+    rescored = _rescored(result.top_items, targets, config.ks)
+    assert rescored == pytest.approx({key: result.metrics[key] for key in rescored}, abs=1e-12)
+
+
+def test_partitioned_top_k_equals_the_full_stable_sort() -> None:
+    rng = np.random.default_rng(1)
+    for num_items, depth in [(50, 10), (3706, 200), (7, 7), (7, 20)]:
+        scores = rng.integers(-3, 4, size=(64, num_items)).astype(np.float32) / 2
+        scores[rng.random(scores.shape) < 0.1] = -np.inf  # masked items
+        scores[:, 0] = -0.0  # compares equal to +0.0
+        targets = rng.integers(0, num_items, size=64)
+        # reference: stable sort on -score, then move each target after the items tied with it
+        expected = np.argsort(-scores, axis=1, kind="stable")
+        for user, target in enumerate(targets):
+            row = [item for item in expected[user] if item != target]
+            tied = [i for i, item in enumerate(row) if scores[user, item] >= scores[user, target]]
+            row.insert(tied[-1] + 1 if tied else 0, target)
+            expected[user] = row
+        np.testing.assert_array_equal(top_items(scores, depth, targets), expected[:, :depth])
+        ranks = target_ranks(scores, targets)
+        np.testing.assert_array_equal((expected == targets[:, None]).argmax(axis=1) + 1, ranks)
+
+
+def test_a_constant_model_gets_the_worst_rank() -> None:
+    num_users, num_items = 20, 100
+    view = SplitView([np.arange(user % 5) for user in range(num_users)], np.full(num_users, 50), np.arange(num_users), "valid")
+    result = evaluate(lambda batch: np.zeros((len(batch), num_items)), view, EvaluationConfig(ks=(10,), ranking_depth=100), model_name="constant")
+    np.testing.assert_array_equal(result.ranks, num_items - view.history_lengths)  # every unmasked item
+    assert result.metrics["ndcg@10"] == pytest.approx(0.0) and result.metrics["recall@10"] == 0.0
+    assert result.metrics["mrr"] < 0.011
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_score_names_model_split_and_user(bad: float) -> None:
+    view = SplitView([np.array([0]), np.array([1]), np.array([2])], np.array([3, 3, 3]), np.array([7, 17, 27]), "valid")
+
+    def score(batch):
+        scores = np.ones((len(batch), 5))
+        if len(batch) == 1 and batch[0][0] == 1:  # user_idx 17, alone in its chunk
+            scores[0, 0] = bad  # an item in the history: masking must not hide it
+        return scores
+
+    with pytest.raises(ValueError, match=rf"^model sasrec, split valid: non-finite score for user_idx 17 \(item_idx 0: {bad}\)$"):
+        evaluate(score, view, EvaluationConfig(ks=(1,), ranking_depth=2, diversity_k=2), model_name="sasrec", chunk_size=1)
+
+
+def test_evaluate_rejects_scores_of_the_wrong_shape() -> None:
+    view = SplitView([np.array([0]), np.array([1])], np.array([2, 2]), np.arange(2), "test")
+    with pytest.raises(ValueError, match=r"model broken, split test: scores of shape \(1, 3\) for 2 users"):
+        evaluate(lambda h: np.zeros((1, 3)), view, EvaluationConfig(ks=(1,), ranking_depth=2, diversity_k=2), model_name="broken")
 
 
 def test_diversity_and_coverage() -> None:
@@ -71,12 +144,14 @@ def test_evaluate_full_pipeline_in_chunks() -> None:
         histories=[np.array([0]), np.array([1, 2]), np.array([3])],
         targets=np.array([1, 0, 4]),
         user_idx=np.arange(3),
+        split="valid",
     )
     item_scores = np.array([5.0, 4.0, 3.0, 2.0, 1.0])
     result = evaluate(
         lambda histories: np.tile(item_scores, (len(histories), 1)),
         view,
         EvaluationConfig(ks=(1, 2), ranking_depth=3, diversity_k=2, history_length_edges=(2,)),
+        model_name="fixed",
         chunk_size=2,
     )
     assert list(result.ranks) == [1, 1, 4]
@@ -85,6 +160,6 @@ def test_evaluate_full_pipeline_in_chunks() -> None:
 
 
 def test_evaluate_rejects_a_target_inside_its_history() -> None:
-    view = SplitView(histories=[np.array([1])], targets=np.array([1]), user_idx=np.arange(1))
-    with pytest.raises(ValueError, match="leaking"):
-        evaluate(lambda h: np.zeros((len(h), 3)), view, EvaluationConfig(ks=(1,), ranking_depth=2, diversity_k=2))
+    view = SplitView(histories=[np.array([1])], targets=np.array([1]), user_idx=np.arange(1), split="test")
+    with pytest.raises(ValueError, match="model zeros, split test: .*leaking"):
+        evaluate(lambda h: np.zeros((len(h), 3)), view, EvaluationConfig(ks=(1,), ranking_depth=2, diversity_k=2), model_name="zeros")

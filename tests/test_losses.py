@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
+from scipy.optimize import linear_sum_assignment
 
 from hymirec.losses import in_batch_info_nce
 
@@ -64,33 +67,85 @@ def test_matching_picks_the_optimal_assignment_not_the_greedy_one() -> None:
 
 
 def _dmil_case() -> dict[str, torch.Tensor]:
-    """One user, K=2 interests, targets {1, 2} in group 0 and {3} in group 1; two sampled negatives."""
-    targets = _unit([1, 0, 0, 0], [0.9, 0.1, 0, 0], [0, 0, 1, 0])
+    """Two positions, K=2; catalog of 6 items. Row 0: targets {0, 1} in group 0 and {2} in group 1;
+    row 1: target {4} (one group). Item 5 duplicates item 2 by text."""
     return {
-        "interests": _unit([1, 0, 0.3, 0.2], [0.1, 0, 1, 0.3])[None],
-        "target_vectors": targets[None],
-        "target_ids": torch.tensor([[1, 2, 3]]),
-        "target_groups": torch.tensor([[0, 0, 1]]),
-        "negative_vectors": _unit([0, 1, 0, 0], [0, 0, 0, 1]),
-        "negative_ids": torch.tensor([7, 8]),
+        "interests": torch.stack([_unit([1, 0, 0.3, 0.2], [0.1, 0, 1, 0.3]), _unit([0, 1, 0, 0.4], [0.3, 0.3, 0.3, 0.3])]),
+        "items": _unit([1, 0, 0, 0], [0.9, 0.1, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0.05, 1, 0]),
+        "targets": torch.tensor([[0, 1, 2], [4, -1, -1]]),
+        "target_groups": torch.tensor([[0, 0, 1], [0, -1, -1]]),
         "temperature": torch.tensor(0.1),
+        "duplicates": torch.tensor([[-1], [-1], [5], [-1], [-1], [2]]),
     }
 
 
-def test_masked_false_negatives_do_not_contribute() -> None:
+def _naive_dmil(case: dict[str, torch.Tensor]) -> float:
+    """The formula, one positive at a time: its group's interest (optimal assignment by brute force)
+    against the positive plus every item that is neither a target of its row nor a duplicate of one."""
+    total, count = 0.0, 0
+    for row, (targets, groups) in enumerate(zip(case["targets"].tolist(), case["target_groups"].tolist())):
+        real = [(t, g) for t, g in zip(targets, groups) if t >= 0]
+        used = sorted({g for _, g in real})
+        centres = {g: torch.nn.functional.normalize(sum(case["items"][t] for t, gg in real if gg == g), dim=0) for g in used}
+        interests = case["interests"][row]
+        best = max(
+            itertools.permutations(range(len(interests)), len(used)),
+            key=lambda chosen: sum(float(centres[g] @ interests[k]) for g, k in zip(used, chosen)),
+        )
+        interest_of = dict(zip(used, best))
+        excluded = {t for t, _ in real} | {int(d) for t, _ in real for d in case["duplicates"][t] if d >= 0}
+        for target, group in real:
+            query = interests[interest_of[group]]
+            keys = [target] + [j for j in range(len(case["items"])) if j not in excluded]
+            logits = torch.stack([query @ case["items"][j] for j in keys]) / case["temperature"]
+            total += float(-torch.log_softmax(logits, dim=0)[0])
+            count += 1
+    return total / count
+
+
+def test_full_catalog_dmil_equals_the_formula_computed_naively() -> None:
     case = _dmil_case()
-    base = dmil_loss(**case).item()
-    # a sampled negative that is one of the user's targets (id 3), pointing anywhere: no effect
-    same_id = {**case, "negative_ids": torch.tensor([3, 8]), "negative_vectors": _unit([1, 0, 0, 0], [0, 0, 0, 1])}
-    moved = {**same_id, "negative_vectors": _unit([0, 1, 0, 0], [0, 0, 0, 1])}
-    assert dmil_loss(**same_id).item() == pytest.approx(dmil_loss(**moved).item(), abs=1e-6)
-    # a near-duplicate of a positive (cosine > 0.99) under another id is masked too: it does not raise the loss
-    duplicate = {**case, "negative_vectors": _unit([1, 0.01, 0, 0], [0, 0, 0, 1])}
-    removed = {**case, "negative_vectors": _unit([0, 0, 0, 1]), "negative_ids": torch.tensor([8])}
-    assert dmil_loss(**duplicate).item() == pytest.approx(dmil_loss(**removed).item(), abs=1e-6)
-    # while the same vector as a real negative (masking off) does raise it
-    assert dmil_loss(**duplicate, duplicate_cosine=1.0).item() > dmil_loss(**removed).item() + 0.1
-    assert base > 0
+    assert dmil_loss(**case).item() == pytest.approx(_naive_dmil(case), rel=1e-5)
+    shuffled = {**case, "interests": case["interests"].flip(1)}  # the matching follows the interests
+    assert dmil_loss(**shuffled).item() == pytest.approx(_naive_dmil(shuffled), rel=1e-5)
+
+
+def test_a_sample_of_the_whole_catalog_gives_the_full_loss_and_a_smaller_one_is_log_q_corrected() -> None:
+    case = _dmil_case()
+    every_item = torch.tensor([3, 0, 5, 1, 4, 2])
+    assert dmil_loss(**case, candidates=every_item).item() == pytest.approx(dmil_loss(**case).item(), rel=1e-5)
+    # sampled: each kept negative stands for I/S items
+    sampled = dmil_loss(**case, candidates=torch.tensor([3, 0, 4])).item()
+    assert math.isfinite(sampled) and sampled != pytest.approx(dmil_loss(**case).item())
+
+
+def test_false_negatives_do_not_contribute() -> None:
+    case = _dmil_case()
+    case = {**case, **{key: case[key][:1] for key in ("interests", "targets", "target_groups")}}  # row 0 only
+    # item 5 (a text duplicate of row 0's target 2) pointing anywhere leaves row 0's loss unchanged
+    moved = case["items"].clone()
+    moved[5] = _unit([1, 0, 0.2, 0])[0]
+    assert dmil_loss(**{**case, "items": moved}).item() == pytest.approx(dmil_loss(**case).item(), abs=1e-6)
+    # without the duplicate table, item 5 is a negative so close to target 2 that the loss rises
+    no_duplicates = {**case, "duplicates": torch.full((6, 1), -1)}
+    assert dmil_loss(**no_duplicates).item() > dmil_loss(**case).item() + 0.1
+
+
+def test_batched_matching_reaches_scipys_optimum_on_every_row() -> None:
+    generator = torch.Generator().manual_seed(0)
+    for interests_count, groups_count in [(4, 4), (4, 2), (3, 3), (1, 1), (6, 5)]:
+        groups = torch.nn.functional.normalize(torch.randn(200, groups_count, 8, generator=generator), dim=-1)
+        interests = torch.nn.functional.normalize(torch.randn(200, interests_count, 8, generator=generator), dim=-1)
+        valid = torch.rand(200, groups_count, generator=generator) > 0.3
+        assignment = match_groups_to_interests(groups, valid, interests)
+        similarity = torch.einsum("bgd,bkd->bgk", groups, interests).numpy()
+        for row in range(200):
+            chosen = np.flatnonzero(valid[row].numpy())
+            assert (assignment[row].numpy() >= 0).tolist() == valid[row].tolist()
+            assert len(set(assignment[row, chosen].tolist())) == len(chosen)  # one interest per group
+            reached = similarity[row, chosen, assignment[row, chosen].numpy()].sum()
+            group_order, interest_order = linear_sum_assignment(similarity[row, chosen], maximize=True)
+            assert reached == pytest.approx(similarity[row, chosen][group_order, interest_order].sum(), abs=1e-5)
 
 
 def test_loss_decreases_as_interests_move_toward_their_targets() -> None:
@@ -99,14 +154,57 @@ def test_loss_decreases_as_interests_move_toward_their_targets() -> None:
     start = _unit([0.2, 0.3, 0.5, 0.8], [0.6, 0.1, 0.2, 0.7])
     losses = []
     for step in (0.0, 0.3, 0.6, 1.0):
-        interests = torch.nn.functional.normalize((1 - step) * start + step * group_centres, dim=-1)
-        losses.append(dmil_loss(**{**case, "interests": interests[None]}).item())
+        moved = torch.nn.functional.normalize((1 - step) * start + step * group_centres, dim=-1)
+        losses.append(dmil_loss(**{**case, "interests": torch.stack([moved, case["interests"][1]])}).item())
     assert losses == sorted(losses, reverse=True) and losses[-1] < losses[0] - 1.0
 
 
-def test_dmil_gradient_reaches_interests_and_temperature() -> None:
+def test_dmil_gradient_reaches_interests_items_and_temperature() -> None:
     case = _dmil_case()
     interests = case["interests"].clone().requires_grad_(True)
+    items = case["items"].clone().requires_grad_(True)
     temperature = torch.tensor(0.1, requires_grad=True)
-    dmil_loss(**{**case, "interests": interests, "temperature": temperature}).backward()
-    assert interests.grad.abs().sum() > 0 and temperature.grad is not None
+    dmil_loss(**{**case, "interests": interests, "items": items, "temperature": temperature}).backward()
+    assert interests.grad.abs().sum() > 0 and items.grad.abs().sum() > 0 and temperature.grad is not None
+
+
+# --- full-catalog softmax without the [positions × catalog] logits ---------------------------------
+
+from hymirec import losses  # noqa: E402
+from hymirec.losses import chunked_logsumexp, next_item_cross_entropy  # noqa: E402
+
+
+@pytest.mark.parametrize("chunk_elements", [7, 1 << 18])  # many chunks of 1 row, and one chunk
+def test_chunked_logsumexp_and_its_gradients_equal_the_plain_computation(monkeypatch, chunk_elements: int) -> None:
+    monkeypatch.setattr(losses, "CHUNK_ELEMENTS", chunk_elements)
+    generator = torch.Generator().manual_seed(0)
+    queries = torch.randn(9, 5, generator=generator, requires_grad=True)
+    keys = torch.randn(13, 5, generator=generator, requires_grad=True)
+    blocked = (torch.tensor([0, 0, 3, 8, 8]), torch.tensor([2, 5, 0, 12, 1]))
+    weights = torch.randn(9, generator=generator)
+    (chunked_logsumexp(queries, keys, blocked) * weights).sum().backward()
+    fused_grads = queries.grad.clone(), keys.grad.clone()
+    queries.grad, keys.grad = None, None
+    plain = (queries @ keys.T).index_put(blocked, torch.tensor(float("-inf")))
+    expected = torch.logsumexp(plain, dim=1)
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(chunked_logsumexp(queries, keys, blocked), expected)
+    torch.testing.assert_close(fused_grads[0], queries.grad)
+    torch.testing.assert_close(fused_grads[1], keys.grad)
+
+
+def test_next_item_cross_entropy_equals_torch_cross_entropy_on_the_labelled_positions(monkeypatch) -> None:
+    monkeypatch.setattr(losses, "CHUNK_ELEMENTS", 20)
+    generator = torch.Generator().manual_seed(1)
+    hidden = torch.randn(3, 4, 6, generator=generator, requires_grad=True)
+    items = torch.randn(11, 6, generator=generator, requires_grad=True)
+    labels = torch.tensor([[-100, 3, 4, 10], [-100, -100, 0, 1], [5, 5, 6, 7]])
+    fused = next_item_cross_entropy(hidden, labels, items)
+    fused.backward()
+    fused_grads = hidden.grad.clone(), items.grad.clone()
+    hidden.grad, items.grad = None, None
+    plain = torch.nn.functional.cross_entropy((hidden @ items.T).flatten(0, 1), labels.flatten(), ignore_index=-100)
+    plain.backward()
+    torch.testing.assert_close(fused, plain)
+    torch.testing.assert_close(fused_grads[0], hidden.grad)
+    torch.testing.assert_close(fused_grads[1], items.grad)

@@ -1,7 +1,9 @@
 """HyMiRec's coarse model: a light causal transformer over the user's *long* history.
 
 DESIGN.md §2. The history arrives as codebook reconstructions (a few bytes per item in storage, here
-decoded to vectors) plus learned positions; the model is trained like SASRec, on the next item at
+decoded to vectors) plus learned positions and, with ``coarse.item_id_inputs``, the item's learned id
+vector (tied to the output's): ids cost nothing to look up, while the LM vector is what the codebook
+saves fetching; the model is trained like SASRec, on the next item at
 every position with full-softmax cross-entropy, against item vectors from the ``ItemTower``. Its last
 M hidden states are the M coarse interest tokens the LLM model reads: with a causal mask, the state at
 position t summarises the history up to t, so the last states are a summary of the whole long history
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from hymirec.config import CoarseConfig
@@ -44,7 +47,10 @@ class CoarseModel(CausalSequenceModel):
         return model
 
     def embed_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.input_projection(self.history_vectors[tokens])
+        vectors = self.input_projection(self.history_vectors[tokens])
+        if self.config.item_id_inputs:  # the output's id vectors, tied; padding (token 0) gets none
+            vectors = vectors + F.pad(self.item_tower.id_embedding.weight, (0, 0, 1, 0))[tokens]
+        return vectors
 
     def item_vectors(self) -> torch.Tensor:
         return self.item_tower()

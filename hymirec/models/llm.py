@@ -1,22 +1,25 @@
-"""HyMiRec's LLM model: a decoder reads [coarse tokens] + [recent items] + [K interest queries].
+"""HyMiRec's LLM model: a decoder reads [coarse tokens] + [a window of items] + [K interest queries per position].
 
 DESIGN.md §2. Everything enters the decoder as vectors (``inputs_embeds``):
 
-- M context tokens summarising the long history: the coarse model's last states (``CoarseModel``),
-  or, for the ``hymirec_no_coarse`` ablation, the mean codebook vector of M contiguous chunks of the
-  history (``PooledHistory``), or nothing (``hymirec_recent_only``);
-- the R most recent items, each its ``ItemTower`` vector (projected exact LM embedding + id vector);
-- K learned interest queries.
+- M context tokens summarising the long history *before* the window: the coarse model's last states
+  (``CoarseModel``), or, for the ``hymirec_no_coarse`` ablation, the mean codebook vector of M
+  contiguous chunks of that history (``PooledHistory``), or nothing (``hymirec_recent_only``);
+- a window of R consecutive items, each its ``ItemTower`` vector (projected exact LM embedding + id vector);
+- K learned interest queries for each window position t.
 
-The K query states go through a head to K unit interest vectors; items are unit ``ItemTower``
-vectors in the same space. Score: s(u, i) = max_k cos(u_k, i). Training is DMIL
-(``hymirec.losses.dmil_loss``): the next W items are clustered (cosine k-means on their exact LM
-embeddings, so groups are semantic and stable over training), matched to interests, and each interest
-learns its group by InfoNCE with a learnable, clamped temperature.
+Training runs every position of a window in one decoder pass, the way SASRec and HLLM train: under a
+4D mask, position t's queries see the context and the items ≤ t, and nothing sees a query
+(``HyMiRecModel.window_interests``). The K query states of position t go through a head to K unit
+interests; items are unit ``ItemTower`` vectors in the same space; DMIL (``hymirec.losses.dmil_loss``)
+trains each position on its next W items against the whole catalog: the targets are clustered (cosine
+k-means on their exact LM embeddings, so groups are semantic and stable over training), groups matched
+to interests, and each interest learns its group. Serving reads the last position of the window of a
+user's R most recent items, exactly what training computed there. Score: s(u, i) = max_k cos(u_k, i).
 
-Padding is moved to the front of each row, so every row ends with its K queries; the decoder's rotary
-positions are relative, so the shift changes nothing for the real tokens. The context model is frozen
-(trained by stage ``coarse_model``) and stays in eval mode.
+Each epoch draws, per user, the serving window (the training history's last R inputs) plus earlier
+windows that tile the history from a random offset (``window_ends``), so across epochs every item is
+a target. The context model is frozen (trained by stage ``coarse_model``) and stays in eval mode.
 """
 
 from __future__ import annotations
@@ -91,8 +94,20 @@ class PooledHistory(nn.Module):
 
 @dataclass(frozen=True)
 class LLMBatch:
-    histories: list[np.ndarray]  # item_idx inputs, oldest first
-    targets: np.ndarray  # [B W] the next W item_idx, -1 where the sequence ends
+    """Training windows: each row is R consecutive items of one user, every position a training example."""
+
+    before: list[np.ndarray]  # item_idx read by the context (the items before each window), oldest first
+    window: torch.Tensor  # [B R] tokens item_idx + 1, left-padded with 0
+    targets: torch.Tensor  # [B R W] the next W item_idx after each window position, -1 where none
+
+
+def attention_bias(allowed: torch.Tensor) -> torch.Tensor:
+    """A float 4D mask [B 1 T T] from a boolean one [B T T]: 0 where attended, the dtype's minimum elsewhere.
+
+    transformers adds a float mask to the attention scores; a bool mask would be added as 0/1 on the
+    eager path and silently block nothing (STACK.md pitfall 10).
+    """
+    return torch.zeros(allowed.shape, dtype=torch.float32).masked_fill(~allowed, torch.finfo(torch.float32).min)[:, None]
 
 
 class HyMiRecModel(nn.Module):
@@ -124,6 +139,7 @@ class HyMiRecModel(nn.Module):
         self.register_buffer("input_scale", torch.tensor(input_embedding_rms(self.backbone)))
         self.head = nn.Linear(width, config.interest_size)
         self.log_temperature = nn.Parameter(torch.tensor(math.log(config.temperature_init)))
+        self._duplicates: torch.Tensor | None = None  # near-duplicate items, built on first use (not saved)
 
     def train(self, mode: bool = True) -> HyMiRecModel:
         super().train(mode)
@@ -131,52 +147,97 @@ class HyMiRecModel(nn.Module):
             self.context.eval()  # frozen: no dropout in the context tokens
         return self
 
+    @property
+    def num_interests(self) -> int:
+        return len(self.queries)
+
     def item_vectors(self) -> torch.Tensor:
         """[I d] unit vectors of every catalog item."""
         return F.normalize(self.item_tower(), dim=-1)
 
-    def interests(self, histories: list[np.ndarray], items: torch.Tensor | None = None) -> torch.Tensor:
-        """[B K d] unit interest vectors of each user; ``items`` are ``item_vectors()`` if already computed."""
-        items = self.item_vectors() if items is None else items
-        width = self.queries.shape[1]
-        parts, masks = [], []
+    def window_interests(
+        self, before: list[np.ndarray], window: torch.Tensor, items: torch.Tensor, query_positions: torch.Tensor
+    ) -> torch.Tensor:
+        """[B P K d] unit interests at the window positions ``query_positions`` [P] in one decoder pass.
+
+        The decoder reads [M context tokens of ``before``] + [the window's R items] + [K queries for each
+        of the P positions] under a mask where the queries of position t see the context and the items
+        ≤ t, an item sees the context and the items before it, and no token sees a query (each token
+        sees itself, so padding rows are never empty). Queries of position t sit at the rotary position
+        just after item t, the place the K queries take at serving time; positions count real tokens
+        only, so a user's interests do not depend on how much padding the batch needs.
+        """
+        batch, recent = window.shape
+        width, queries = self.queries.shape[1], self.num_interests
+        parts, real = [], []
         if self.context is not None:
-            context, context_mask = self.context.context_tokens(histories)
+            context, context_mask = self.context.context_tokens(before)
             parts.append(self.context_input(context) + self.segment_embedding.weight[CONTEXT])
-            masks.append(context_mask)
-        recent = left_pad(histories, self.config.recent_items)  # [B R] tokens, 0 = padding
+            real.append(context_mask)
         padded_items = F.pad(items, (0, 0, 1, 0))  # row 0 = padding
-        parts.append(self.item_input(padded_items[recent]) + self.segment_embedding.weight[RECENT])
-        masks.append(recent > 0)
-        batch = len(histories)
-        parts.append((self.queries + self.segment_embedding.weight[QUERY]).expand(batch, -1, width))
-        masks.append(torch.ones(batch, len(self.queries), dtype=torch.bool))
-        sequence, mask = torch.cat(parts, dim=1), torch.cat(masks, dim=1)  # [B T H], [B T]
-        # padding to the front (stable: real tokens keep their order), so each row ends with the queries
-        order = torch.sort(mask.long(), dim=1, stable=True).indices
-        sequence = sequence.gather(1, order[..., None].expand(-1, -1, width))
-        mask = mask.gather(1, order)
-        sequence = self.input_norm(sequence) * self.input_scale
-        states = self.backbone(inputs_embeds=sequence, attention_mask=mask.long()).last_hidden_state
-        return F.normalize(self.head(states[:, -len(self.queries) :]), dim=-1)
+        parts.append(self.item_input(padded_items[window]) + self.segment_embedding.weight[RECENT])
+        real.append(window > 0)
+        num_positions = len(query_positions)
+        query_tokens = (self.queries + self.segment_embedding.weight[QUERY]).repeat(num_positions, 1)  # [P*K H]
+        parts.append(query_tokens.expand(batch, -1, width))
+        sequence = self.input_norm(torch.cat(parts, dim=1)) * self.input_scale  # [B T H]
+
+        # which token may attend to which
+        context_real = torch.cat(real[:-1], dim=1) if len(real) > 1 else window.new_zeros(batch, 0, dtype=torch.bool)
+        num_context = context_real.shape[1]
+        item_real = real[-1]  # [B R]
+        total = num_context + recent + num_positions * queries
+        kind = torch.cat([torch.zeros(num_context), torch.ones(recent), torch.full((num_positions * queries,), 2.0)]).long()
+        # window index each token "stands at": context -1, item j -> j, query of position t -> t
+        stands_at = torch.cat([torch.full((num_context,), -1), torch.arange(recent), query_positions.repeat_interleave(queries)])
+        is_real = torch.cat([context_real, item_real, torch.ones(batch, num_positions * queries, dtype=torch.bool)], dim=1)
+        key_visible = is_real & (kind < 2)[None]  # queries are never keys  [B T]
+        sees = stands_at[:, None] >= stands_at[None, :]  # causal over the window; context (-1) is seen by all  [T T]
+        context_causal = (kind[:, None] == 0) & (kind[None, :] == 0)
+        sees = torch.where(context_causal, torch.arange(total)[:, None] >= torch.arange(total)[None, :], sees)
+        allowed = (sees[None] & key_visible[:, None, :] & is_real[:, :, None]) | torch.eye(total, dtype=torch.bool)[None]
+
+        # rotary positions over real tokens only: context, then items, then a query right after its item
+        real_before = torch.cumsum(torch.cat([context_real, item_real], dim=1).long(), dim=1)  # [B C+R]
+        positions = torch.cat(
+            [real_before - 1, real_before[:, num_context + query_positions].repeat_interleave(queries, dim=1)], dim=1
+        ).clamp(min=0)
+        states = self.backbone(inputs_embeds=sequence, attention_mask=attention_bias(allowed), position_ids=positions).last_hidden_state
+        interests = self.head(states[:, num_context + recent :]).view(batch, num_positions, queries, -1)
+        return F.normalize(interests, dim=-1)
+
+    def interests(self, histories: list[np.ndarray], items: torch.Tensor | None = None) -> torch.Tensor:
+        """[B K d] serving interests: the last position of the window of the R most recent items."""
+        items = self.item_vectors() if items is None else items
+        before, window = split_histories(histories, self.config.recent_items)
+        last = torch.tensor([self.config.recent_items - 1])
+        return self.window_interests(before, window, items, last)[:, 0]
 
     def temperature(self) -> torch.Tensor:
         return self.log_temperature.exp().clamp(self.config.temperature_min, self.config.temperature_max)
 
+    def duplicates(self) -> torch.Tensor:
+        """[I D] near-duplicate items of each item by text (cosine > ``duplicate_cosine``), -1 padded."""
+        if self._duplicates is None:
+            self._duplicates = near_duplicates(self.item_tower.text_vectors, self.config.duplicate_cosine)
+        return self._duplicates
+
     def loss(self, batch: LLMBatch) -> torch.Tensor:
-        """DMIL over the batch's next-W targets, with in-batch and uniformly sampled negatives."""
+        """DMIL at every window position over its next W items, against the whole catalog (or a sample)."""
         items = self.item_vectors()
-        interests = self.interests(batch.histories, items)
-        target_ids = torch.from_numpy(batch.targets)
-        valid = target_ids >= 0
+        recent = batch.window.shape[1]
+        interests = self.window_interests(batch.before, batch.window, items, torch.arange(recent))  # [B R K d]
+        targets = batch.targets.flatten(0, 1)  # [B*R W]
+        has_target = (targets >= 0).any(dim=1)
+        targets, interests = targets[has_target], interests.flatten(0, 1)[has_target]
+        valid = targets >= 0
         groups = cosine_kmeans(
-            self.item_tower.text_vectors[target_ids.clamp(min=0)], valid, len(self.queries), self.config.cluster_iterations
+            self.item_tower.text_vectors[targets.clamp(min=0)], valid, self.num_interests, self.config.cluster_iterations
         )
-        negative_ids = torch.randint(self.num_items, (self.config.sampled_negatives,))
-        return dmil_loss(
-            interests, items[target_ids.clamp(min=0)], target_ids, groups, items[negative_ids], negative_ids,
-            self.temperature(), self.config.duplicate_cosine,
-        )
+        candidates = None
+        if self.num_items > self.config.full_catalog_max_items:
+            candidates = torch.randperm(self.num_items)[: self.config.sampled_negatives]
+        return dmil_loss(interests, items, targets, groups, self.temperature(), self.duplicates(), candidates)
 
     @torch.no_grad()
     def score_items(self, histories: list[np.ndarray]) -> np.ndarray:
@@ -195,6 +256,34 @@ class HyMiRecModel(nn.Module):
     def frozen_pretrained_keys(self) -> set[str]:
         """State-dict keys of frozen pretrained decoder weights: rebuilt from the cache, never saved."""
         return {f"backbone.{name}" for name, parameter in self.backbone.named_parameters() if not parameter.requires_grad}
+
+
+def split_histories(histories: list[np.ndarray], recent_items: int) -> tuple[list[np.ndarray], torch.Tensor]:
+    """Each history as (the items before its last R, for the context) and its last R items as a window."""
+    return [history[:-recent_items] if len(history) > recent_items else history[:0] for history in histories], left_pad(
+        histories, recent_items
+    )
+
+
+@torch.no_grad()
+def near_duplicates(vectors: torch.Tensor, threshold: float, chunk: int = 4096) -> torch.Tensor:
+    """[I D] for each item the other items whose unit text vectors have cosine > ``threshold``, -1 padded.
+
+    The same film under two ids is no negative of itself. Computed in chunks so a large catalog never
+    needs an [I I] matrix.
+    """
+    unit = F.normalize(vectors, dim=-1)
+    found: list[list[int]] = [[] for _ in range(len(unit))]
+    for start in range(0, len(unit), chunk):
+        similar = (unit[start : start + chunk] @ unit.T) > threshold
+        similar[torch.arange(len(similar)), torch.arange(start, start + len(similar))] = False
+        for row, column in similar.nonzero().tolist():
+            found[start + row].append(column)
+    width = max((len(row) for row in found), default=0)
+    table = torch.full((len(unit), width), -1, dtype=torch.long)
+    for row, columns in enumerate(found):
+        table[row, : len(columns)] = torch.tensor(columns, dtype=torch.long)
+    return table
 
 
 def build_hymirec(
@@ -253,28 +342,47 @@ def load_hymirec(directory: Path, cache_dir: Path) -> HyMiRecModel:
     return model.eval()
 
 
-def training_positions(sequences: list[np.ndarray], samples_per_user: int, seed: int) -> list[tuple[np.ndarray, int]]:
-    """(sequence, cut) training samples: the input is sequence[:cut], the targets follow it.
+def window_ends(length: int, recent_items: int, windows: int, rng: np.random.Generator) -> list[int]:
+    """Exclusive ends of the training windows over a training sequence of ``length`` items.
 
-    Each user contributes its last cut (the whole training history predicting its last item: the
-    situation at serving time) and up to ``samples_per_user`` - 1 distinct earlier cuts drawn once
-    with ``seed``, so every epoch sees the same samples in a new order (resumable, reproducible).
+    The first is ``length - 1``: the window of the history's last R inputs, whose last position predicts
+    the last item (the situation at serving time). Earlier windows tile the rest of the sequence back
+    from a random offset, so that across epochs every item is a target of some position; at most
+    ``windows`` - 1 of them are drawn.
     """
-    rng = np.random.default_rng(seed)
-    samples = []
-    for sequence in sequences:
-        last = len(sequence) - 1
-        earlier = np.arange(1, last)
-        drawn = rng.choice(earlier, size=min(samples_per_user - 1, len(earlier)), replace=False) if len(earlier) else []
-        samples.extend((sequence, int(cut)) for cut in sorted(drawn))
-        samples.append((sequence, last))
-    return samples
+    ends = [length - 1]
+    earlier = list(range(length - 1 - recent_items - int(rng.integers(recent_items)), 0, -recent_items))
+    if len(earlier) > windows - 1:
+        earlier = sorted(rng.choice(earlier, size=windows - 1, replace=False).tolist(), reverse=True)
+    return ends + earlier
 
 
-def llm_batch(samples: list[tuple[np.ndarray, int]], window: int) -> LLMBatch:
-    """Inputs sequence[:cut]; targets the next ``window`` items, padded with -1."""
-    targets = np.full((len(samples), window), -1, dtype=np.int64)
-    for row, (sequence, cut) in enumerate(samples):
-        following = sequence[cut : cut + window]
-        targets[row, : len(following)] = following
-    return LLMBatch(histories=[sequence[:cut] for sequence, cut in samples], targets=targets)
+def training_windows(
+    sequences: list[np.ndarray], recent_items: int, windows_per_user: int, seed: int, epoch: int
+) -> list[tuple[np.ndarray, int]]:
+    """(sequence, end) training windows of one epoch, drawn from ``seed`` and ``epoch`` (resumable, reproducible).
+
+    Sequences of fewer than 2 items have no target and contribute nothing.
+    """
+    rng = np.random.default_rng([seed, epoch])
+    return [
+        (sequence, end)
+        for sequence in sequences
+        if len(sequence) >= 2
+        for end in window_ends(len(sequence), recent_items, windows_per_user, rng)
+    ]
+
+
+def llm_batch(samples: list[tuple[np.ndarray, int]], recent_items: int, target_window: int) -> LLMBatch:
+    """The window sequence[end - R : end] (left-padded); position i's targets are sequence[i + 1 : i + 1 + W]."""
+    targets = np.full((len(samples), recent_items, target_window), -1, dtype=np.int64)
+    windows, before = [], []
+    for row, (sequence, end) in enumerate(samples):
+        start = max(0, end - recent_items)
+        windows.append(sequence[start:end])
+        before.append(sequence[:start])
+        offset = recent_items - (end - start)  # left padding
+        for position in range(start, end):
+            following = sequence[position + 1 : position + 1 + target_window]
+            targets[row, offset + position - start, : len(following)] = following
+    return LLMBatch(before=before, window=left_pad(windows, recent_items), targets=torch.from_numpy(targets))

@@ -25,6 +25,7 @@ from torch import nn
 from hymirec.config import SASRecConfig, SequenceModelConfig
 from hymirec.losses import next_item_cross_entropy
 from hymirec.models.base import evaluating, left_pad
+from hymirec.models.item_tower import ItemTower
 
 
 class CausalSelfAttentionBlock(nn.Module):
@@ -87,9 +88,13 @@ class CausalSequenceModel(nn.Module):
         raise NotImplementedError
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Hidden states [B L D] for left-padded tokens [B L]; position L-1 is the most recent item."""
+        """Hidden states [B L D] for left-padded tokens [B L] (L ≤ max_length); column L-1 is the most recent item.
+
+        Positions count from the right end (the most recent item is always position max_length - 1), so a
+        batch trimmed to its longest sequence gives the same states as one padded to max_length.
+        """
         length = tokens.shape[1]
-        positions = torch.arange(length, device=tokens.device)
+        positions = torch.arange(self.config.max_length - length, self.config.max_length, device=tokens.device)
         hidden = self.embedding_dropout(self.embed_tokens(tokens) + self.position_embedding(positions))
         is_item = tokens > 0
         causal = torch.ones(length, length, dtype=torch.bool, device=tokens.device).tril()
@@ -130,9 +135,40 @@ class SASRec(CausalSequenceModel):
         return self.item_embedding.weight[1:]  # [I D]
 
 
+class SASRecText(CausalSequenceModel):
+    """SASRec whose item table is an ``ItemTower``: a learned id vector plus the projected text vector.
+
+    Input and output share the table, as in SASRec. The baseline that tells how much of HyMiRec's
+    result is the item text and how much the method (report row ``sasrec_text``).
+    """
+
+    def __init__(self, config: SASRecConfig, num_items: int, embedding_dim: int) -> None:
+        super().__init__()
+        self.config = config
+        self.num_items = num_items
+        self.item_tower = ItemTower(num_items, embedding_dim, config.hidden_size, with_ids=True)
+        self._build_encoder(config)
+
+    @classmethod
+    def from_embeddings(cls, config: SASRecConfig, item_embeddings: np.ndarray) -> SASRecText:
+        model = cls(config, len(item_embeddings), item_embeddings.shape[1])
+        model.item_tower.set_text_vectors(item_embeddings)
+        return model
+
+    def embed_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        return F.pad(self.item_tower(), (0, 0, 1, 0))[tokens] * self.config.hidden_size**0.5
+
+    def item_vectors(self) -> torch.Tensor:
+        return self.item_tower()
+
+
 def training_batch(sequences: list[np.ndarray], max_length: int) -> SASRecBatch:
-    """Inputs are each sequence without its last item; labels are the sequence shifted by one."""
-    inputs = left_pad([sequence[:-1] for sequence in sequences], max_length)
-    labels = left_pad([sequence[1:] for sequence in sequences], max_length, shift=0)
+    """Inputs are each sequence without its last item; labels are the sequence shifted by one.
+
+    The batch is as wide as its longest input (at most ``max_length``): no column of padding only.
+    """
+    width = min(max_length, max(len(sequence) - 1 for sequence in sequences))
+    inputs = left_pad([sequence[:-1] for sequence in sequences], width)
+    labels = left_pad([sequence[1:] for sequence in sequences], width, shift=0)
     labels[inputs == 0] = -100
     return SASRecBatch(inputs=inputs, labels=labels)

@@ -30,7 +30,7 @@ def load_sequence_data(layout: Layout) -> SequenceData:
 def train_tracked(
     name: str,
     model: nn.Module,
-    samples: Sequence[Any],
+    samples: Sequence[Any] | Callable[[int], Sequence[Any]],
     make_batch: Callable[[list[Any]], Any],
     valid_view: SplitView,
     evaluation: EvaluationConfig,
@@ -38,6 +38,7 @@ def train_tracked(
     *,
     seed: int,
     checkpoint: Path,
+    length_of: Callable[[Any], int] | None = None,
 ) -> TrainingOutput:
     """Train one of a stage's models with early stopping on validation NDCG@10, in its own MLflow child run."""
     with model_run(name):
@@ -45,10 +46,11 @@ def train_tracked(
             model,
             samples,
             make_batch,
-            lambda trained: evaluate(trained.score_items, valid_view, evaluation, with_top_items=False).metrics,
+            lambda trained: evaluate(trained.score_items, valid_view, evaluation, model_name=name, with_top_items=False).metrics,
             schedule,
             seed=seed,
             checkpoint=checkpoint,
+            length_of=length_of,
         )
         log_metrics({"best_epoch": output.best_epoch, "train_seconds": output.train_seconds,
                      **{f"best_valid_{k}": v for k, v in output.best_valid.items()}})

@@ -55,6 +55,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
                 valid_view, config.evaluation, TrainingSchedule.of(config.coarse),
                 seed=config.seed,
                 checkpoint=layout.checkpoint(f"coarse_model-{name}", fingerprint(config.seed, config.coarse, config.evaluation, name)),
+                length_of=len,  # batches of similar lengths, each trimmed to its longest sequence
             )
             models[name] = model
             logger.info("coarse_model %s: best valid ndcg@10 %.4f", name, outputs[name].best_valid["ndcg@10"])

@@ -1,6 +1,6 @@
 """Stage ``evaluation_report``: every model on the same split, full ranking, one report.
 
-Models: Popularity, SASRec, the coarse model on codebook and on exact history (``coarse_codebook``,
+Models: Popularity, the baselines of stage ``sasrec_model`` (SASRec, SASRec with the item text, ComiRec-SA), the coarse model on codebook and on exact history (``coarse_codebook``,
 ``coarse_exact``) and every trained HyMiRec variant (models/llm/<variant>/).
 
 Writes reports/metrics.json ({"valid"|"test": {model: {metric: value}}, "compression": {split:
@@ -18,16 +18,17 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from hymirec.config import CoarseConfig, HyMiRecConfig, SASRecConfig
+from hymirec.config import CoarseConfig, ComiRecConfig, HyMiRecConfig, SASRecConfig
 from hymirec.data.schema import GENRE_SEPARATOR, GENRES, ITEM_ID, USER_ID
 from hymirec.evaluation import EvaluationResult, evaluate
 from hymirec.io import atomic_directory, write_json, write_parquet, write_text
 from hymirec.models.base import Recommender
 from hymirec.models.coarse import CoarseModel
+from hymirec.models.comirec import ComiRec
 from hymirec.models.llm import load_hymirec
 from hymirec.models.persistence import load_model
 from hymirec.models.popularity import Popularity
-from hymirec.models.sasrec import SASRec
+from hymirec.models.sasrec import SASRec, SASRecText
 from hymirec.paths import Layout
 from hymirec.registry import register_and_promote
 from hymirec.report import plot_breakdown, render_report
@@ -43,15 +44,18 @@ COMPRESSION_PAIRS = {"coarse": ("coarse_codebook", "coarse_exact"), "hymirec": (
 
 def trained_model_dirs(layout: Layout) -> dict[str, Path]:
     """Every trained model in the workspace, by report name -> its folder (what the registry stores)."""
-    folders = {"sasrec": layout.sasrec_dir}
+    folders = {folder.name: folder for folder in sorted(layout.baselines_dir.glob("*/")) if folder.is_dir()}
     folders.update({f"coarse_{folder.name}": folder for folder in sorted(layout.coarse_dir.glob("*/")) if folder.is_dir()})
     folders.update({folder.name: folder for folder in sorted(layout.llm_dir.glob("*/")) if folder.is_dir()})
     return folders
 
 
+BASELINE_CLASSES = {"sasrec": (SASRec, SASRecConfig), "sasrec_text": (SASRecText, SASRecConfig), "comirec": (ComiRec, ComiRecConfig)}
+
+
 def load_trained(name: str, folder: Path, layout: Layout) -> Recommender:
-    if name == "sasrec":
-        return load_model(SASRec, SASRecConfig, folder)
+    if name in BASELINE_CLASSES:
+        return load_model(*BASELINE_CLASSES[name], folder)
     if name.startswith("coarse_"):
         return load_model(CoarseModel, CoarseConfig, folder)
     return load_hymirec(folder, layout.pretrained_cache)
@@ -112,7 +116,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     for split, view in views.items():
         metrics[split] = {}
         for name, model in build_models(view, data.num_items, trained).items():
-            result = evaluate(model.score_items, view, config.evaluation, item_categories=categories)
+            result = evaluate(model.score_items, view, config.evaluation, model_name=name, item_categories=categories)
             metrics[split][name] = result.metrics
             if split == "test":
                 results[name] = result

@@ -1,8 +1,8 @@
 """Stage ``llm_model``: train HyMiRec and each ablation in ``llm.variants`` with DMIL (DESIGN.md §2).
 
-Every variant gets the same training samples (``llm.samples_per_user`` cuts per user, drawn once
-from the seed), the same budget and the same seed; only what the variant names changes
-(``hymirec.models.llm.variant_spec``). Writes models/llm/<variant>/, reports/llm_model.json and
+Every variant gets the same training windows (each epoch, ``llm.windows_per_user`` windows of R items
+per user drawn from the seed and the epoch, every position of a window trained at once), the same
+budget and the same seed; only what the variant names changes (``hymirec.models.llm.variant_spec``). Writes models/llm/<variant>/, reports/llm_model.json and
 reports/llm_model/training_curves.png.
 
 Variants are trained one after another, and each finished one is parked under checkpoints/ (keyed by
@@ -22,7 +22,7 @@ import torch
 from hymirec.codebook import load_reconstructions
 from hymirec.config import HyMiRecConfig, Variant
 from hymirec.io import atomic_directory, read_json, write_json
-from hymirec.models.llm import build_hymirec, llm_batch, save_hymirec, training_positions, variant_spec
+from hymirec.models.llm import build_hymirec, llm_batch, save_hymirec, training_windows, variant_spec
 from hymirec.paths import CURVES_FIGURE, Layout
 from hymirec.report import plot_training_curves
 from hymirec.sequences import split_view, training_sequences
@@ -54,8 +54,12 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     embeddings = np.load(layout.item_embeddings)
     history_vectors = {"codebook": load_reconstructions(layout.codebook_dir), "exact": embeddings}
     valid_view = split_view(data.sequences, "valid")
-    samples = training_positions(training_sequences(data.sequences), config.llm.samples_per_user, config.seed)
-    logger.info("llm_model: %d training samples, variants %s", len(samples), [v.value for v in config.llm.variants])
+    sequences, llm = training_sequences(data.sequences), config.llm
+
+    def windows(epoch: int) -> list[tuple[np.ndarray, int]]:
+        return training_windows(sequences, llm.recent_items, llm.windows_per_user, config.seed, epoch)
+
+    logger.info("llm_model: %d training windows an epoch, variants %s", len(windows(1)), [v.value for v in llm.variants])
 
     finished = {}
     with stage_run(config, layout.root, "llm_model"):
@@ -72,7 +76,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
                 coarse_state(layout, spec.history) if spec.context == "coarse" else None,
             )
             output = train_tracked(
-                variant.value, model, samples, lambda batch: llm_batch(batch, config.llm.target_window),
+                variant.value, model, windows, lambda batch: llm_batch(batch, llm.recent_items, llm.target_window),
                 valid_view, config.evaluation, TrainingSchedule.of(config.llm), seed=config.seed, checkpoint=checkpoint,
             )
             logger.info("llm_model %s: best valid ndcg@10 %.4f", variant.value, output.best_valid["ndcg@10"])

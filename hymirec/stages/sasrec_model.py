@@ -1,49 +1,87 @@
-"""Stage ``sasrec_model``: train the SASRec baseline on the training split, early-stopped on validation."""
+"""Stage ``sasrec_model``: train the learned baselines on the training split, each early-stopped on validation.
+
+- ``sasrec``: SASRec on item ids, full-softmax cross-entropy (config ``sasrec``);
+- ``sasrec_text``: the same model whose item table adds the projected text vector (``sasrec.train_text_twin``):
+  how much of HyMiRec's result the item text alone buys;
+- ``comirec``: ComiRec-SA, the self-attentive multi-interest baseline (``comirec.enabled``).
+
+All three train at every position of each training sequence at once. Writes models/baselines/<model>/,
+reports/sasrec_model.json and reports/sasrec_model/training_curves.png.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import mlflow
+import numpy as np
+from pydantic import BaseModel
+from torch import nn
 
 from hymirec.config import HyMiRecConfig
-from hymirec.evaluation import evaluate
 from hymirec.io import atomic_directory, write_json
+from hymirec.models.comirec import ComiRec
 from hymirec.models.persistence import save_model
-from hymirec.models.sasrec import SASRec, training_batch
-from hymirec.paths import Layout
+from hymirec.models.sasrec import SASRec, SASRecText, training_batch
+from hymirec.paths import CURVES_FIGURE, Layout
+from hymirec.report import plot_training_curves
 from hymirec.sequences import split_view, training_sequences
-from hymirec.stages import load_sequence_data, training_summary
-from hymirec.tracking import log_metrics, stage_run
-from hymirec.training import TrainingSchedule, fingerprint, seed_everything, train_with_early_stopping
+from hymirec.stages import load_sequence_data, train_tracked, training_summary
+from hymirec.tracking import stage_run
+from hymirec.training import TrainingSchedule, fingerprint, seed_everything
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Baseline:
+    build: Callable[[], nn.Module]  # a fresh model (called after seeding)
+    section: BaseModel  # its config section: training budget and what is saved with the model
+    dimensions: dict[str, int]  # further constructor arguments saved with it (``load_model``)
+
+
+def baselines(config: HyMiRecConfig, layout: Layout, num_items: int) -> dict[str, Baseline]:
+    """Every enabled baseline by report name."""
+    chosen = {"sasrec": Baseline(lambda: SASRec(config.sasrec, num_items), config.sasrec, {})}
+    if config.sasrec.train_text_twin:
+        embeddings = np.load(layout.item_embeddings)
+        chosen["sasrec_text"] = Baseline(
+            lambda: SASRecText.from_embeddings(config.sasrec, embeddings), config.sasrec, {"embedding_dim": embeddings.shape[1]}
+        )
+    if config.comirec.enabled:
+        chosen["comirec"] = Baseline(lambda: ComiRec(config.comirec, num_items), config.comirec, {})
+    return chosen
+
+
 def run(config: HyMiRecConfig, layout: Layout) -> None:
     data = load_sequence_data(layout)
-    seed_everything(config.seed)
-    model = SASRec(config.sasrec, data.num_items)
     valid_view = split_view(data.sequences, "valid")
-    schedule = TrainingSchedule.of(config.sasrec)
+    sequences = training_sequences(data.sequences)
+    chosen = baselines(config, layout, data.num_items)
 
+    models, outputs = {}, {}
     with stage_run(config, layout.root, "sasrec_model"):
-        # train on every position of each training sequence at once (causal mask)
-        output = train_with_early_stopping(
-            model,
-            training_sequences(data.sequences),
-            lambda batch: training_batch(batch, config.sasrec.max_length),
-            lambda trained: evaluate(trained.score_items, valid_view, config.evaluation, with_top_items=False).metrics,
-            schedule,
-            seed=config.seed,
-            checkpoint=layout.checkpoint("sasrec_model", fingerprint(config.seed, config.sasrec, config.evaluation)),
-        )
-        # store the best model, then its metrics
-        with atomic_directory(layout.sasrec_dir) as staging:
-            save_model(model, config.sasrec, data.num_items, staging)
-            write_json(output.history, staging / "history.json")
-        mlflow.log_artifacts(str(layout.sasrec_dir), artifact_path="model")
-        metrics = training_summary(output)
-        log_metrics({"best_epoch": output.best_epoch, "train_seconds": output.train_seconds, **{f"best_valid_{k}": v for k, v in output.best_valid.items()}})
-        write_json(metrics, layout.stage_metrics("sasrec_model"))
-    logger.info("sasrec_model: %s", metrics)
+        # each baseline from the same seed, every position of every training sequence per epoch
+        for name, baseline in chosen.items():
+            seed_everything(config.seed)
+            models[name] = baseline.build()
+            outputs[name] = train_tracked(
+                name, models[name], sequences,
+                lambda batch, length=baseline.section.max_length: training_batch(batch, length),
+                valid_view, config.evaluation, TrainingSchedule.of(baseline.section), seed=config.seed,
+                checkpoint=layout.checkpoint(f"sasrec_model-{name}", fingerprint(config.seed, baseline.section, config.evaluation, name)),
+                length_of=len,  # batches of similar lengths, each trimmed to its longest sequence
+            )
+            logger.info("sasrec_model %s: best valid ndcg@10 %.4f", name, outputs[name].best_valid["ndcg@10"])
+
+        # store the best models, their curves, then the metrics
+        with atomic_directory(layout.baselines_dir) as staging:
+            for name, model in models.items():
+                save_model(model, chosen[name].section, data.num_items, staging / name, **chosen[name].dimensions)
+                write_json(outputs[name].history, staging / name / "history.json")
+        with atomic_directory(layout.baselines_curves) as staging:
+            plot_training_curves({name: output.history for name, output in outputs.items()}, staging / CURVES_FIGURE)
+        mlflow.log_artifacts(str(layout.baselines_dir), artifact_path="models")
+        write_json({name: training_summary(output) for name, output in outputs.items()}, layout.stage_metrics("sasrec_model"))

@@ -55,3 +55,14 @@ def test_saved_model_reloads_with_its_embedding_size(tmp_path: Path) -> None:
     reloaded = load_model(CoarseModel, CoarseConfig, tmp_path)
     histories = [np.array([1, 2, 3]), np.array([7])]
     np.testing.assert_allclose(reloaded.score_items(histories), model.score_items(histories), atol=1e-6)
+
+
+def test_history_items_enter_with_their_tied_id_vectors_only_when_configured() -> None:
+    with_ids = CoarseModel.from_embeddings(CONFIG, _vectors(0), _vectors(1)).eval()
+    without = CoarseModel.from_embeddings(CONFIG.model_copy(update={"item_id_inputs": False}), _vectors(0), _vectors(1)).eval()
+    without.load_state_dict(with_ids.state_dict())
+    tokens = torch.tensor([[0, 3, 5]])
+    projected = with_ids.input_projection(with_ids.history_vectors[tokens])
+    torch.testing.assert_close(without.embed_tokens(tokens), projected)
+    ids = with_ids.item_tower.id_embedding.weight
+    torch.testing.assert_close(with_ids.embed_tokens(tokens), projected + torch.stack([torch.zeros(8), ids[2], ids[4]])[None])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,16 @@ import torch
 from hymirec.config import BackboneConfig, CoarseConfig, EvaluationConfig, LLMConfig, Variant
 from hymirec.evaluation import evaluate
 from hymirec.models.coarse import CoarseModel
-from hymirec.models.llm import build_hymirec, llm_batch, load_hymirec, save_hymirec, training_positions, variant_spec
+from hymirec.models.llm import (
+    build_hymirec,
+    llm_batch,
+    load_hymirec,
+    save_hymirec,
+    split_histories,
+    training_windows,
+    variant_spec,
+    window_ends,
+)
 from hymirec.retrieval import MultiInterestRetriever
 from hymirec.sequences import SplitView
 from hymirec.training import TrainingSchedule, seed_everything, train_with_early_stopping
@@ -21,8 +31,8 @@ NUM_ITEMS, EMBEDDING_DIM = 19, 10
 COARSE = CoarseConfig(hidden_size=8, num_layers=1, num_heads=1, dropout=0.0, max_length=9, num_tokens=2)
 CONFIG = LLMConfig(
     backbone=BackboneConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, dropout=0.0),
-    num_interests=3, interest_size=12, recent_items=4, target_window=2, sampled_negatives=5,
-    samples_per_user=3, batch_size=8, learning_rate=1e-2, max_epochs=60, patience=60,
+    num_interests=3, interest_size=12, recent_items=4, target_window=2, windows_per_user=3,
+    batch_size=8, learning_rate=1e-2, max_epochs=60, patience=60,
 )
 SCRATCH_VARIANTS = [variant for variant in Variant if variant is not Variant.SMOLLM2]
 
@@ -68,27 +78,73 @@ def test_variants_change_only_what_they_name() -> None:
     assert {spec.backbone.kind for variant, spec in specs.items() if variant is not Variant.SMOLLM2} == {"scratch"}
 
 
-def test_training_positions_always_include_the_serving_cut() -> None:
-    sequences = _cyclic_sequences(users=3, length=5)
-    samples = training_positions(sequences, samples_per_user=3, seed=1)
-    assert len(samples) == 9
-    assert [cut for _, cut in samples[2::3]] == [4, 4, 4]  # the last cut: all but the last item -> the last item
-    assert all(1 <= cut <= 4 for _, cut in samples)
-    assert [cut for _, cut in training_positions(sequences, 3, seed=1)] == [cut for _, cut in samples]
-    batch = llm_batch([(np.array([4, 5, 6, 7]), 3), (np.array([4, 5, 6, 7]), 1)], window=2)
-    assert batch.targets.tolist() == [[7, -1], [5, 6]]
-    assert [h.tolist() for h in batch.histories] == [[4, 5, 6], [4]]
+def test_windows_always_include_the_serving_window_and_cover_every_target_across_epochs() -> None:
+    rng = np.random.default_rng(0)
+    assert window_ends(12, 4, 1, rng) == [11]  # the history's last R inputs, predicting the last item
+    ends = window_ends(40, 4, 100, rng)
+    assert ends[0] == 39 and all(b - a >= 4 for a, b in zip(ends[1:], ends[:-1]))  # tiles never overlap
+    sequences = _cyclic_sequences(users=3, length=12)
+    covered = set()
+    for epoch in range(1, 30):
+        windows = training_windows(sequences, 4, 2, seed=1, epoch=epoch)
+        assert len(windows) == 6 and [end for _, end in windows[::2]] == [11, 11, 11]
+        covered |= {position for _, end in windows for position in range(max(0, end - 4), end)}
+    assert covered == set(range(11))  # every position 0..10 predicted something: every item 1..11 a target
+    assert training_windows(sequences, 4, 2, 1, 5) == training_windows(sequences, 4, 2, 1, 5)
+
+
+def test_a_batch_holds_each_window_left_padded_with_the_next_w_items_of_every_position() -> None:
+    batch = llm_batch([(np.array([4, 5, 6, 7, 8, 9]), 5), (np.array([4, 5, 6, 7]), 2)], recent_items=3, target_window=2)
+    assert batch.window.tolist() == [[7, 8, 9], [0, 5, 6]]  # tokens = item_idx + 1: items 6, 7, 8 and 4, 5
+    assert [history.tolist() for history in batch.before] == [[4, 5], []]
+    assert batch.targets.tolist() == [[[7, 8], [8, 9], [9, -1]], [[-1, -1], [5, 6], [6, 7]]]
+
+
+def _window_interests(model, batch) -> torch.Tensor:
+    recent = batch.window.shape[1]
+    with torch.no_grad():
+        return model.window_interests(batch.before, batch.window, model.item_vectors(), torch.arange(recent))
+
+
+@pytest.mark.parametrize("variant", SCRATCH_VARIANTS, ids=lambda v: v.value)
+def test_no_position_sees_its_future_and_the_context_never_sees_the_window(variant: Variant) -> None:
+    model = _model(variant).eval()
+    sequence = np.arange(3, 15) % NUM_ITEMS
+    batch = llm_batch([(sequence, 11)], CONFIG.recent_items, CONFIG.target_window)  # window = items 7..10
+    interests = _window_interests(model, batch)  # [1 R K d]
+    for position in range(CONFIG.recent_items - 1):
+        changed = batch.window.clone()
+        changed[0, position + 1 :] = torch.tensor([1, 2, 3, 4])[: CONFIG.recent_items - position - 1]
+        altered = _window_interests(model, replace(batch, window=changed))
+        torch.testing.assert_close(altered[0, : position + 1], interests[0, : position + 1])
+        assert not torch.allclose(altered[0, position + 1 :], interests[0, position + 1 :])
+    if model.context is not None:  # the context reads the items before the window only
+        tokens, _ = model.context.context_tokens(batch.before)
+        other_window = model.context.context_tokens(llm_batch([(np.r_[sequence[:7], [1, 2, 3, 4]], 11)], 4, 2).before)[0]
+        torch.testing.assert_close(other_window, tokens)
+        earlier_history = replace(batch, before=[np.r_[[0], batch.before[0][1:]]])
+        assert not torch.allclose(_window_interests(model, earlier_history), interests)
+
+
+@pytest.mark.parametrize("variant", SCRATCH_VARIANTS, ids=lambda v: v.value)
+def test_the_last_training_position_is_what_serving_computes(variant: Variant) -> None:
+    model = _model(variant).eval()
+    histories = [np.arange(2, 14) % NUM_ITEMS, np.array([5, 6]), np.arange(7, 13)]
+    batch = llm_batch([(np.r_[history, [0]], len(history)) for history in histories], CONFIG.recent_items, CONFIG.target_window)
+    torch.testing.assert_close(_window_interests(model, batch)[:, -1], torch.from_numpy(model.user_interests(histories)))
+    before, window = split_histories(histories, CONFIG.recent_items)
+    assert [len(b) for b in before] == [8, 0, 2] and window.shape == (3, CONFIG.recent_items)
 
 
 def _train(variant: Variant = Variant.HYMIREC, epochs: int = 60, seed: int = 0):
     model = _model(variant, seed=seed)
     sequences = _cyclic_sequences()
-    view = SplitView([s[:-1] for s in sequences], np.array([s[-1] for s in sequences]), np.arange(len(sequences)))
+    view = SplitView([s[:-1] for s in sequences], np.array([s[-1] for s in sequences]), np.arange(len(sequences)), "valid")
     config = EvaluationConfig(ks=(1, 10), ranking_depth=10)
     output = train_with_early_stopping(
-        model, training_positions([s[:-1] for s in sequences], CONFIG.samples_per_user, seed),
-        lambda batch: llm_batch(batch, CONFIG.target_window),
-        lambda trained: evaluate(trained.score_items, view, config, with_top_items=False).metrics,
+        model, lambda epoch: training_windows([s[:-1] for s in sequences], CONFIG.recent_items, CONFIG.windows_per_user, seed, epoch),
+        lambda batch: llm_batch(batch, CONFIG.recent_items, CONFIG.target_window),
+        lambda trained: evaluate(trained.score_items, view, config, model_name=variant.value, with_top_items=False).metrics,
         TrainingSchedule(CONFIG.batch_size, CONFIG.learning_rate, 0.0, epochs, epochs), seed=seed,
     )
     return model, output, view, config
@@ -97,7 +153,7 @@ def _train(variant: Variant = Variant.HYMIREC, epochs: int = 60, seed: int = 0):
 def test_a_tiny_model_overfits_a_tiny_data_set() -> None:
     model, output, view, config = _train()
     assert output.best_valid["recall@10"] == 1.0
-    assert evaluate(model.score_items, view, config).metrics["recall@10"] == 1.0
+    assert evaluate(model.score_items, view, config, model_name="hymirec").metrics["recall@10"] == 1.0
 
 
 def test_reruns_are_deterministic_and_a_saved_model_scores_the_same(tmp_path: Path) -> None:
@@ -114,7 +170,7 @@ def test_the_coarse_context_is_frozen_and_the_rest_learns() -> None:
     assert not any(parameter.requires_grad for parameter in model.context.parameters())
     before = {name: value.clone() for name, value in model.state_dict().items()}
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1)
-    model.loss(llm_batch(training_positions(_cyclic_sequences(), 2, 0)[:8], 2)).backward()
+    model.loss(llm_batch(training_windows(_cyclic_sequences(), CONFIG.recent_items, 2, 0, 1)[:8], CONFIG.recent_items, 2)).backward()
     optimizer.step()
     after = model.state_dict()
     assert all(torch.equal(before[name], after[name]) for name in before if name.startswith("context."))

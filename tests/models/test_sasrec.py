@@ -9,7 +9,7 @@ from hymirec.config import EvaluationConfig, SASRecConfig
 from hymirec.evaluation import evaluate
 from hymirec.models.persistence import load_model, save_model
 from hymirec.models.popularity import Popularity
-from hymirec.models.sasrec import SASRec, training_batch
+from hymirec.models.sasrec import SASRec, SASRecText, training_batch
 from hymirec.sequences import SplitView
 from hymirec.training import TrainingSchedule, seed_everything, train_with_early_stopping
 
@@ -51,14 +51,14 @@ def test_causal_attention_ignores_future_items() -> None:
 def _train(sequences, epochs: int, seed: int = 0, checkpoint=None, interrupt_at_epoch=None) -> tuple[SASRec, object]:
     seed_everything(seed)
     model = SASRec(CONFIG, NUM_ITEMS)
-    view = SplitView([s[:-1] for s in sequences], np.array([s[-1] for s in sequences]), np.arange(len(sequences)))
+    view = SplitView([s[:-1] for s in sequences], np.array([s[-1] for s in sequences]), np.arange(len(sequences)), "valid")
     calls = []
 
     def validate(trained):
         calls.append(1)
         if len(calls) == interrupt_at_epoch:
             raise KeyboardInterrupt
-        return evaluate(trained.score_items, view, EvaluationConfig(ks=(1, 10), ranking_depth=10), with_top_items=False).metrics
+        return evaluate(trained.score_items, view, EvaluationConfig(ks=(1, 10), ranking_depth=10), model_name="sasrec", with_top_items=False).metrics
 
     output = train_with_early_stopping(
         model,
@@ -112,3 +112,16 @@ def test_checkpoint_path_changes_with_training_settings(tmp_path) -> None:
     assert base == layout.checkpoint("sasrec_model", fingerprint(42, SASRecConfig(**CONFIG.model_dump())))
     assert base != layout.checkpoint("sasrec_model", fingerprint(43, CONFIG))
     assert base != layout.checkpoint("sasrec_model", fingerprint(42, CONFIG.model_copy(update={"learning_rate": 0.01})))
+
+
+def test_sasrec_text_reads_and_scores_items_through_one_tied_tower() -> None:
+    vectors = np.random.default_rng(0).normal(size=(7, 5)).astype(np.float32)
+    config = SASRecConfig(hidden_size=8, num_layers=1, num_heads=2, dropout=0.0, max_length=4)
+    model = SASRecText.from_embeddings(config, vectors).eval()
+    tower = model.item_tower()
+    torch.testing.assert_close(model.item_vectors(), tower)
+    torch.testing.assert_close(model.embed_tokens(torch.tensor([[0, 1, 7]]))[0], torch.stack([torch.zeros(8), tower[0], tower[6]]) * 8**0.5)
+    # the text vector matters: the same ids with other text score differently
+    other = SASRecText.from_embeddings(config, vectors[::-1].copy())
+    other.load_state_dict({**model.state_dict(), "item_tower.text_vectors": other.item_tower.text_vectors})
+    assert not np.allclose(other.score_items([np.array([1, 2])]), model.score_items([np.array([1, 2])]))

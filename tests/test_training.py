@@ -1,0 +1,68 @@
+"""The shared training loop: a broken loss stops the run; batches of similar lengths change no sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from hymirec.config import SASRecConfig
+from hymirec.models.base import left_pad
+from hymirec.models.sasrec import SASRec, training_batch
+from hymirec.training import NonFiniteLossError, TrainingSchedule, batch_order, train_with_early_stopping
+
+
+class _ExplodingModel(nn.Module):
+    """Its loss is finite for ``finite_steps`` batches, then NaN."""
+
+    def __init__(self, finite_steps: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(1))
+        self.finite_steps, self.steps = finite_steps, 0
+
+    def loss(self, batch: list[int]) -> torch.Tensor:
+        self.steps += 1
+        value = self.weight.sum() * len(batch)
+        return value if self.steps <= self.finite_steps else value * float("nan")
+
+
+def test_a_nan_loss_stops_training_with_a_clear_error_and_no_validation() -> None:
+    validated = []
+    model = _ExplodingModel(finite_steps=3)
+    with pytest.raises(NonFiniteLossError, match=r"_ExplodingModel: loss nan at epoch 1, batch 3"):
+        train_with_early_stopping(
+            model, list(range(20)), lambda batch: batch, lambda trained: validated.append(1) or {"ndcg@10": 0.5},
+            TrainingSchedule(batch_size=4, learning_rate=0.1, weight_decay=0.0, max_epochs=3, patience=3), seed=0,
+        )
+    assert not validated  # no epoch finished, nothing could be kept as "best"
+    assert torch.isfinite(model.weight).all()  # the poisoned step was never applied
+
+
+def test_samples_may_be_drawn_anew_each_epoch() -> None:
+    seen: list[list[int]] = []
+    model = _ExplodingModel(finite_steps=10**6)
+    train_with_early_stopping(
+        model, lambda epoch: [epoch * 10 + i for i in range(3)], lambda batch: seen.append(sorted(batch)) or batch,
+        lambda trained: {"ndcg@10": 0.0}, TrainingSchedule(3, 0.0, 0.0, 2, 5), seed=0,
+    )
+    assert seen == [[10, 11, 12], [20, 21, 22]]
+
+
+def test_bucketed_batches_hold_every_sample_once_with_similar_lengths() -> None:
+    lengths = np.random.default_rng(0).integers(1, 300, size=1000)
+    batches = batch_order(list(lengths), 16, np.random.default_rng(1), length_of=int)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    spread = np.mean([np.ptp(lengths[batch]) for batch in batches])
+    unsorted = np.mean([np.ptp(lengths[batch]) for batch in batch_order(list(lengths), 16, np.random.default_rng(1))])
+    assert spread < unsorted / 5
+
+
+def test_a_trimmed_batch_gives_every_sample_the_same_inputs_and_targets_as_a_full_width_one() -> None:
+    sequences = [np.array([3, 1, 4, 1, 5]), np.array([9, 2]), np.array([6, 5, 3])]
+    trimmed = training_batch(sequences, max_length=50)
+    assert trimmed.inputs.shape == (3, 4)
+    full = left_pad([s[:-1] for s in sequences], 50)
+    assert torch.equal(full[:, -4:], trimmed.inputs) and not full[:, :-4].any()
+    model = SASRec(SASRecConfig(hidden_size=8, num_layers=1, num_heads=1, dropout=0.0, max_length=50), 10).eval()
+    torch.testing.assert_close(model(full)[:, -4:], model(trimmed.inputs))  # positions count from the right
