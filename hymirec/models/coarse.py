@@ -50,7 +50,9 @@ class CoarseModel(CausalSequenceModel):
         vectors = self.input_projection(self.history_vectors[tokens])
         if self.config.item_id_inputs:  # the output's id vectors, tied; padding (token 0) gets none
             vectors = vectors + F.pad(self.item_tower.id_embedding.weight, (0, 0, 1, 0))[tokens]
-        return vectors
+        # scaled as SASRec scales its item embeddings: unscaled, the item signal is ~8× smaller than
+        # the learned positions at initialisation and the model sits on the popularity plateau
+        return vectors * self.config.hidden_size**0.5
 
     def item_vectors(self) -> torch.Tensor:
         return self.item_tower()

@@ -33,7 +33,7 @@ from hymirec.paths import Layout
 from hymirec.registry import register_and_promote
 from hymirec.report import plot_breakdown, render_report
 from hymirec.sequences import SequenceData, SplitView, split_view
-from hymirec.stages import load_sequence_data
+from hymirec.stages.common import load_sequence_data
 from hymirec.tracking import flatten, log_metrics, stage_run
 
 logger = logging.getLogger(__name__)

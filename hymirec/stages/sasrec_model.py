@@ -28,7 +28,7 @@ from hymirec.models.sasrec import SASRec, SASRecText, training_batch
 from hymirec.paths import CURVES_FIGURE, Layout
 from hymirec.report import plot_training_curves
 from hymirec.sequences import split_view, training_sequences
-from hymirec.stages import load_sequence_data, train_tracked, training_summary
+from hymirec.stages.common import load_sequence_data, train_tracked, training_summary
 from hymirec.tracking import stage_run
 from hymirec.training import TrainingSchedule, fingerprint, seed_everything
 

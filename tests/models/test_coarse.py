@@ -63,6 +63,7 @@ def test_history_items_enter_with_their_tied_id_vectors_only_when_configured() -
     without.load_state_dict(with_ids.state_dict())
     tokens = torch.tensor([[0, 3, 5]])
     projected = with_ids.input_projection(with_ids.history_vectors[tokens])
-    torch.testing.assert_close(without.embed_tokens(tokens), projected)
+    scale = CONFIG.hidden_size**0.5
+    torch.testing.assert_close(without.embed_tokens(tokens), projected * scale)
     ids = with_ids.item_tower.id_embedding.weight
-    torch.testing.assert_close(with_ids.embed_tokens(tokens), projected + torch.stack([torch.zeros(8), ids[2], ids[4]])[None])
+    torch.testing.assert_close(with_ids.embed_tokens(tokens), (projected + torch.stack([torch.zeros(8), ids[2], ids[4]])[None]) * scale)

@@ -1,0 +1,71 @@
+"""What the training stages and the report share: reading the validated sequences back, and tracked training.
+
+Kept apart from ``hymirec/stages/__init__.py`` so that importing one stage never imports the training
+code: the data stages' DVC dependencies stay their own (tests/test_dvc_dependencies.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from torch import nn
+
+from hymirec.config import EvaluationConfig
+from hymirec.evaluation import evaluate
+from hymirec.paths import Layout
+from hymirec.sequences import SequenceData, SplitView
+from hymirec.tracking import log_metrics, model_run
+from hymirec.training import TrainingOutput, TrainingSchedule, train_with_early_stopping
+
+
+def load_sequence_data(layout: Layout) -> SequenceData:
+    """Read the ``validated_sequences`` outputs back."""
+    return SequenceData(
+        sequences=pd.read_parquet(layout.sequences),
+        items=pd.read_parquet(layout.item_map),
+        users=pd.read_parquet(layout.user_map),
+        stats={},
+    )
+
+
+def train_tracked(
+    name: str,
+    model: nn.Module,
+    samples: Sequence[Any] | Callable[[int], Sequence[Any]],
+    make_batch: Callable[[list[Any]], Any],
+    valid_view: SplitView,
+    evaluation: EvaluationConfig,
+    schedule: TrainingSchedule,
+    *,
+    seed: int,
+    checkpoint: Path,
+    length_of: Callable[[Any], int] | None = None,
+) -> TrainingOutput:
+    """Train one of a stage's models with early stopping on validation NDCG@10, in its own MLflow child run."""
+    with model_run(name):
+        output = train_with_early_stopping(
+            model,
+            samples,
+            make_batch,
+            lambda trained: evaluate(trained.score_items, valid_view, evaluation, model_name=name, with_top_items=False).metrics,
+            schedule,
+            seed=seed,
+            checkpoint=checkpoint,
+            length_of=length_of,
+        )
+        log_metrics({"best_epoch": output.best_epoch, "train_seconds": output.train_seconds,
+                     **{f"best_valid_{k}": v for k, v in output.best_valid.items()}})
+    return output
+
+
+def training_summary(output: TrainingOutput) -> dict[str, Any]:
+    """What a training stage reports per model in reports/<stage>.json."""
+    return {
+        "best_epoch": output.best_epoch,
+        "epochs_trained": output.epochs_trained,
+        "train_seconds": round(output.train_seconds, 1),
+        "valid": output.best_valid,
+    }
