@@ -63,7 +63,17 @@ class SequencesConfig(_Section):
     min_user_interactions: int = Field(default=5, ge=3, description="Users with fewer events are dropped (needs ≥3 for train/valid/test).")
 
 
-class SequenceModelConfig(_Section):
+class TrainingBudgetConfig(_Section):
+    """How a model is trained: batches, AdamW and early stopping (``hymirec.training.TrainingSchedule``)."""
+
+    batch_size: int = Field(default=128, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0.0)
+    weight_decay: float = Field(default=0.0, ge=0.0)
+    max_epochs: int = Field(default=200, ge=1)
+    patience: int = Field(default=10, ge=1, description="Epochs without a better validation NDCG@10 before stopping.")
+
+
+class SequenceModelConfig(TrainingBudgetConfig):
     """A causal transformer over item sequences and its training budget (SASRec, the coarse model)."""
 
     hidden_size: int = Field(default=64, ge=8)
@@ -71,12 +81,6 @@ class SequenceModelConfig(_Section):
     num_heads: int = Field(default=1, ge=1)
     dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
     max_length: int = Field(default=200, ge=2, description="Most recent items fed to the model.")
-    batch_size: int = Field(default=128, ge=1)
-    learning_rate: float = Field(default=1e-3, gt=0.0)
-    weight_decay: float = Field(default=0.0, ge=0.0)
-    max_epochs: int = Field(default=200, ge=1)
-    patience: int = Field(default=10, ge=1, description="Epochs without a better validation NDCG@10 before stopping.")
-    eval_batch_size: int = Field(default=512, ge=1)
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> SequenceModelConfig:
@@ -95,7 +99,7 @@ class SASRecConfig(SequenceModelConfig):
     )
 
 
-class ComiRecConfig(_Section):
+class ComiRecConfig(TrainingBudgetConfig):
     """ComiRec-SA, the self-attentive multi-interest baseline (stage ``sasrec_model``; Cen et al., KDD 2020)."""
 
     enabled: bool = Field(default=True, description="Train the comirec baseline.")
@@ -103,11 +107,6 @@ class ComiRecConfig(_Section):
     attention_size: int = Field(default=256, ge=1, description="Width of the self-attentive pooling's hidden layer (4d in the paper).")
     num_interests: int = Field(default=4, ge=1, description="K interests, one attention head each.")
     max_length: int = Field(default=200, ge=2, description="Most recent items fed to the model.")
-    batch_size: int = Field(default=128, ge=1)
-    learning_rate: float = Field(default=1e-3, gt=0.0)
-    weight_decay: float = Field(default=0.0, ge=0.0)
-    max_epochs: int = Field(default=200, ge=1)
-    patience: int = Field(default=10, ge=1, description="Epochs without a better validation NDCG@10 before stopping.")
 
 
 class CoarseConfig(SequenceModelConfig):
@@ -292,7 +291,7 @@ class Variant(str, Enum):
     RECENT_ONLY = "hymirec_recent_only"  # no long history at all: recent items + queries only
 
 
-class LLMConfig(_Section):
+class LLMConfig(TrainingBudgetConfig):
     """HyMiRec's LLM model, DMIL training and the variants to train (stage ``llm_model``; DESIGN.md §2)."""
 
     variants: tuple[Variant, ...] = tuple(Variant)
@@ -322,11 +321,8 @@ class LLMConfig(_Section):
         description="Training windows of R items per user and epoch: the serving window (the training history's last R "
         "items) plus earlier ones tiling the history from a random offset each epoch.",
     )
-    batch_size: int = Field(default=64, ge=2)
-    learning_rate: float = Field(default=1e-3, gt=0.0)
-    weight_decay: float = Field(default=0.0, ge=0.0)
-    max_epochs: int = Field(default=20, ge=1)
-    patience: int = Field(default=3, ge=1)
+    batch_size: int = Field(default=64, ge=1, description="Training windows per batch.")
+    learning_rate: float = Field(default=3e-3, gt=0.0)
 
     @model_validator(mode="after")
     def _consistent(self) -> LLMConfig:

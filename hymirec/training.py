@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from hymirec.config import TrainingBudgetConfig
 from hymirec.io import write_atomically
 from hymirec.tracking import log_metrics
 
@@ -49,8 +50,8 @@ class TrainingSchedule:
     patience: int
 
     @classmethod
-    def of(cls, section: Any) -> TrainingSchedule:
-        """The budget fields of a config section (``sasrec``, ``coarse``, ``llm`` all carry them)."""
+    def of(cls, section: TrainingBudgetConfig) -> TrainingSchedule:
+        """The budget of a config section (``sasrec``, ``comirec``, ``coarse`` and ``llm`` all carry one)."""
         return cls(section.batch_size, section.learning_rate, section.weight_decay, section.max_epochs, section.patience)
 
 
