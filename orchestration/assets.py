@@ -10,7 +10,7 @@ every number under its flattened key (``valid.ndcg@10``), plus a few stage-speci
 
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg

@@ -110,6 +110,35 @@ def attention_bias(allowed: torch.Tensor) -> torch.Tensor:
     return torch.zeros(allowed.shape, dtype=torch.float32).masked_fill(~allowed, torch.finfo(torch.float32).min)[:, None]
 
 
+def window_attention(
+    context_real: torch.Tensor, item_real: torch.Tensor, query_positions: torch.Tensor, queries: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Who may attend to whom [B T T], and rotary positions [B T], for [context] + [window] + [queries].
+
+    ``context_real`` [B C] and ``item_real`` [B R] mark real (not padding) tokens; the K = ``queries``
+    queries of each window position in ``query_positions`` [P] follow. Context tokens see earlier
+    context tokens; item j sees the context and items ≤ j; the queries of position t see the context
+    and items ≤ t; no token sees a query, every token sees itself (no empty row), and padding is seen
+    by no one. Positions count real tokens only, and the queries of t sit right after item t.
+    """
+    batch, num_context = context_real.shape
+    recent, num_queries = item_real.shape[1], len(query_positions) * queries
+    total = num_context + recent + num_queries
+    kind = torch.cat([torch.zeros(num_context), torch.ones(recent), torch.full((num_queries,), 2.0)]).long()
+    # the window index each token stands at: context -1, item j -> j, a query of position t -> t
+    stands_at = torch.cat([torch.full((num_context,), -1), torch.arange(recent), query_positions.repeat_interleave(queries)])
+    is_real = torch.cat([context_real, item_real, torch.ones(batch, num_queries, dtype=torch.bool)], dim=1)  # [B T]
+    key_visible = is_real & (kind < 2)[None]  # queries are never keys
+    sees = stands_at[:, None] >= stands_at[None, :]  # causal over the window; the context is seen by all  [T T]
+    among_context = (kind[:, None] == 0) & (kind[None, :] == 0)
+    sees = torch.where(among_context, torch.arange(total)[:, None] >= torch.arange(total)[None, :], sees)
+    allowed = (sees[None] & key_visible[:, None, :] & is_real[:, :, None]) | torch.eye(total, dtype=torch.bool)[None]
+    real_so_far = torch.cumsum(torch.cat([context_real, item_real], dim=1).long(), dim=1)  # [B C+R]
+    query_at = real_so_far[:, num_context + query_positions].repeat_interleave(queries, dim=1)
+    positions = torch.cat([real_so_far - 1, query_at], dim=1).clamp(min=0)
+    return allowed, positions
+
+
 class HyMiRecModel(nn.Module):
     def __init__(
         self, config: LLMConfig, variant: Variant, coarse: CoarseConfig, num_items: int, embedding_dim: int, cache_dir: Path
@@ -182,26 +211,9 @@ class HyMiRecModel(nn.Module):
         parts.append(query_tokens.expand(batch, -1, width))
         sequence = self.input_norm(torch.cat(parts, dim=1)) * self.input_scale  # [B T H]
 
-        # which token may attend to which
         context_real = torch.cat(real[:-1], dim=1) if len(real) > 1 else window.new_zeros(batch, 0, dtype=torch.bool)
+        allowed, positions = window_attention(context_real, real[-1], query_positions, queries)
         num_context = context_real.shape[1]
-        item_real = real[-1]  # [B R]
-        total = num_context + recent + num_positions * queries
-        kind = torch.cat([torch.zeros(num_context), torch.ones(recent), torch.full((num_positions * queries,), 2.0)]).long()
-        # window index each token "stands at": context -1, item j -> j, query of position t -> t
-        stands_at = torch.cat([torch.full((num_context,), -1), torch.arange(recent), query_positions.repeat_interleave(queries)])
-        is_real = torch.cat([context_real, item_real, torch.ones(batch, num_positions * queries, dtype=torch.bool)], dim=1)
-        key_visible = is_real & (kind < 2)[None]  # queries are never keys  [B T]
-        sees = stands_at[:, None] >= stands_at[None, :]  # causal over the window; context (-1) is seen by all  [T T]
-        context_causal = (kind[:, None] == 0) & (kind[None, :] == 0)
-        sees = torch.where(context_causal, torch.arange(total)[:, None] >= torch.arange(total)[None, :], sees)
-        allowed = (sees[None] & key_visible[:, None, :] & is_real[:, :, None]) | torch.eye(total, dtype=torch.bool)[None]
-
-        # rotary positions over real tokens only: context, then items, then a query right after its item
-        real_before = torch.cumsum(torch.cat([context_real, item_real], dim=1).long(), dim=1)  # [B C+R]
-        positions = torch.cat(
-            [real_before - 1, real_before[:, num_context + query_positions].repeat_interleave(queries, dim=1)], dim=1
-        ).clamp(min=0)
         states = self.backbone(inputs_embeds=sequence, attention_mask=attention_bias(allowed), position_ids=positions).last_hidden_state
         interests = self.head(states[:, num_context + recent :]).view(batch, num_positions, queries, -1)
         return F.normalize(interests, dim=-1)

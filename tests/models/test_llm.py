@@ -20,6 +20,7 @@ from hymirec.models.llm import (
     split_histories,
     training_windows,
     variant_spec,
+    window_attention,
     window_ends,
 )
 from hymirec.retrieval import MultiInterestRetriever
@@ -98,6 +99,19 @@ def test_a_batch_holds_each_window_left_padded_with_the_next_w_items_of_every_po
     assert batch.window.tolist() == [[7, 8, 9], [0, 5, 6]]  # tokens = item_idx + 1: items 6, 7, 8 and 4, 5
     assert [history.tolist() for history in batch.before] == [[4, 5], []]
     assert batch.targets.tolist() == [[[7, 8], [8, 9], [9, -1]], [[-1, -1], [5, 6], [6, 7]]]
+
+
+def test_the_window_mask_and_positions_on_a_hand_checked_case() -> None:
+    # tokens: context [pad, c1], items [pad, i1, i2], one query for position 1 (q1) and for position 2 (q2)
+    allowed, positions = window_attention(
+        torch.tensor([[False, True]]), torch.tensor([[False, True, True]]), torch.tensor([1, 2]), queries=1
+    )
+    sees = {name: {other for other, column in zip("c0 c1 i0 i1 i2 q1 q2".split(), row) if column}
+            for name, row in zip("c0 c1 i0 i1 i2 q1 q2".split(), allowed[0].tolist())}
+    assert sees["q1"] == {"c1", "i1", "q1"} and sees["q2"] == {"c1", "i1", "i2", "q2"}
+    assert sees["i1"] == {"c1", "i1"} and sees["i2"] == {"c1", "i1", "i2"} and sees["c1"] == {"c1"}
+    assert sees["c0"] == {"c0"} and sees["i0"] == {"i0"}  # padding sees itself only, and no one sees it
+    assert positions[0, [1, 3, 4, 5, 6]].tolist() == [0, 1, 2, 2, 3]  # real tokens counted; a query just after its item
 
 
 def _window_interests(model, batch) -> torch.Tensor:
