@@ -99,9 +99,10 @@ def test_report_shape_and_pinned_popularity(materialised) -> None:
         for values in metrics[split].values():
             assert {"recall@10", "ndcg@10", "recall@50", "ndcg@50", "recall@200", "ndcg@200", "mrr"} <= set(values)
             assert {"ild@10", "category_coverage@10", "catalog_coverage@10"} <= set(values)
-    # Popularity is deterministic: pinned on this real slice (full ranking, history masked).
-    assert metrics["test"]["popularity"]["ndcg@10"] == pytest.approx(0.0449, abs=5e-5)
-    assert metrics["valid"]["popularity"]["ndcg@10"] == pytest.approx(0.0345, abs=5e-5)
+    # Popularity is deterministic: pinned on this real slice (full ranking, history masked, items tied
+    # with the target counted against it — under the old index tie-break these were 0.0449 / 0.0345).
+    assert metrics["test"]["popularity"]["ndcg@10"] == pytest.approx(0.0439, abs=5e-5)
+    assert metrics["valid"]["popularity"]["ndcg@10"] == pytest.approx(0.0338, abs=5e-5)
     # the cost of compression is a number: exact vs codebook history, for the coarse model and HyMiRec
     for pair, (codebook, exact) in {"coarse": ("coarse_codebook", "coarse_exact"), "hymirec": ("hymirec", "hymirec_exact_history")}.items():
         effect = metrics["compression"]["test"][pair]
