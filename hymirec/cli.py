@@ -2,6 +2,7 @@
 
     hymirec stage <name> -c configs/default.yaml
     hymirec validate --interactions PATH [--items PATH]
+    hymirec publish --root ../bench -c configs/benchmark_ml1m.yaml --out results/benchmark_ml1m
 
 Expected failures (bad config, bad data) print one clear message and exit 1, never a traceback.
 """
@@ -36,6 +37,20 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _publish(args: argparse.Namespace) -> int:
+    from hymirec.publish import publish, read_stage_seconds
+
+    load_config(args.config)  # a config that does not load cannot be what the workspace ran
+    seconds = read_stage_seconds(Path(args.stage_seconds)) if args.stage_seconds else None
+    try:
+        publish(Path(args.root).resolve(), Path(args.config), Path(args.out), seconds)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"published {args.root} -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hymirec", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--interactions", required=True)
     validate.add_argument("--items")
     validate.set_defaults(handler=_validate)
+
+    publish = commands.add_parser("publish", help="copy a benchmark workspace's report, top-10 rankings and provenance into results/")
+    publish.add_argument("--root", required=True, help="the benchmark workspace")
+    publish.add_argument("-c", "--config", required=True, help="the config the workspace ran")
+    publish.add_argument("--out", required=True, help="e.g. results/benchmark_ml1m")
+    publish.add_argument("--stage-seconds", help="lines '<stage> <seconds>' measured while the stages ran")
+    publish.set_defaults(handler=_publish)
     return parser
 
 

@@ -1,0 +1,98 @@
+"""Publish a benchmark workspace's results into the repository: what was measured, and how.
+
+A benchmark runs in a workspace of its own (README, "Benchmarks"); its outputs are not DVC outputs of
+this repository. ``publish`` copies what a reader needs to check a claim into ``results/<name>/``:
+
+- ``metrics.json`` and ``evaluation.md`` (with its figure), as the report stage wrote them;
+- ``rankings/<model>.parquet``: each model's test top-10 per user in original ids (the report's
+  columns), enough to re-score NDCG@10 and Recall@10 with any other code;
+- ``provenance.json``: the commit, the config file and its SHA-256, each trained model's epochs and
+  training seconds, wall seconds per stage when given, and the machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from hymirec.io import atomic_directory, read_json, write_json, write_parquet
+from hymirec.paths import Layout
+
+TRAINING_STAGES = ("sasrec_model", "coarse_model", "llm_model")
+PUBLISHED_DEPTH = 10
+
+
+def commit_of(root: Path) -> str:
+    """The workspace's git commit, with ``-dirty`` when it has uncommitted changes to tracked files."""
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True)
+    return commit + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def trained_models(layout: Layout) -> dict[str, dict[str, Any]]:
+    """Epochs and training seconds of every model the training stages report (coarse ones as coarse_<name>)."""
+    models: dict[str, dict[str, Any]] = {}
+    for stage in TRAINING_STAGES:
+        path = layout.stage_metrics(stage)
+        if not path.exists():
+            continue
+        for name, summary in read_json(path).items():
+            key = f"coarse_{name}" if stage == "coarse_model" else name
+            models[key] = {field: summary[field] for field in ("best_epoch", "epochs_trained", "train_seconds")}
+    return models
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+
+
+def publish(root: Path, config_path: Path, out: Path, stage_seconds: dict[str, float] | None = None) -> None:
+    """Copy the report of the workspace ``root`` (run with ``config_path``) into ``out``, replacing it whole."""
+    layout = Layout(root)
+    if not layout.metrics.exists():
+        raise FileNotFoundError(f"{layout.metrics}: the workspace has no report to publish (run evaluation_report)")
+    provenance = {
+        "commit": commit_of(root),
+        "config": config_path.name,
+        "config_sha256": hashlib.sha256(config_path.read_bytes()).hexdigest(),
+        "models": trained_models(layout),
+        "stage_seconds": stage_seconds or {},
+        "machine": machine(),
+        "published": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    with atomic_directory(out) as staging:
+        shutil.copy2(layout.metrics, staging / "metrics.json")
+        shutil.copy2(layout.evaluation_markdown, staging / "evaluation.md")
+        shutil.copytree(layout.figures_dir, staging / layout.figures_dir.name)
+        shutil.copy2(config_path, staging / config_path.name)
+        for ranking in sorted(layout.rankings_dir.glob("*.parquet")):
+            top = pd.read_parquet(ranking)
+            write_parquet(top[top["rank"] <= PUBLISHED_DEPTH].reset_index(drop=True), staging / "rankings" / ranking.name)
+        write_json(provenance, staging / "provenance.json")
+
+
+def read_stage_seconds(path: Path) -> dict[str, float]:
+    """``<stage> <seconds>`` per line (what a timed loop over ``hymirec stage`` writes); other lines are ignored."""
+    seconds = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].replace(".", "", 1).isdigit():
+            seconds[parts[0]] = float(parts[1])
+    return seconds
+

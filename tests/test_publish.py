@@ -1,0 +1,63 @@
+"""hymirec publish: a benchmark workspace's report, top-10 rankings and provenance, copied into results/."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+from hymirec.cli import main
+from hymirec.io import read_json, write_json, write_parquet, write_text
+
+
+def _workspace(root: Path) -> Path:
+    """A git workspace with the report stage's outputs and two training stages' summaries."""
+    root.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    config = root / "configs" / "bench.yaml"
+    write_text("seed: 7\n", config)
+    write_json({"test": {"sasrec": {"ndcg@10": 0.5}}}, root / "reports" / "metrics.json")
+    write_text("# report\n", root / "reports" / "evaluation.md")
+    write_text("png", root / "reports" / "figures" / "plot.png")
+    ranks = pd.DataFrame({"user_id": [1] * 12, "rank": range(1, 13), "item_id": range(100, 112), "target_item_id": 103})
+    write_parquet(ranks, root / "reports" / "rankings" / "sasrec.parquet")
+    summary = {"best_epoch": 3, "epochs_trained": 6, "train_seconds": 12.5, "valid": {"ndcg@10": 0.4}}
+    write_json({"sasrec": summary}, root / "reports" / "sasrec_model.json")
+    write_json({"codebook": summary}, root / "reports" / "coarse_model.json")
+    subprocess.run(["git", "add", "configs"], cwd=root, check=True)
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x"], cwd=root, check=True)
+    return config
+
+
+def test_publish_copies_the_report_top_10_rankings_and_provenance(tmp_path: Path) -> None:
+    config = _workspace(tmp_path / "ws")
+    timings = tmp_path / "seconds.txt"
+    timings.write_text("sasrec_model 42\ncoarse_model 7.5\ndone\n")
+    out = tmp_path / "results" / "bench"
+    assert main(["publish", "--root", str(tmp_path / "ws"), "-c", str(config), "--out", str(out), "--stage-seconds", str(timings)]) == 0
+    assert read_json(out / "metrics.json") == {"test": {"sasrec": {"ndcg@10": 0.5}}}
+    assert (out / "evaluation.md").read_text() == "# report\n" and (out / "figures" / "plot.png").exists()
+    assert (out / "bench.yaml").read_text() == "seed: 7\n"
+    ranking = pd.read_parquet(out / "rankings" / "sasrec.parquet")
+    assert list(ranking.columns) == ["user_id", "rank", "item_id", "target_item_id"] and ranking["rank"].tolist() == list(range(1, 11))
+    provenance = read_json(out / "provenance.json")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path / "ws", capture_output=True, text=True).stdout.strip()
+    assert provenance["commit"] == head  # only untracked outputs changed: not dirty
+    assert provenance["config"] == "bench.yaml" and len(provenance["config_sha256"]) == 64
+    assert provenance["models"] == {
+        "sasrec": {"best_epoch": 3, "epochs_trained": 6, "train_seconds": 12.5},
+        "coarse_codebook": {"best_epoch": 3, "epochs_trained": 6, "train_seconds": 12.5},
+    }
+    assert provenance["stage_seconds"] == {"sasrec_model": 42.0, "coarse_model": 7.5}
+    assert provenance["machine"]["cpu_count"] >= 1
+
+
+def test_a_workspace_without_a_report_publishes_nothing(tmp_path: Path, capsys) -> None:
+    (tmp_path / "ws").mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path / "ws", check=True)
+    config = tmp_path / "bench.yaml"
+    config.write_text("seed: 1\n")
+    assert main(["publish", "--root", str(tmp_path / "ws"), "-c", str(config), "--out", str(tmp_path / "out")]) == 1
+    assert "no report to publish" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
