@@ -60,13 +60,17 @@ class DataValidationError(Exception):
     """Data broke one or more rules of a Great Expectations suite; the message names each one.
 
     ``failures`` lists every broken rule; ``skipped`` names rules that could not be checked
-    because a column they need is missing.
+    because a column they need is missing; ``pending`` names data-set-level rules that only run
+    once the row-level rules pass (counts over broken rows would mislead).
     """
 
-    def __init__(self, failures: Sequence[RuleFailure] | str, skipped: Sequence[str] = ()) -> None:
+    def __init__(
+        self, failures: Sequence[RuleFailure] | str, skipped: Sequence[str] = (), pending: Sequence[str] = ()
+    ) -> None:
         self._text = failures if isinstance(failures, str) else None  # a plain message, no structure
         self.failures: list[RuleFailure] = [] if isinstance(failures, str) else list(failures)
         self.skipped: list[str] = list(skipped)
+        self.pending: list[str] = list(pending)
         super().__init__(self.message)
 
     @property
@@ -78,6 +82,8 @@ class DataValidationError(Exception):
         lines += [f"- {failure.describe()}" for failure in self.failures]
         if self.skipped:
             lines.append(f"- not checked because of missing columns: {', '.join(self.skipped)}")
+        if self.pending:
+            lines.append(f"- not checked until the rules above pass: {', '.join(self.pending)}")
         return "\n".join(lines)
 
     @property
@@ -89,4 +95,4 @@ class DataValidationError(Exception):
         return self.message
 
     def __reduce__(self):  # picklable across processes (Dagster, multiprocessing)
-        return (type(self), (self._text if self._text is not None else self.failures, self.skipped))
+        return (type(self), (self._text if self._text is not None else self.failures, self.skipped, self.pending))

@@ -1,62 +1,109 @@
 """Great Expectations suite for raw logs (stage ``raw_logs``), before any type coercion.
 
 Works on frames read as text (user CSV: every column a string) and on typed frames (the MovieLens
-loader: int64 timestamps). Each rule below is one or more GE expectations over a checked frame: the
-user's columns with blank strings turned into nulls, plus derived columns where a rule needs them
-(``timestamp_seconds``: the timestamp parsed as a number; ``item_id_in_items_table``).
+loader: int64 timestamps; Parquet: float timestamps). Each rule below is one or more GE expectations
+over a checked frame: the user's columns with blank strings turned into nulls, plus derived columns
+where a rule needs them (``timestamp_seconds``: whole-second timestamps as numbers;
+``timestamp_unit``; ``<id>_fits_int64``; ``item_id_in_items_table``).
 
-Rules (names as users see them in errors):
+Rules (names as users see them in errors), in report order:
 - ``interactions_have_required_columns``: user_id, item_id, timestamp;
 - ``items_have_required_columns``: item_id, title;
-- ``ids_and_timestamp_not_empty``: no null or blank user_id, item_id, timestamp;
-- ``timestamp_is_integer``: text matching ``^-?\\d+$`` (floats: a whole number), or an integer dtype;
-- ``timestamp_in_range``: within [timestamp_min, timestamp_max];
+- ``interactions_have_rows``: at least one event (a header-only file is an error, not "0 rows OK");
+- ``ids_and_timestamp_not_empty``: no null or blank user_id, item_id, timestamp (a NaN timestamp in
+  Parquet is a missing one);
+- ``numeric_ids_fit_int64``: an id written as an integer lies within int64 (ids are kept as strings,
+  but one beyond int64 is a corrupted or concatenated field that no integer key can hold);
+- ``timestamp_is_integer``: text matching ``^-?\\d+$`` (floats: a whole number; so ``inf`` fails here), or an
+  integer dtype;
+- ``timestamp_in_seconds``: not milliseconds, microseconds or nanoseconds, i.e. not a value after now
+  whose 1000th (10^6th, 10^9th) part is a date between 1990-01-01 (or timestamp_min) and now;
+- ``timestamp_in_range``: within [timestamp_min, timestamp_max] (``data.timestamp_min/max``; default
+  1990-01-01 … 2100-01-01, so 0, negatives and 1980s dates fail);
+- ``timestamp_not_in_future``: not after the validation time (plus one day of clock slack);
 - ``interaction_is_unique``: no repeated (user_id, item_id, timestamp) row;
 - ``item_exists_in_items_table``: every interacted item_id is in the items table;
 - ``item_id_is_unique``: item_id unique in the items table;
-- ``title_not_empty``: every item has a title.
+- ``title_not_empty``: every item has a title;
+- ``some_user_has_min_interactions`` (suite ``raw_logs.users``, data-set level): at least one user has
+  ``min_user_interactions`` events (default 3, the fewest leave-one-out can split and the lower bound
+  of ``sequences.min_user_interactions``), so the file can yield any sequence at all.
+Each timestamp is reported by one rule only: non-integers by ``timestamp_is_integer``, unit mistakes by
+``timestamp_in_seconds``, the rest by ``timestamp_in_range``, then ``timestamp_not_in_future``.
+
 A rule whose columns are missing is not run (the required-columns rule already failed) and is named
-as not checked.
+as not checked. The data-set-level rule runs only when every interactions rule passed (a count of
+events per user over broken rows would mislead); otherwise it is named as pending.
+
+Extra columns are allowed: interaction columns other than user_id, item_id, timestamp (a rating, a
+session id) are ignored and dropped by stage ``raw_logs``; item columns other than item_id and title
+are kept as text features for ``item_embeddings.template``. A misspelt required column still fails
+``*_have_required_columns``, whose message lists the columns found. ``check_logs`` returns the
+ignored interaction columns as ``extra_columns``; ``hymirec validate`` prints them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from data_checks.errors import DataValidationError, RuleFailure
-from data_checks.runner import Rule, expectations, run_suite, text_source_numbering
+from data_checks.errors import MAX_SAMPLE_ROWS, DataValidationError, RuleFailure
+from data_checks.runner import Rule, expectations, run_suite, sample_row, text_source_numbering
+from hymirec.config import DataConfig
 from hymirec.data.schema import INTERACTION_COLUMNS, ITEM_ID, TIMESTAMP, TITLE, USER_ID, RawLogs
 
 INTERACTIONS_SUITE = "raw_logs.interactions"
 ITEMS_SUITE = "raw_logs.items"
+USERS_SUITE = "raw_logs.users"
 
 INTERACTIONS_HAVE_REQUIRED_COLUMNS = "interactions_have_required_columns"
 ITEMS_HAVE_REQUIRED_COLUMNS = "items_have_required_columns"
+INTERACTIONS_HAVE_ROWS = "interactions_have_rows"
 IDS_AND_TIMESTAMP_NOT_EMPTY = "ids_and_timestamp_not_empty"
+NUMERIC_IDS_FIT_INT64 = "numeric_ids_fit_int64"
 TIMESTAMP_IS_INTEGER = "timestamp_is_integer"
+TIMESTAMP_IN_SECONDS = "timestamp_in_seconds"
 TIMESTAMP_IN_RANGE = "timestamp_in_range"
+TIMESTAMP_NOT_IN_FUTURE = "timestamp_not_in_future"
 INTERACTION_IS_UNIQUE = "interaction_is_unique"
 ITEM_EXISTS_IN_ITEMS_TABLE = "item_exists_in_items_table"
 ITEM_ID_IS_UNIQUE = "item_id_is_unique"
 TITLE_NOT_EMPTY = "title_not_empty"
+SOME_USER_HAS_MIN_INTERACTIONS = "some_user_has_min_interactions"
 
 INTERACTION_RULES: tuple[str, ...] = (
     INTERACTIONS_HAVE_REQUIRED_COLUMNS,
+    INTERACTIONS_HAVE_ROWS,
     IDS_AND_TIMESTAMP_NOT_EMPTY,
+    NUMERIC_IDS_FIT_INT64,
     TIMESTAMP_IS_INTEGER,
+    TIMESTAMP_IN_SECONDS,
     TIMESTAMP_IN_RANGE,
+    TIMESTAMP_NOT_IN_FUTURE,
     INTERACTION_IS_UNIQUE,
 )
 ITEM_RULES: tuple[str, ...] = (ITEMS_HAVE_REQUIRED_COLUMNS, ITEM_EXISTS_IN_ITEMS_TABLE, ITEM_ID_IS_UNIQUE, TITLE_NOT_EMPTY)
+DATA_SET_RULES: tuple[str, ...] = (SOME_USER_HAS_MIN_INTERACTIONS,)
 ITEM_COLUMNS: tuple[str, ...] = (ITEM_ID, TITLE)
 
 TIMESTAMP_SECONDS = "timestamp_seconds"
+TIMESTAMP_UNIT = "timestamp_unit"
+TIMESTAMP_IF_IN_RANGE = "timestamp_if_in_range"
 ITEM_ID_IN_ITEMS_TABLE = "item_id_in_items_table"
+USER_EVENTS = "user_events"
 INTEGER_PATTERN = r"^-?\d+$"
 INTEGER_DTYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
+
+MIN_EVENTS_FOR_SPLIT = 3  # leave-one-out: train, validation, test; SequencesConfig.min_user_interactions >= 3
+EARLIEST_PLAUSIBLE_TIMESTAMP: int = DataConfig.model_fields["timestamp_min"].default  # 1990-01-01
+FUTURE_SLACK_SECONDS = 86_400  # clocks and time zones: a log written today may hold "tomorrow"
+SUB_SECOND_UNITS: tuple[tuple[str, int], ...] = (("milliseconds", 10**3), ("microseconds", 10**6), ("nanoseconds", 10**9))
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def validate_raw_logs(
@@ -67,6 +114,7 @@ def validate_raw_logs(
     timestamp_min: int,
     timestamp_max: int,
     docs_dir: Path | None = None,
+    min_user_interactions: int = MIN_EVENTS_FOR_SPLIT,
 ) -> dict:
     """Run the raw-logs suite; return a summary, or raise ``DataValidationError`` naming every broken rule."""
     return check_logs(
@@ -77,6 +125,7 @@ def validate_raw_logs(
         timestamp_min=timestamp_min,
         timestamp_max=timestamp_max,
         docs_dir=docs_dir,
+        min_user_interactions=min_user_interactions,
     )
 
 
@@ -89,26 +138,44 @@ def check_logs(
     timestamp_min: int,
     timestamp_max: int,
     docs_dir: Path | None = None,
+    min_user_interactions: int = MIN_EVENTS_FOR_SPLIT,
+    now: int | None = None,
 ) -> dict:
-    """``validate_raw_logs`` for an interactions frame alone (``items=None`` skips the item rules)."""
+    """``validate_raw_logs`` for an interactions frame alone (``items=None`` skips the item rules).
+
+    ``now`` (Unix seconds, default the current time) is the limit of ``timestamp_not_in_future``.
+    """
     interactions = interactions.reset_index(drop=True)
     items = None if items is None else items.reset_index(drop=True)
+    now = int(time.time()) if now is None else int(now)
+    numbering = text_source_numbering(interactions_source)
 
     checked_items = None if items is None else _blank_to_null(items, ITEM_COLUMNS)
     known_items = None
     if checked_items is not None and ITEM_ID in checked_items.columns:
         known_items = checked_items[ITEM_ID].dropna().unique()
-    checked, rules, skipped = _interaction_rules(interactions, known_items, items is not None, timestamp_min, timestamp_max)
+    checked, rules, skipped, explanations = _interaction_rules(
+        interactions, known_items, items is not None, timestamp_min, timestamp_max, now
+    )
     failures = run_suite(
         checked,
         rules,
         suite_name=INTERACTIONS_SUITE,
         source=interactions_source,
         display=interactions,
-        row_numbering=text_source_numbering(interactions_source),
+        row_numbering=numbering,
         docs_dir=docs_dir,
     )
+    failures = [_explained(failure, explanations) for failure in failures]
     checked_rules = [rule.name for rule in rules]
+    pending: list[str] = []
+    if USER_ID not in interactions.columns:
+        skipped.append(SOME_USER_HAS_MIN_INTERACTIONS)
+    elif failures:
+        pending.append(SOME_USER_HAS_MIN_INTERACTIONS)
+    else:
+        failures += _check_users(interactions, interactions_source, numbering, min_user_interactions, docs_dir)
+        checked_rules.append(SOME_USER_HAS_MIN_INTERACTIONS)
     if items is not None:
         item_rules, item_skipped = _item_rules(checked_items)
         failures += run_suite(
@@ -123,7 +190,7 @@ def check_logs(
         checked_rules += [rule.name for rule in item_rules]
         skipped += item_skipped
     if failures:
-        raise DataValidationError(_in_rule_order(failures), sorted(skipped, key=_rule_order))
+        raise DataValidationError(_in_rule_order(failures), sorted(skipped, key=_rule_order), pending)
     return {
         "suite": "raw_logs",
         "rules_checked": len(checked_rules),
@@ -132,24 +199,28 @@ def check_logs(
         "users": int(interactions[USER_ID].nunique()),
         "items": int(interactions[ITEM_ID].nunique()),
         "catalog_items": None if items is None else len(items),
+        "extra_columns": [str(column) for column in interactions.columns if column not in INTERACTION_COLUMNS],
     }
 
 
 def _interaction_rules(
-    interactions: pd.DataFrame, known_items, has_items: bool, timestamp_min: int, timestamp_max: int
-) -> tuple[pd.DataFrame, list[Rule], list[str]]:
-    """The checked frame and the rules that can run on it (and the names of those that cannot)."""
+    interactions: pd.DataFrame, known_items, has_items: bool, timestamp_min: int, timestamp_max: int, now: int
+) -> tuple[pd.DataFrame, list[Rule], list[str], dict[str, str]]:
+    """The checked frame, the rules that can run on it, the names of those that cannot, and what to
+    add to a rule's message (rule -> explanation)."""
     E = expectations()
     present = [column for column in INTERACTION_COLUMNS if column in interactions.columns]
     checked = _blank_to_null(interactions[present], (USER_ID, ITEM_ID))
     show = tuple(INTERACTION_COLUMNS)
+    explanations = {INTERACTIONS_HAVE_ROWS: "the interactions table has a header but no events"}
     rules = [
         Rule(
             INTERACTIONS_HAVE_REQUIRED_COLUMNS,
             tuple(E.ExpectColumnToExist(column=column) for column in INTERACTION_COLUMNS),
             show,
             "the interactions table has user_id, item_id and timestamp columns",
-        )
+        ),
+        Rule(INTERACTIONS_HAVE_ROWS, (E.ExpectTableRowCountToBeBetween(min_value=1),), (), "the interactions table has at least one event"),
     ]
     skipped: list[str] = []
     timestamp_rules: list[Rule] = []
@@ -158,27 +229,51 @@ def _interaction_rules(
         # numpy integer dtypes pass by dtype; GE 1.24 rejects pandas' nullable Int64 by dtype, so those
         # (and every other dtype) go through the text route, whose nulls the not-empty rule reports.
         if pd.api.types.is_integer_dtype(timestamp.dtype) and isinstance(timestamp.dtype, np.dtype):
-            seconds_column = TIMESTAMP
+            seconds = timestamp.to_numpy(dtype="float64")
             integer = E.ExpectColumnValuesToBeInTypeList(column=TIMESTAMP, type_list=INTEGER_DTYPES)
         else:
             text = timestamp.astype("str")  # missing values stay missing
             if pd.api.types.is_float_dtype(timestamp.dtype):  # Parquet floats: 978300760.0 is a whole second
                 text = text.str.replace(r"\.0$", "", regex=True)
             checked[TIMESTAMP] = _blank_to_null_column(text)
-            checked[TIMESTAMP_SECONDS] = pd.to_numeric(checked[TIMESTAMP], errors="coerce")
-            seconds_column = TIMESTAMP_SECONDS
+            whole = checked[TIMESTAMP].str.fullmatch(INTEGER_PATTERN).fillna(False).astype(bool)
+            seconds = pd.to_numeric(checked[TIMESTAMP].where(whole), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
             integer = E.ExpectColumnValuesToMatchRegex(column=TIMESTAMP, regex=INTEGER_PATTERN)
+        unit, unit_found = _timestamp_units(seconds, max(timestamp_min, EARLIEST_PLAUSIBLE_TIMESTAMP), now + FUTURE_SLACK_SECONDS)
+        in_seconds = unit == "seconds"
+        in_range = in_seconds & (seconds >= timestamp_min) & (seconds <= timestamp_max)
+        checked[TIMESTAMP_UNIT] = pd.Series(unit, index=checked.index, dtype=object)
+        checked[TIMESTAMP_SECONDS] = np.where(in_seconds, seconds, np.nan)
+        checked[TIMESTAMP_IF_IN_RANGE] = np.where(in_range, seconds, np.nan)
+        latest = now + FUTURE_SLACK_SECONDS
+        explanations[TIMESTAMP_IN_SECONDS] = (
+            f"these look like {unit_found or 'milliseconds'} (divided down they are dates between "
+            f"{_date(max(timestamp_min, EARLIEST_PLAUSIBLE_TIMESTAMP))} and now); write whole Unix seconds"
+        )
+        explanations[TIMESTAMP_NOT_IN_FUTURE] = f"after the validation time {_date(now, seconds_precision=True)} plus one day"
         timestamp_rules = [
             Rule(TIMESTAMP_IS_INTEGER, (integer,), show, "timestamps are whole Unix seconds"),
             Rule(
+                TIMESTAMP_IN_SECONDS,
+                (E.ExpectColumnValuesToBeInSet(column=TIMESTAMP_UNIT, value_set=["seconds"]),),
+                show,
+                "timestamps are seconds, not milliseconds, microseconds or nanoseconds",
+            ),
+            Rule(
                 TIMESTAMP_IN_RANGE,
-                (E.ExpectColumnValuesToBeBetween(column=seconds_column, min_value=timestamp_min, max_value=timestamp_max),),
+                (E.ExpectColumnValuesToBeBetween(column=TIMESTAMP_SECONDS, min_value=timestamp_min, max_value=timestamp_max),),
                 show,
                 f"timestamps lie within [{timestamp_min}, {timestamp_max}] (data.timestamp_min/max)",
             ),
+            Rule(
+                TIMESTAMP_NOT_IN_FUTURE,
+                (E.ExpectColumnValuesToBeBetween(column=TIMESTAMP_IF_IN_RANGE, max_value=latest),),
+                show,
+                "no timestamp lies after the validation time (plus one day of clock slack)",
+            ),
         ]
     else:
-        skipped += [TIMESTAMP_IS_INTEGER, TIMESTAMP_IN_RANGE]
+        skipped += [TIMESTAMP_IS_INTEGER, TIMESTAMP_IN_SECONDS, TIMESTAMP_IN_RANGE, TIMESTAMP_NOT_IN_FUTURE]
     if present:
         rules.append(
             Rule(
@@ -190,6 +285,21 @@ def _interaction_rules(
         )
     else:
         skipped.append(IDS_AND_TIMESTAMP_NOT_EMPTY)
+    id_columns = [column for column in (USER_ID, ITEM_ID) if column in checked.columns]
+    if id_columns:
+        for column in id_columns:
+            checked[f"{column}_fits_int64"] = _fits_int64(checked[column])
+        rules.append(
+            Rule(
+                NUMERIC_IDS_FIT_INT64,
+                tuple(E.ExpectColumnValuesToBeInSet(column=f"{column}_fits_int64", value_set=[True]) for column in id_columns),
+                show,
+                "an id written as an integer lies within int64",
+            )
+        )
+        explanations[NUMERIC_IDS_FIT_INT64] = f"an id written as an integer must lie within int64 [{INT64_MIN}, {INT64_MAX}]"
+    else:
+        skipped.append(NUMERIC_IDS_FIT_INT64)
     rules += timestamp_rules
     if len(present) == len(INTERACTION_COLUMNS):
         rules.append(
@@ -216,7 +326,87 @@ def _interaction_rules(
             )
         else:
             skipped.append(ITEM_EXISTS_IN_ITEMS_TABLE)
-    return checked, rules, skipped
+    return checked, rules, skipped, explanations
+
+
+def _timestamp_units(seconds: np.ndarray, earliest: int, latest: int) -> tuple[np.ndarray, str | None]:
+    """Per row: "seconds", or the sub-second unit a value is written in (None where missing), and the
+    most frequent sub-second unit found.
+
+    A value is in a sub-second unit when it lies after ``latest`` and its 1000th (10^6th, 10^9th) part
+    is a date within [earliest, latest]; no plausible date in seconds is that large.
+    """
+    unit = np.where(np.isnan(seconds), None, "seconds").astype(object)
+    if earliest <= latest:
+        with np.errstate(invalid="ignore"):
+            for name, factor in SUB_SECOND_UNITS:
+                scaled = seconds / factor
+                unit[(seconds > latest) & (scaled >= earliest) & (scaled <= latest) & (unit == "seconds")] = name
+    found = pd.Series(unit[(unit != "seconds") & (unit != None)])  # noqa: E711 — elementwise on an object array
+    return unit, (str(found.mode().iloc[0]) if len(found) else None)
+
+
+def _fits_int64(ids: pd.Series) -> pd.Series:
+    """True where an id is not an integer or is one within int64; None where the id is missing."""
+    result = pd.Series(None, index=ids.index, dtype=object)
+    present = ids.notna().to_numpy()
+    result[present] = True
+    text = ids[present].astype(str)
+    text = text[text.str.len() >= 19].str.strip()  # int64 needs 19 digits to overflow; skip the short ids
+    numeric = text[text.str.fullmatch(r"[+-]?\d+").fillna(False).astype(bool)]
+    if len(numeric):
+        fits = {value: INT64_MIN <= int(value) <= INT64_MAX for value in pd.unique(numeric)}
+        result[numeric.index] = numeric.map(fits).astype(object)
+    return result
+
+
+def _check_users(
+    interactions: pd.DataFrame, source: str, numbering, min_events: int, docs_dir: Path | None
+) -> list[RuleFailure]:
+    """Suite ``raw_logs.users``: some user has ``min_events`` events. A failure shows the busiest user's rows."""
+    E = expectations()
+    users = interactions[USER_ID]
+    events = users.map(users.value_counts()).astype("int64")
+    rule = Rule(
+        SOME_USER_HAS_MIN_INTERACTIONS,
+        (E.ExpectColumnMaxToBeBetween(column=USER_EVENTS, min_value=min_events),),
+        tuple(INTERACTION_COLUMNS),
+        f"at least one user has {min_events} events (what leave-one-out needs: train, validation, test)",
+    )
+    frame = pd.DataFrame({USER_EVENTS: events})
+    failures = run_suite(
+        frame, [rule], suite_name=USERS_SUITE, source=source, display=interactions, row_numbering=numbering, docs_dir=docs_dir
+    )
+    if not failures:
+        return []
+    most = int(events.max())
+    busiest = users.iloc[int(np.argmax(events.to_numpy()))]
+    rows = np.flatnonzero((users == busiest).to_numpy())
+    shown = [column for column in INTERACTION_COLUMNS if column in interactions.columns]
+    (failure,) = failures
+    return [
+        dataclasses.replace(
+            failure,
+            detail=(
+                f"no user has {min_events} events (the most, {most}, belong to user_id={busiest!r}); every user would be "
+                f"dropped by the filter sequences.min_user_interactions (>= {MIN_EVENTS_FOR_SPLIT}), leaving nothing to train on"
+            ),
+            sample_rows=tuple(sample_row(interactions, int(row), shown, numbering) for row in rows[:MAX_SAMPLE_ROWS]),
+            unexpected_count=users.nunique(),
+        )
+    ]
+
+
+def _explained(failure: RuleFailure, explanations: dict[str, str]) -> RuleFailure:
+    extra = explanations.get(failure.rule)
+    if not extra:
+        return failure
+    return dataclasses.replace(failure, detail=f"{failure.detail}; {extra}" if failure.detail else extra)
+
+
+def _date(seconds: int, *, seconds_precision: bool = False) -> str:
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if seconds_precision else moment.strftime("%Y-%m-%d")
 
 
 def _item_rules(checked_items: pd.DataFrame) -> tuple[list[Rule], list[str]]:
@@ -261,7 +451,10 @@ def _blank_to_null_column(values: pd.Series) -> pd.Series:
     return values.mask(blank.fillna(False).astype(bool))
 
 
-_ORDER = {name: position for position, name in enumerate(INTERACTION_RULES[:1] + ITEM_RULES[:1] + INTERACTION_RULES[1:] + ITEM_RULES[1:])}
+_ORDER = {
+    name: position
+    for position, name in enumerate(INTERACTION_RULES[:1] + ITEM_RULES[:1] + INTERACTION_RULES[1:] + ITEM_RULES[1:] + DATA_SET_RULES)
+}
 
 
 def _rule_order(name: str) -> int:

@@ -169,7 +169,7 @@ def _failure(
         plural = "s" if len(missing) > 1 else ""
         details.insert(0, f"missing column{plural} {', '.join(missing)}; columns found: {', '.join(map(str, source_columns)) or 'none'}")
     shown = [column for column in rule.show if column in display.columns]
-    samples = tuple(_sample(display, index, shown, row_numbering) for index in sorted(rows)[:MAX_SAMPLE_ROWS])
+    samples = tuple(sample_row(display, index, shown, row_numbering) for index in sorted(rows)[:MAX_SAMPLE_ROWS])
     return RuleFailure(
         file=source,
         rule=rule.name,
@@ -204,7 +204,8 @@ def _target(kwargs: dict) -> str:
     return "table"
 
 
-def _sample(display: pd.DataFrame, index: int, columns: list[str], row_numbering: RowNumbering) -> dict[str, Any]:
+def sample_row(display: pd.DataFrame, index: int, columns: list[str], row_numbering: RowNumbering) -> dict[str, Any]:
+    """Row ``index`` of ``display`` as a ``RuleFailure`` sample: its number as the file counts it, and ``columns``."""
     row = index + 2 if row_numbering == "line" else index
     return {"row": row, **{column: _plain(display.at[index, column]) for column in columns}}
 

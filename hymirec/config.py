@@ -39,7 +39,11 @@ class DataConfig(_Section):
     items_path: Path | None = Field(
         default=None, description="CSV or Parquet with item_id, title and optional text columns (source=files)."
     )
-    timestamp_min: int = Field(default=0, description="Earliest plausible Unix timestamp (seconds).")
+    timestamp_min: int = Field(
+        default=631_152_000,
+        description="Earliest plausible Unix timestamp (seconds): 1990-01-01. 0 or a 1980s date in a log is a "
+        "placeholder or a clock reset, not an event.",
+    )
     timestamp_max: int = Field(default=4_102_444_800, description="Latest plausible Unix timestamp (2100-01-01).")
 
     @model_validator(mode="after")

@@ -33,7 +33,7 @@ def typed_logs(**changes) -> RawLogs:
 
 def test_typed_frames_pass_with_a_summary():
     summary = validate_raw_logs(typed_logs(), **SOURCES, **BOUNDS)
-    assert summary["rules_checked"] == 9
+    assert summary["rules_checked"] == 14
     assert summary["rules"][:2] == ["interactions_have_required_columns", "items_have_required_columns"]
     assert (summary["rows"], summary["users"], summary["items"], summary["catalog_items"]) == (12, 4, 4, 4)
 

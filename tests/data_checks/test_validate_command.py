@@ -48,14 +48,14 @@ def test_every_rule_has_a_fixture_folder():
 def test_good_pair_passes(capsys):
     code, out, err = _validate(GOOD, capsys)
     assert code == 0, err
-    assert out.strip() == f"OK: {GOOD / 'interactions.csv'}: 6 rows, 3 users, 3 items; 9 rules passed"
+    assert out.strip() == f"OK: {GOOD / 'interactions.csv'}: 6 rows, 3 users, 3 items; 14 rules passed"
     assert err == ""
 
 
 def test_good_interactions_alone_skip_item_rules(capsys):
     code, out, _ = _validate(GOOD, capsys, items=False)
     assert code == 0
-    assert out.strip().endswith("6 rows, 3 users, 3 items; 5 rules passed")
+    assert out.strip().endswith("6 rows, 3 users, 3 items; 10 rules passed")
 
 
 @pytest.mark.parametrize("rule", BAD_FOLDERS)
@@ -91,7 +91,13 @@ def test_missing_required_column_names_the_rules_not_checked():
     with pytest.raises(DataValidationError) as caught:
         validate_user_files(folder / "interactions.csv", folder / "items.csv")
     assert "missing column 'timestamp'; columns found: user_id, item_id, time" in str(caught.value)
-    assert caught.value.skipped == ["timestamp_is_integer", "timestamp_in_range", "interaction_is_unique"]
+    assert caught.value.skipped == [
+        "timestamp_is_integer",
+        "timestamp_in_seconds",
+        "timestamp_in_range",
+        "timestamp_not_in_future",
+        "interaction_is_unique",
+    ]
     assert "not checked because of missing columns: timestamp_is_integer" in str(caught.value)
 
 
@@ -162,4 +168,4 @@ def test_good_parquet_pair_passes(tmp_path):
     interactions.to_parquet(tmp_path / "interactions.parquet")
     pd.read_csv(GOOD / "items.csv", dtype=str).to_parquet(tmp_path / "items.parquet")
     report = validate_user_files(tmp_path / "interactions.parquet", tmp_path / "items.parquet")
-    assert report.startswith("OK: ") and report.endswith("9 rules passed")
+    assert report.startswith("OK: ") and report.endswith("14 rules passed")
