@@ -43,7 +43,7 @@ def _publish(args: argparse.Namespace) -> int:
     load_config(args.config)  # a config that does not load cannot be what the workspace ran
     seconds = read_stage_seconds(Path(args.stage_seconds)) if args.stage_seconds else None
     try:
-        publish(Path(args.root).resolve(), Path(args.config), Path(args.out), seconds)
+        publish(Path(args.root).resolve(), Path(args.config), Path(args.out), seconds, args.note)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("-c", "--config", required=True, help="the config the workspace ran")
     publish.add_argument("--out", required=True, help="e.g. results/benchmark_ml1m")
     publish.add_argument("--stage-seconds", help="lines '<stage> <seconds>' measured while the stages ran")
+    publish.add_argument("--note", default="", help="what a reader must know that the numbers do not say")
     publish.set_defaults(handler=_publish)
     return parser
 

@@ -7,7 +7,8 @@ this repository. ``publish`` copies what a reader needs to check a claim into ``
 - ``rankings/<model>.parquet``: each model's test top-10 per user in original ids (the report's
   columns), enough to re-score NDCG@10 and Recall@10 with any other code;
 - ``provenance.json``: the commit, the config file and its SHA-256, each trained model's epochs and
-  training seconds, wall seconds per stage when given, and the machine.
+  training seconds, wall seconds per stage when given, the machine, and a free-text note (anything
+  a reader must know that the numbers do not say: a run stopped by hand, code from another checkout).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def machine() -> dict[str, Any]:
     }
 
 
-def publish(root: Path, config_path: Path, out: Path, stage_seconds: dict[str, float] | None = None) -> None:
+def publish(root: Path, config_path: Path, out: Path, stage_seconds: dict[str, float] | None = None, note: str = "") -> None:
     """Copy the report of the workspace ``root`` (run with ``config_path``) into ``out``, replacing it whole."""
     layout = Layout(root)
     if not layout.metrics.exists():
@@ -75,6 +76,7 @@ def publish(root: Path, config_path: Path, out: Path, stage_seconds: dict[str, f
         "stage_seconds": stage_seconds or {},
         "machine": machine(),
         "published": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "note": note,
     }
     with atomic_directory(out) as staging:
         shutil.copy2(layout.metrics, staging / "metrics.json")

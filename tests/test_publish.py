@@ -35,7 +35,7 @@ def test_publish_copies_the_report_top_10_rankings_and_provenance(tmp_path: Path
     timings = tmp_path / "seconds.txt"
     timings.write_text("sasrec_model 42\ncoarse_model 7.5\ndone\n")
     out = tmp_path / "results" / "bench"
-    assert main(["publish", "--root", str(tmp_path / "ws"), "-c", str(config), "--out", str(out), "--stage-seconds", str(timings)]) == 0
+    assert main(["publish", "--root", str(tmp_path / "ws"), "-c", str(config), "--out", str(out), "--stage-seconds", str(timings), "--note", "by hand"]) == 0
     assert read_json(out / "metrics.json") == {"test": {"sasrec": {"ndcg@10": 0.5}}}
     assert (out / "evaluation.md").read_text() == "# report\n" and (out / "figures" / "plot.png").exists()
     assert (out / "bench.yaml").read_text() == "seed: 7\n"
@@ -50,7 +50,7 @@ def test_publish_copies_the_report_top_10_rankings_and_provenance(tmp_path: Path
         "coarse_codebook": {"best_epoch": 3, "epochs_trained": 6, "train_seconds": 12.5},
     }
     assert provenance["stage_seconds"] == {"sasrec_model": 42.0, "coarse_model": 7.5}
-    assert provenance["machine"]["cpu_count"] >= 1
+    assert provenance["machine"]["cpu_count"] >= 1 and provenance["note"] == "by hand"
 
 
 def test_a_workspace_without_a_report_publishes_nothing(tmp_path: Path, capsys) -> None:
