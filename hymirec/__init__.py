@@ -1,0 +1,1 @@
+"""HyMiRec: the ML library (data, sequences, encoders, codebook, models, losses, evaluation, stages); it imports no Dagster."""
