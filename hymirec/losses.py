@@ -188,17 +188,23 @@ def _match_row_by_row(similarity: torch.Tensor, group_valid: torch.Tensor) -> to
     return torch.from_numpy(assignment).to(similarity.device)
 
 
-def excluded_keys(targets: torch.Tensor, duplicates: torch.Tensor, num_items: int) -> torch.Tensor:
-    """[P I] items that are no negatives of row p: its targets and their near-duplicates.
+def excluded_pairs(
+    targets: torch.Tensor, duplicates: torch.Tensor, rows: torch.Tensor, candidates: torch.Tensor | None, num_items: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(query, key) pairs that are no negatives: for query q of row ``rows[q]``, that row's targets and
+    their near-duplicates, as columns of the keys (the catalog, or ``candidates`` when sampled).
 
-    ``targets`` [P W] item_idx (-1 none), ``duplicates`` [I D] near-duplicate item_idx of each item (-1 none).
+    ``targets`` [P W] item_idx (-1 none), ``duplicates`` [I D] near-duplicate item_idx of each item (-1
+    none). Sparse and sorted by query, as ``chunked_logsumexp`` takes them: a row has at most W(1+D).
     """
-    valid = targets >= 0
     related = torch.cat([targets[..., None], duplicates[targets.clamp(min=0)]], dim=-1)  # [P W 1+D]
-    related = related.masked_fill(~valid[..., None], -1).flatten(1)  # [P W(1+D)]
-    excluded = torch.zeros(len(targets), num_items + 1, dtype=torch.bool, device=targets.device)
-    excluded.scatter_(1, related + 1, True)  # column 0 collects the -1s
-    return excluded[:, 1:]
+    related = related.masked_fill((targets < 0)[..., None], -1).flatten(1)[rows]  # [Q W(1+D)]
+    if candidates is not None:  # item -> its column among the sampled keys, -1 when not sampled
+        column_of = torch.full((num_items + 1,), -1, dtype=torch.long, device=targets.device)
+        column_of[candidates + 1] = torch.arange(len(candidates), device=targets.device)
+        related = column_of[related + 1]
+    query, slot = (related >= 0).nonzero(as_tuple=True)
+    return query, related[query, slot]
 
 
 def dmil_loss(
@@ -216,7 +222,7 @@ def dmil_loss(
     ``targets`` [P W] (-1 = none) split into groups (``target_groups`` [P W], from ``cosine_kmeans``).
     Groups are matched one-to-one to interests (Hungarian, on cos(group centroid, interest)); each target
     item v is a positive of its group's interest u = u_{p,m(g)}, against every catalog item that is not
-    one of row p's targets or a near-duplicate of one (``excluded_keys``):
+    one of row p's targets or a near-duplicate of one (``excluded_pairs``):
 
         L = −mean_{(p,w)} log [ exp(cos(u, v_w)/τ) / (exp(cos(u, v_w)/τ) + Σ_{j ∉ E_p} exp(cos(u, v_j)/τ)) ]
 
@@ -237,12 +243,12 @@ def dmil_loss(
     # one softmax per used (row, group): its interest against the catalog, false negatives removed
     query_row, query_group = group_used.nonzero(as_tuple=True)  # [Q]
     queries = interests[query_row, interest_of_group[query_row, query_group]]  # [Q d]
-    keys, correction, excluded = items, 0.0, excluded_keys(targets, duplicates, num_items)  # [P I]
+    keys, correction = items, 0.0
     if candidates is not None:
-        keys, excluded = items[candidates], excluded[:, candidates]
-        correction = math.log(num_items / len(candidates))
+        keys, correction = items[candidates], math.log(num_items / len(candidates))
+    blocked = excluded_pairs(targets, duplicates, query_row, candidates, num_items)
     scaled = queries / temperature  # dividing [Q d] rather than the [Q N] logits: same values, far less work
-    partition = chunked_logsumexp(scaled, keys, excluded[query_row].nonzero(as_tuple=True)) + correction  # [Q]
+    partition = chunked_logsumexp(scaled, keys, blocked) + correction  # [Q]
     # every positive reads its own query's partition
     positive_row, positive_column = valid.nonzero(as_tuple=True)  # [N+]
     query_index = torch.zeros(len(group_used), num_interests, dtype=torch.long, device=targets.device)

@@ -110,8 +110,7 @@ def train_with_early_stopping(
     ``samples`` are the training examples, or a function of the epoch number that draws them (so that
     each epoch may see other windows of the same sequences). With ``length_of``, batches hold samples
     of similar length (``batch_order``), so a batch trimmed to its longest sample carries little padding.
-    A non-finite loss raises
-    ``NonFiniteLossError`` at once, before the optimiser step it would poison.
+    A non-finite loss raises ``NonFiniteLossError`` at once, before the optimiser step it would poison.
 
     With ``checkpoint``, the full training state is saved after every epoch and an interrupted run
     resumes from it; the file is removed once training ends. The data order of epoch e is drawn from

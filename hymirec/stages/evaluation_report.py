@@ -1,7 +1,8 @@
 """Stage ``evaluation_report``: every model on the same split, full ranking, one report.
 
-Models: Popularity, the baselines of stage ``sasrec_model`` (SASRec, SASRec with the item text, ComiRec-SA), the coarse model on codebook and on exact history (``coarse_codebook``,
-``coarse_exact``) and every trained HyMiRec variant (models/llm/<variant>/).
+Models: Popularity, the baselines of stage ``sasrec_model`` (SASRec, SASRec with the item text,
+ComiRec-SA), the coarse model on codebook and on exact history (``coarse_codebook``, ``coarse_exact``)
+and every trained HyMiRec variant (models/llm/<variant>/).
 
 Writes reports/metrics.json ({"valid"|"test": {model: {metric: value}}, "compression": {split:
 {pair: ...}}}, the last being ΔNDCG@10 of reading the history from the codebook), reports/evaluation.md,

@@ -2,8 +2,8 @@
 
 Every variant gets the same training windows (each epoch, ``llm.windows_per_user`` windows of R items
 per user drawn from the seed and the epoch, every position of a window trained at once), the same
-budget and the same seed; only what the variant names changes (``hymirec.models.llm.variant_spec``). Writes models/llm/<variant>/, reports/llm_model.json and
-reports/llm_model/training_curves.png.
+budget and the same seed; only what the variant names changes (``hymirec.models.llm.variant_spec``).
+Writes models/llm/<variant>/, reports/llm_model.json and reports/llm_model/training_curves.png.
 
 Variants are trained one after another, and each finished one is parked under checkpoints/ (keyed by
 its settings), so a run interrupted during variant 4 resumes variant 4 and does not retrain 1–3. The
