@@ -36,6 +36,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest tests; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
 
+# Not part of the tests: ~45 min on 2 cores (the default pipeline, SASRec to convergence on the benchmark
+# config, RecBole in its own virtualenv under .bench/). Writes reports/bench.json.
+bench: $(STAMP)
+	$(BIN)/hymirec bench
+
 dagster: $(STAMP)
 	mkdir -p $(DAGSTER_HOME) && $(BIN)/dagster dev -m orchestration.definitions
 

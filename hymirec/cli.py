@@ -3,6 +3,7 @@
     hymirec stage <name> -c configs/default.yaml
     hymirec validate --interactions PATH [--items PATH]
     hymirec publish --root ../bench -c configs/benchmark_ml1m.yaml --out results/benchmark_ml1m
+    hymirec bench [--sections pipeline serving training converge recbole]
 
 Expected failures (bad config, bad data) print one clear message and exit 1, never a traceback.
 """
@@ -51,6 +52,20 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from hymirec.bench.run import run_bench
+
+    root = Path(".").resolve()
+    try:
+        line = run_bench(root, Path(args.config), Path(args.benchmark_config), tuple(args.sections), args.recbole_steps,
+                         args.hymirec_batches, Path(args.out), Path(args.workspace).resolve() if args.workspace else None)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hymirec", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -73,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--stage-seconds", help="lines '<stage> <seconds>' measured while the stages ran")
     publish.add_argument("--note", default="", help="what a reader must know that the numbers do not say")
     publish.set_defaults(handler=_publish)
+
+    from hymirec.bench.run import SECTIONS
+
+    bench = commands.add_parser("bench", help="measure pipeline, training, serving and RecBole side by side -> reports/bench.json")
+    bench.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    bench.add_argument("-c", "--config", default="configs/default.yaml", help="the pipeline timed by 'pipeline'")
+    bench.add_argument("--benchmark-config", default="configs/benchmark_ml1m.yaml", help="training speed and convergence")
+    bench.add_argument("--recbole-steps", type=int, default=20, help="RecBole training steps timed")
+    bench.add_argument("--hymirec-batches", type=int, default=None, help="time only this many HyMiRec batches (default: an epoch)")
+    bench.add_argument("--workspace", help="a trained workspace to measure instead of the pipeline section's (e.g. '.')")
+    bench.add_argument("--out", default="reports/bench.json")
+    bench.set_defaults(handler=_bench)
     return parser
 
 

@@ -12,7 +12,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,25 @@ class NonFiniteLossError(RuntimeError):
     """Training produced a NaN or infinite loss: the run stops, nothing is saved or promoted."""
 
 
+def make_optimizer(model: nn.Module, schedule: TrainingSchedule) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(model.parameters(), lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
+
+
+def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches: Iterable[Any], epoch: int) -> list[float]:
+    """One optimiser step per batch, in train mode; the losses. A non-finite loss raises before its step."""
+    model.train()
+    losses = []
+    for index, batch in enumerate(tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=None)):
+        loss = model.loss(batch)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(f"{type(model).__name__}: loss {loss.item()} at epoch {epoch}, batch {index}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
 def train_with_early_stopping(
     model: nn.Module,
     samples: Sequence[Any] | Callable[[int], Sequence[Any]],
@@ -116,7 +135,7 @@ def train_with_early_stopping(
     resumes from it; the file is removed once training ends. The data order of epoch e is drawn from
     ``seed + e``, so a resumed run sees the same batches as an uninterrupted one.
     """
-    optimizer = torch.optim.AdamW(model.parameters(), lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
+    optimizer = make_optimizer(model, schedule)
     best_state, best_valid, best_epoch = None, {monitor: -1.0}, 0
     history: list[dict[str, float]] = []
     started, elapsed_before = time.perf_counter(), 0.0
@@ -131,19 +150,9 @@ def train_with_early_stopping(
     for epoch in range(len(history) + 1, schedule.max_epochs + 1):
         if history and epoch - 1 - best_epoch >= schedule.patience:
             break
-        model.train()
         epoch_samples = samples(epoch) if callable(samples) else samples
         batches = batch_order(epoch_samples, schedule.batch_size, np.random.default_rng(seed + epoch), length_of)
-        losses = []
-        for index, members in enumerate(tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=None)):
-            batch = make_batch([epoch_samples[i] for i in members])
-            loss = model.loss(batch)
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError(f"{type(model).__name__}: loss {loss.item()} at epoch {epoch}, batch {index}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+        losses = train_epoch(model, optimizer, (make_batch([epoch_samples[i] for i in members]) for members in batches), epoch)
         model.eval()
         valid = validate(model)
         record = {"epoch": epoch, "train_loss": float(np.mean(losses)), **{f"valid_{k}": v for k, v in valid.items()}}

@@ -154,3 +154,20 @@ def test_mlflow_recorded_the_training_run(materialised) -> None:
     best = max((name for name in valid if name != "popularity"), key=lambda name: valid[name]["ndcg@10"])
     champion = mlflow.MlflowClient().get_model_version_by_alias("hymirec-recommender", "champion")
     assert champion.tags["model"] == best
+
+
+def test_bench_measures_the_trained_workspace(materialised, tmp_path: Path) -> None:
+    """`hymirec bench` on the workspace just trained: every model's evaluation and latency, and training speed."""
+    root, env, _ = materialised
+    out = tmp_path / "bench.json"
+    line = _run([str(VENV_BIN / "hymirec"), "bench", "--sections", "serving", "training", "--workspace", ".",
+                 "--benchmark-config", "configs/default.yaml", "--hymirec-batches", "2", "--out", str(out)], root, env)
+    assert "bench:" in line
+    report = read_json(out)
+    assert set(report["full_rank_eval_seconds"]) == set(MODELS) == set(report["top10_latency_ms"])
+    assert all(seconds > 0 for seconds in report["full_rank_eval_seconds"].values())
+    assert all(0 < latency["p50"] <= latency["p99"] for latency in report["top10_latency_ms"].values())
+    training = report["sections"]["training"]
+    assert training["sasrec"]["steps"] == training["sasrec"]["steps_per_epoch"] and training["sasrec"]["targets"] > 0
+    assert training["hymirec"]["steps"] == 2 and report["sasrec_epoch_seconds"] == training["sasrec"]["epoch_seconds"]
+    assert report["default_pipeline_seconds"] is None and report["throughput_ratio_vs_recbole"] is None  # not run here

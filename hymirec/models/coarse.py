@@ -65,5 +65,4 @@ class CoarseModel(CausalSequenceModel):
     def context_tokens(self, histories: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         """The last M hidden states [B M H] and which of them sit on real items [B M]."""
         tokens = left_pad(histories, self.config.max_length)
-        states = self(tokens)[:, -self.config.num_tokens :]
-        return states, tokens[:, -self.config.num_tokens :] > 0
+        return self(tokens, last=self.config.num_tokens), tokens[:, -self.config.num_tokens :] > 0

@@ -44,15 +44,27 @@ class CausalSelfAttentionBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.attention_dropout = dropout
 
-    def forward(self, hidden: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, allowed: torch.Tensor, last: int | None = None) -> torch.Tensor:
+        """[B L D] -> [B L D]; with ``last``, only the last ``last`` positions are computed: [B last D].
+
+        Keys and values still come from every position; the queries, the output projection and the
+        feed-forward run on the kept positions only (what scoring and the coarse tokens read).
+        """
         batch, length, width = hidden.shape  # [B L D]
-        query, key, value = self.qkv(self.attention_norm(hidden)).chunk(3, dim=-1)
-        heads = lambda x: x.view(batch, length, self.num_heads, width // self.num_heads).transpose(1, 2)  # noqa: E731
+        normed = self.attention_norm(hidden)
+        keep = length if last is None else last
+        if keep < length:
+            key, value = F.linear(normed, self.qkv.weight[width:], self.qkv.bias[width:]).chunk(2, dim=-1)
+            query = F.linear(normed[:, -keep:], self.qkv.weight[:width], self.qkv.bias[:width])
+            hidden, allowed = hidden[:, -keep:], allowed[..., -keep:, :]
+        else:
+            query, key, value = self.qkv(normed).chunk(3, dim=-1)
+        heads = lambda x: x.view(batch, -1, self.num_heads, width // self.num_heads).transpose(1, 2)  # noqa: E731
         attended = F.scaled_dot_product_attention(
             heads(query), heads(key), heads(value), attn_mask=allowed,
             dropout_p=self.attention_dropout if self.training else 0.0,
-        )  # [B H L D/H]
-        hidden = hidden + self.dropout(self.out(attended.transpose(1, 2).reshape(batch, length, width)))
+        )  # [B H keep D/H]
+        hidden = hidden + self.dropout(self.out(attended.transpose(1, 2).reshape(batch, keep, width)))
         return hidden + self.dropout(self.ffn(self.ffn_norm(hidden)))
 
 
@@ -87,11 +99,13 @@ class CausalSequenceModel(nn.Module):
         """Output vectors [I D] of every catalog item: logits are dot products with hidden states."""
         raise NotImplementedError
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, last: int | None = None) -> torch.Tensor:
         """Hidden states [B L D] for left-padded tokens [B L] (L ≤ max_length); column L-1 is the most recent item.
 
         Positions count from the right end (the most recent item is always position max_length - 1), so a
-        batch trimmed to its longest sequence gives the same states as one padded to max_length.
+        batch trimmed to its longest sequence gives the same states as one padded to max_length. With
+        ``last``, only the states of the last ``last`` positions are returned [B last D], and the final
+        block computes nothing else: scoring reads one position, the coarse tokens M.
         """
         length = tokens.shape[1]
         positions = torch.arange(self.config.max_length - length, self.config.max_length, device=tokens.device)
@@ -101,8 +115,10 @@ class CausalSequenceModel(nn.Module):
         # a position sees earlier items only; padding positions see themselves so no row is empty
         allowed = (causal & is_item[:, None, :]) | torch.eye(length, dtype=torch.bool, device=tokens.device)
         allowed = allowed[:, None, :, :]  # [B 1 L L]
-        for block in self.blocks:
-            hidden = block(hidden, allowed) * is_item[..., None]
+        for index, block in enumerate(self.blocks):
+            final = index == len(self.blocks) - 1
+            kept = last if final and last is not None else length
+            hidden = block(hidden, allowed, kept) * is_item[:, -kept:, None]
         return self.final_norm(hidden)
 
     def loss(self, batch: SASRecBatch) -> torch.Tensor:
@@ -113,7 +129,7 @@ class CausalSequenceModel(nn.Module):
     def score_items(self, histories: list[np.ndarray]) -> np.ndarray:
         """Dot product of the last hidden state with every item vector: [B I]."""
         with evaluating(self):
-            scores = self(left_pad(histories, self.config.max_length))[:, -1, :] @ self.item_vectors().T
+            scores = self(trimmed_tokens(histories, self.config.max_length), last=1)[:, 0] @ self.item_vectors().T
         return scores.numpy()
 
 
@@ -160,6 +176,12 @@ class SASRecText(CausalSequenceModel):
 
     def item_vectors(self) -> torch.Tensor:
         return self.item_tower()
+
+
+def trimmed_tokens(histories: list[np.ndarray], max_length: int) -> torch.Tensor:
+    """The histories left-padded to the longest of them (at most ``max_length``): no column of padding only."""
+    longest = max((len(history) for history in histories), default=0)
+    return left_pad(histories, max(1, min(max_length, longest)))
 
 
 def training_batch(sequences: list[np.ndarray], max_length: int) -> SASRecBatch:

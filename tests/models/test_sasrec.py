@@ -41,6 +41,18 @@ def test_forward_shapes_and_padding_does_not_leak() -> None:
     assert scores.shape == (2, NUM_ITEMS)
 
 
+def test_scoring_reads_only_the_last_positions_and_trims_padding_without_changing_a_score() -> None:
+    model = SASRec(CONFIG, NUM_ITEMS).eval()
+    tokens = torch.tensor([[0, 0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6, 7]])
+    full = model(tokens)
+    torch.testing.assert_close(model(tokens, last=1)[:, 0], full[:, -1], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(model(tokens, last=3), full[:, -3:], atol=1e-6, rtol=1e-5)
+    histories = [np.array([2, 3]), np.array([0, 1, 2])]  # scored trimmed to 3 columns instead of 7
+    padded = model(torch.tensor([[0, 0, 0, 0, 0, 3, 4], [0, 0, 0, 0, 1, 2, 3]]))[:, -1] @ model.item_vectors().T
+    np.testing.assert_allclose(model.score_items(histories), padded.detach().numpy(), atol=1e-5, rtol=1e-5)
+    assert model.score_items([np.array([], dtype=np.int64)]).shape == (1, NUM_ITEMS)  # an empty history still scores
+
+
 def test_causal_attention_ignores_future_items() -> None:
     model = SASRec(CONFIG, NUM_ITEMS).eval()
     a = model(torch.tensor([[1, 2, 3, 4, 5, 6, 7]]))

@@ -1,0 +1,7 @@
+"""``hymirec bench``: what the project costs to run, measured, in reports/bench.json (issue "hardware speed").
+
+Sections: the default pipeline stage by stage in a scratch workspace (``pipeline``); full-ranking
+evaluation and top-10 latency of every model it trained (``serving``); training speed on the benchmark
+config and SASRec's time to convergence (``training``); RecBole's SASRec against ours in the same run
+(``recbole``). Nothing here is a test: timings are reported, never asserted.
+"""

@@ -1,0 +1,55 @@
+"""Full-ranking evaluation time and per-user top-10 latency of every model a workspace has trained.
+
+Evaluation is the report's own (``hymirec.evaluation.evaluate`` on the test split, top lists and
+diversity included), timed per model. Latency is what serving one request costs: one user's history
+in, the catalog scored, the history masked, the 10 best items out (a partition, then a sort of 10).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from hymirec.bench.timing import percentiles_ms
+from hymirec.config import HyMiRecConfig
+from hymirec.evaluation import evaluate, mask_histories
+from hymirec.models.base import Recommender
+from hymirec.paths import Layout
+from hymirec.sequences import SplitView, split_view
+from hymirec.stages.common import load_sequence_data
+from hymirec.stages.evaluation_report import build_models, item_categories, load_trained, trained_model_dirs
+
+LATENCY_USERS = 300
+
+
+def top10(model: Recommender, history: np.ndarray) -> np.ndarray:
+    scores = mask_histories(np.array(model.score_items([history]), dtype=np.float32), [history])[0]
+    best = np.argpartition(-scores, 10)[:10]
+    return best[np.argsort(-scores[best], kind="stable")]
+
+
+def latency_ms(model: Recommender, view: SplitView, users: np.ndarray) -> dict[str, float]:
+    top10(model, view.histories[users[0]])  # warm-up: lazy buffers, allocator
+    seconds = []
+    for user in users:
+        started = time.perf_counter()
+        top10(model, view.histories[user])
+        seconds.append(time.perf_counter() - started)
+    return percentiles_ms(seconds)
+
+
+def serving_benchmark(config: HyMiRecConfig, layout: Layout, seed: int) -> dict:
+    data = load_sequence_data(layout)
+    view = split_view(data.sequences, "test")
+    categories = item_categories(data.items)
+    trained = {name: load_trained(name, folder, layout) for name, folder in trained_model_dirs(layout).items()}
+    users = np.random.default_rng(seed).choice(len(view.targets), size=min(LATENCY_USERS, len(view.targets)), replace=False)
+    eval_seconds, latency = {}, {}
+    for name, model in build_models(view, data.num_items, trained).items():
+        started = time.perf_counter()
+        evaluate(model.score_items, view, config.evaluation, model_name=name, item_categories=categories)
+        eval_seconds[name] = round(time.perf_counter() - started, 3)
+        latency[name] = latency_ms(model, view, users)
+    return {"users": len(view.targets), "items": data.num_items, "full_rank_eval_seconds": eval_seconds,
+            "top10_latency_ms": latency, "latency_users": len(users)}

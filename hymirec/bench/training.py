@@ -1,0 +1,98 @@
+"""Training speed on a config (seconds per epoch, targets per second) and SASRec's time to convergence.
+
+Every measurement runs the production loop (``hymirec.training``) on the production batches. A
+*target* is one (position, next item) pair the loss trains: SASRec has one per real position, HyMiRec
+up to W per window position. HyMiRec's epoch is timed with an untrained coarse model as its context
+(same shapes, same cost) so that the benchmark needs no coarse training first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from hymirec.codebook import load_reconstructions
+from hymirec.config import HyMiRecConfig, SASRecConfig, Variant
+from hymirec.evaluation import evaluate
+from hymirec.models.coarse import CoarseModel
+from hymirec.models.llm import build_hymirec, llm_batch, training_windows
+from hymirec.models.sasrec import SASRec, training_batch
+from hymirec.paths import Layout
+from hymirec.sequences import split_view, training_sequences
+from hymirec.stages.common import load_sequence_data
+from hymirec.training import TrainingSchedule, batch_order, make_optimizer, seed_everything, train_epoch, train_with_early_stopping
+
+
+def _timed_epoch(model: torch.nn.Module, samples: list[Any], make_batch: Callable[[list[Any]], Any],
+                 count_targets: Callable[[Any], int], schedule: TrainingSchedule, seed: int,
+                 length_of: Callable[[Any], int] | None = None, max_batches: int | None = None) -> dict:
+    """One epoch (or its first ``max_batches`` batches) of optimiser steps; batching time included."""
+    order = batch_order(samples, schedule.batch_size, np.random.default_rng(seed + 1), length_of)
+    counted = [0]
+
+    def batches() -> Iterator[Any]:
+        for members in order[:max_batches]:
+            batch = make_batch([samples[i] for i in members])
+            counted[0] += count_targets(batch)
+            yield batch
+
+    optimizer = make_optimizer(model, schedule)
+    started = time.perf_counter()
+    steps = len(train_epoch(model, optimizer, batches(), epoch=1))
+    seconds = time.perf_counter() - started
+    result = {"steps": steps, "targets": counted[0], "seconds": round(seconds, 2),
+              "targets_per_second": round(counted[0] / seconds, 1), "steps_per_epoch": len(order)}
+    result["epoch_seconds"] = round(seconds * len(order) / steps, 2)  # measured whole when steps == steps_per_epoch
+    return result
+
+
+def sasrec_targets(batch: Any) -> int:
+    return int((batch.labels >= 0).sum())
+
+
+def sasrec_epoch(config: HyMiRecConfig, layout: Layout, sasrec: SASRecConfig | None = None) -> dict:
+    """One SASRec epoch on ``sasrec`` (default: the config's), then one full validation pass, timed apart."""
+    sasrec = sasrec or config.sasrec
+    data = load_sequence_data(layout)
+    seed_everything(config.seed)
+    model = SASRec(sasrec, data.num_items)
+    result = _timed_epoch(model, training_sequences(data.sequences), lambda batch: training_batch(batch, sasrec.max_length),
+                          sasrec_targets, TrainingSchedule.of(sasrec), config.seed, length_of=len)
+    started = time.perf_counter()
+    evaluate(model.score_items, split_view(data.sequences, "valid"), config.evaluation, model_name="sasrec", with_top_items=False)
+    result["validation_seconds"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def hymirec_epoch(config: HyMiRecConfig, layout: Layout, max_batches: int | None) -> dict:
+    data = load_sequence_data(layout)
+    embeddings, reconstructions = np.load(layout.item_embeddings), load_reconstructions(layout.codebook_dir)
+    llm = config.llm
+    seed_everything(config.seed)
+    coarse_state = CoarseModel.from_embeddings(config.coarse, reconstructions, embeddings).state_dict()
+    model = build_hymirec(llm, Variant.HYMIREC, config.coarse, embeddings, reconstructions, layout.pretrained_cache, coarse_state)
+    windows = training_windows(training_sequences(data.sequences), llm.recent_items, llm.windows_per_user, config.seed, 1)
+    return _timed_epoch(model, windows, lambda batch: llm_batch(batch, llm.recent_items, llm.target_window),
+                        lambda batch: int((batch.targets >= 0).sum()), TrainingSchedule.of(llm), config.seed,
+                        max_batches=max_batches)
+
+
+def sasrec_converged(config: HyMiRecConfig, layout: Layout) -> dict:
+    """SASRec trained as stage ``sasrec_model`` trains it (early stopping on validation); its test NDCG@10."""
+    data = load_sequence_data(layout)
+    seed_everything(config.seed)
+    model = SASRec(config.sasrec, data.num_items)
+    valid = split_view(data.sequences, "valid")
+    output = train_with_early_stopping(
+        model, training_sequences(data.sequences), lambda batch: training_batch(batch, config.sasrec.max_length),
+        lambda trained: evaluate(trained.score_items, valid, config.evaluation, model_name="sasrec", with_top_items=False).metrics,
+        TrainingSchedule.of(config.sasrec), seed=config.seed, length_of=len,
+    )
+    test = evaluate(model.score_items, split_view(data.sequences, "test"), config.evaluation, model_name="sasrec", with_top_items=False)
+    return {"seconds": round(output.train_seconds, 1), "epochs_trained": output.epochs_trained, "best_epoch": output.best_epoch,
+            "valid_ndcg@10": round(output.best_valid["ndcg@10"], 4), "test_ndcg@10": round(test.metrics["ndcg@10"], 4),
+            "curve": [round(record["valid_ndcg@10"], 4) for record in output.history]}
