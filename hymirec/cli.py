@@ -17,6 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+import torch
+
 from hymirec.config import ConfigError, load_config
 from hymirec.paths import STAGES, Layout
 
@@ -103,9 +105,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_threads() -> int:
+    """One intra-op thread per CPU this process may run on (``HYMIREC_THREADS`` overrides), one inter-op thread.
+
+    Set explicitly rather than left to torch's guess (physical cores, which ignores CPU affinity and
+    container limits): more threads than CPUs make every parallel kernel wait on descheduled workers.
+    Results do not depend on the count beyond float summation order (README, "Reproducibility").
+    """
+    count = int(os.environ.get("HYMIREC_THREADS") or len(os.sched_getaffinity(0)))
+    torch.set_num_threads(count)
+    if torch.get_num_interop_threads() != 1:
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # already fixed once parallel work has started; the intra-op count is what matters
+            pass
+    return count
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("HYMIREC_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    configure_threads()
     args = build_parser().parse_args(argv)
     from data_checks.errors import DataValidationError
 

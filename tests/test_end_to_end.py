@@ -21,8 +21,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from hymirec.config import Variant
+from hymirec.config import Variant, load_config
+from hymirec.evaluation import evaluate
 from hymirec.io import read_json
+from hymirec.paths import Layout
+from hymirec.sequences import split_view
+from hymirec.stages.common import item_categories, load_sequence_data
+from hymirec.stages.evaluation_report import load_trained, trained_model_dirs
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -115,6 +120,19 @@ def test_report_shape_and_pinned_popularity(materialised) -> None:
     assert all(f"| {model} |" in report for model in MODELS) and "figures/ndcg_by_history_length.png" in report
     assert "Cost of the compressed history" in report
     assert (root / "reports" / "figures" / "ndcg_by_history_length.png").stat().st_size > 1000
+
+
+def test_reported_validation_metrics_are_those_of_the_saved_weights(materialised) -> None:
+    """The report takes a trained model's validation metrics from its training; scoring the saved weights again agrees."""
+    root, _, _ = materialised
+    layout = Layout(root)
+    data = load_sequence_data(layout)
+    reported = read_json(layout.metrics)["valid"]
+    for name in ("sasrec", "coarse_codebook", "hymirec"):
+        model = load_trained(name, trained_model_dirs(layout)[name], layout)
+        again = evaluate(model.score_items, split_view(data.sequences, "valid"), load_config(root / "configs" / "default.yaml").evaluation,
+                         model_name=name, item_categories=item_categories(data.items)).metrics
+        assert again == pytest.approx(reported[name], abs=1e-6), name
 
 
 @pytest.mark.parametrize("model", MODELS)

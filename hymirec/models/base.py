@@ -30,6 +30,12 @@ def left_pad(histories: Sequence[np.ndarray], max_length: int, *, shift: int = 1
     return torch.from_numpy(tokens)
 
 
+def trimmed_tokens(histories: Sequence[np.ndarray], max_length: int) -> torch.Tensor:
+    """``left_pad`` to the longest history (at most ``max_length``): scoring a batch wastes no column on padding only."""
+    longest = max((len(history) for history in histories), default=0)
+    return left_pad(histories, max(1, min(max_length, longest)))
+
+
 @contextmanager
 def evaluating(model: nn.Module) -> Iterator[nn.Module]:
     """Eval mode (no dropout) for scoring inside a training loop; the previous mode comes back after."""

@@ -33,7 +33,7 @@ from torch import nn
 
 from hymirec.config import ComiRecConfig
 from hymirec.losses import next_item_cross_entropy
-from hymirec.models.base import evaluating, left_pad
+from hymirec.models.base import evaluating, trimmed_tokens
 from hymirec.models.sasrec import SASRecBatch
 
 
@@ -78,17 +78,18 @@ class ComiRec(nn.Module):
         """Output vectors [I D]: the input embedding table without its padding row (tied)."""
         return self.item_embedding.weight[1:]
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, last: int | None = None) -> torch.Tensor:
         """Interests at every position [B L K D] for left-padded tokens [B L] (L ≤ max_length).
 
-        Position t pools the real items j ≤ t only, so its interests never see later items.
+        Position t pools the real items j ≤ t only, so its interests never see later items. With
+        ``last``, only the last ``last`` positions are pooled [B last K D] (serving reads one).
         """
         length = tokens.shape[1]
         positions = torch.arange(self.config.max_length - length, self.config.max_length, device=tokens.device)
         items = self.item_embedding(tokens)  # [B L D]
         hidden = torch.tanh(self.attention_hidden(items + self.position_embedding(positions)))  # [B L A]
         logits = self.attention_heads(hidden).transpose(1, 2)  # [B K L(j)]
-        allowed = causal_item_mask(tokens)[:, None, :, :]  # [B 1 L(t) L(j)]
+        allowed = causal_item_mask(tokens)[:, None, -(last or length) :, :]  # [B 1 L(t) L(j)]
         weights = logits[:, :, None, :].masked_fill(~allowed, float("-inf")).softmax(dim=-1)  # [B K L(t) L(j)]
         return torch.einsum("bktj,bjd->btkd", weights, items)
 
@@ -103,7 +104,7 @@ class ComiRec(nn.Module):
 
     def interests(self, histories: list[np.ndarray]) -> torch.Tensor:
         """The K interests [B K D] after each history's last ``max_length`` items."""
-        return self(left_pad(histories, self.config.max_length))[:, -1]
+        return self(trimmed_tokens(histories, self.config.max_length), last=1)[:, 0]
 
     @torch.no_grad()
     def score_items(self, histories: list[np.ndarray]) -> np.ndarray:

@@ -23,7 +23,7 @@ from hymirec.models.sasrec import training_batch
 from hymirec.paths import CURVES_FIGURE, Layout
 from hymirec.report import plot_training_curves
 from hymirec.sequences import split_view, training_sequences
-from hymirec.stages.common import load_sequence_data, train_tracked, training_summary
+from hymirec.stages.common import item_categories, load_sequence_data, train_tracked, training_summary, write_training_record
 from hymirec.tracking import stage_run
 from hymirec.training import TrainingSchedule, fingerprint, seed_everything
 
@@ -43,6 +43,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     embeddings = np.load(layout.item_embeddings)
     valid_view = split_view(data.sequences, "valid")
     sequences = training_sequences(data.sequences)
+    categories = item_categories(data.items)
 
     models, outputs = {}, {}
     with stage_run(config, layout.root, "coarse_model"):
@@ -55,6 +56,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
                 valid_view, config.evaluation, TrainingSchedule.of(config.coarse),
                 seed=config.seed,
                 checkpoint=layout.checkpoint(f"coarse_model-{name}", fingerprint(config.seed, config.coarse, config.evaluation, name)),
+                categories=categories,
                 length_of=len,  # batches of similar lengths, each trimmed to its longest sequence
             )
             models[name] = model
@@ -63,7 +65,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
         with atomic_directory(layout.coarse_dir) as staging:
             for name, model in models.items():
                 save_model(model, config.coarse, data.num_items, staging / name, embedding_dim=embeddings.shape[1])
-                write_json(outputs[name].history, staging / name / "history.json")
+                write_training_record(outputs[name], staging / name)
         with atomic_directory(layout.coarse_curves) as staging:
             plot_training_curves({name: output.history for name, output in outputs.items()}, staging / CURVES_FIGURE)
         mlflow.log_artifacts(str(layout.coarse_curves), artifact_path="figures")

@@ -1,4 +1,5 @@
-"""What the training stages and the report share: reading the validated sequences back, and tracked training.
+"""What the training stages and the report share: reading the validated sequences back, tracked training,
+and the record each trained model leaves beside its weights.
 
 Kept apart from ``hymirec/stages/__init__.py`` so that importing one stage never imports the training
 code: the data stages' DVC dependencies stay their own (tests/test_dvc_dependencies.py).
@@ -10,11 +11,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from torch import nn
 
 from hymirec.config import EvaluationConfig
+from hymirec.data.schema import GENRE_SEPARATOR, GENRES
 from hymirec.evaluation import evaluate
+from hymirec.io import write_json
 from hymirec.paths import Layout
 from hymirec.sequences import SequenceData, SplitView
 from hymirec.tracking import log_metrics, model_run
@@ -31,6 +35,13 @@ def load_sequence_data(layout: Layout) -> SequenceData:
     )
 
 
+def item_categories(items: pd.DataFrame) -> np.ndarray | None:
+    """Genre multi-hot matrix [I, C] for diversity metrics, or None when items carry no genres."""
+    if GENRES not in items.columns:
+        return None
+    return items[GENRES].fillna("").str.get_dummies(sep=GENRE_SEPARATOR).to_numpy(dtype=bool)
+
+
 def train_tracked(
     name: str,
     model: nn.Module,
@@ -42,15 +53,21 @@ def train_tracked(
     *,
     seed: int,
     checkpoint: Path,
+    categories: np.ndarray | None,
     length_of: Callable[[Any], int] | None = None,
 ) -> TrainingOutput:
-    """Train one of a stage's models with early stopping on validation NDCG@10, in its own MLflow child run."""
+    """Train one of a stage's models with early stopping on validation NDCG@10, in its own MLflow child run.
+
+    Validation computes the report's whole metric set (top lists, diversity with the genre matrix
+    ``categories``), so the best epoch's validation metrics are the report's: ``evaluation_report``
+    reads them from the model's ``summary.json`` instead of scoring the same weights again.
+    """
     with model_run(name):
         output = train_with_early_stopping(
             model,
             samples,
             make_batch,
-            lambda trained: evaluate(trained.score_items, valid_view, evaluation, model_name=name, with_top_items=False).metrics,
+            lambda trained: evaluate(trained.score_items, valid_view, evaluation, model_name=name, item_categories=categories).metrics,
             schedule,
             seed=seed,
             checkpoint=checkpoint,
@@ -59,6 +76,14 @@ def train_tracked(
         log_metrics({"best_epoch": output.best_epoch, "train_seconds": output.train_seconds,
                      **{f"best_valid_{k}": v for k, v in output.best_valid.items()}})
     return output
+
+
+TRAINING_HISTORY, TRAINING_SUMMARY = "history.json", "summary.json"  # beside each trained model's weights
+
+
+def write_training_record(output: TrainingOutput, folder: Path) -> None:
+    write_json(output.history, folder / TRAINING_HISTORY)
+    write_json(training_summary(output), folder / TRAINING_SUMMARY)
 
 
 def training_summary(output: TrainingOutput) -> dict[str, Any]:

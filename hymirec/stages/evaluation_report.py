@@ -4,7 +4,9 @@ Models: Popularity, the baselines of stage ``sasrec_model`` (SASRec, SASRec with
 ComiRec-SA), the coarse model on codebook and on exact history (``coarse_codebook``, ``coarse_exact``)
 and every trained HyMiRec variant (models/llm/<variant>/).
 
-Writes reports/metrics.json ({"valid"|"test": {model: {metric: value}}, "compression": {split:
+The validation metrics of a trained model are the ones its training computed for the weights it kept
+(``summary.json`` beside them: the same evaluation of the same weights, so not repeated here); the
+test split and Popularity are scored here. Writes reports/metrics.json ({"valid"|"test": {model: {metric: value}}, "compression": {split:
 {pair: ...}}}, the last being ΔNDCG@10 of reading the history from the codebook), reports/evaluation.md,
 reports/history_length.json, reports/figures/ and, for auditing, reports/rankings/<model>.parquet
 (top-N per user in the data set's original ids: user_id, rank, item_id, target_item_id).
@@ -20,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from hymirec.config import CoarseConfig, ComiRecConfig, HyMiRecConfig, SASRecConfig
-from hymirec.data.schema import GENRE_SEPARATOR, GENRES, ITEM_ID, USER_ID
+from hymirec.data.schema import ITEM_ID, USER_ID
 from hymirec.evaluation import EvaluationResult, evaluate
-from hymirec.io import atomic_directory, write_json, write_parquet, write_text
+from hymirec.io import atomic_directory, read_json, write_json, write_parquet, write_text
 from hymirec.models.base import Recommender
 from hymirec.models.coarse import CoarseModel
 from hymirec.models.comirec import ComiRec
@@ -34,7 +36,7 @@ from hymirec.paths import Layout
 from hymirec.registry import register_and_promote
 from hymirec.report import plot_breakdown, render_report
 from hymirec.sequences import SequenceData, SplitView, split_view
-from hymirec.stages.common import load_sequence_data
+from hymirec.stages.common import TRAINING_SUMMARY, item_categories, load_sequence_data
 from hymirec.tracking import flatten, log_metrics, stage_run
 
 logger = logging.getLogger(__name__)
@@ -77,13 +79,6 @@ def compression_effect(metrics: dict[str, dict[str, dict[str, float]]], metric: 
     return effect
 
 
-def item_categories(items: pd.DataFrame) -> np.ndarray | None:
-    """Genre multi-hot matrix [I, C] for diversity metrics, or None when items carry no genres."""
-    if GENRES not in items.columns:
-        return None
-    return items[GENRES].fillna("").str.get_dummies(sep=GENRE_SEPARATOR).to_numpy(dtype=bool)
-
-
 def build_models(view: SplitView, num_items: int, trained: dict[str, Recommender]) -> dict[str, Recommender]:
     """Popularity counts the split's own inputs; trained models are loaded once and shared by both splits."""
     return {"popularity": Popularity(view.histories, num_items), **trained}
@@ -117,6 +112,9 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     for split, view in views.items():
         metrics[split] = {}
         for name, model in build_models(view, data.num_items, trained).items():
+            if split == "valid" and name in folders:  # training evaluated these weights on this split already
+                metrics[split][name] = read_json(folders[name] / TRAINING_SUMMARY)["valid"]
+                continue
             result = evaluate(model.score_items, view, config.evaluation, model_name=name, item_categories=categories)
             metrics[split][name] = result.metrics
             if split == "test":

@@ -26,12 +26,11 @@ from hymirec.models.llm import build_hymirec, llm_batch, save_hymirec, training_
 from hymirec.paths import CURVES_FIGURE, Layout
 from hymirec.report import plot_training_curves
 from hymirec.sequences import split_view, training_sequences
-from hymirec.stages.common import load_sequence_data, train_tracked, training_summary
+from hymirec.stages.common import TRAINING_HISTORY, TRAINING_SUMMARY, item_categories, load_sequence_data, train_tracked, write_training_record
 from hymirec.tracking import stage_run
 from hymirec.training import TrainingSchedule, fingerprint, seed_everything
 
 logger = logging.getLogger(__name__)
-SUMMARY, HISTORY = "summary.json", "history.json"
 
 
 def coarse_state(layout: Layout, history: str) -> dict[str, torch.Tensor]:
@@ -55,6 +54,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     history_vectors = {"codebook": load_reconstructions(layout.codebook_dir), "exact": embeddings}
     valid_view = split_view(data.sequences, "valid")
     sequences, llm = training_sequences(data.sequences), config.llm
+    categories = item_categories(data.items)
 
     def windows(epoch: int) -> list[tuple[np.ndarray, int]]:
         return training_windows(sequences, llm.recent_items, llm.windows_per_user, config.seed, epoch)
@@ -66,7 +66,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
         for variant in config.llm.variants:
             checkpoint = layout.checkpoint(f"llm_model-{variant.value}", variant_fingerprint(config, variant))
             finished[variant] = checkpoint.with_suffix("")  # folder of the trained model
-            if (finished[variant] / SUMMARY).exists():
+            if (finished[variant] / TRAINING_SUMMARY).exists():
                 logger.info("llm_model %s: already trained in %s", variant.value, finished[variant])
                 continue
             spec = variant_spec(config.llm, variant)
@@ -78,22 +78,22 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
             output = train_tracked(
                 variant.value, model, windows, lambda batch: llm_batch(batch, llm.recent_items, llm.target_window),
                 valid_view, config.evaluation, TrainingSchedule.of(config.llm), seed=config.seed, checkpoint=checkpoint,
+                categories=categories,
             )
             logger.info("llm_model %s: best valid ndcg@10 %.4f", variant.value, output.best_valid["ndcg@10"])
             with atomic_directory(finished[variant]) as staging:
                 save_hymirec(model, staging)
-                write_json(output.history, staging / HISTORY)
-                write_json(training_summary(output), staging / SUMMARY)
+                write_training_record(output, staging)
 
         # publish every variant at once, then the curves and the summary
         with atomic_directory(layout.llm_dir) as staging:
             for variant, folder in finished.items():
                 shutil.copytree(folder, staging / variant.value)
-        histories = {variant.value: read_json(layout.llm_dir / variant.value / HISTORY) for variant in finished}
+        histories = {variant.value: read_json(layout.llm_dir / variant.value / TRAINING_HISTORY) for variant in finished}
         with atomic_directory(layout.llm_curves) as staging:
             plot_training_curves(histories, staging / CURVES_FIGURE)
         mlflow.log_artifacts(str(layout.llm_curves), artifact_path="figures")
-        write_json({variant.value: read_json(layout.llm_dir / variant.value / SUMMARY) for variant in finished},
+        write_json({variant.value: read_json(layout.llm_dir / variant.value / TRAINING_SUMMARY) for variant in finished},
                    layout.stage_metrics("llm_model"))
     for folder in finished.values():
         shutil.rmtree(folder, ignore_errors=True)

@@ -28,7 +28,7 @@ from hymirec.models.sasrec import SASRec, SASRecText, training_batch
 from hymirec.paths import CURVES_FIGURE, Layout
 from hymirec.report import plot_training_curves
 from hymirec.sequences import split_view, training_sequences
-from hymirec.stages.common import load_sequence_data, train_tracked, training_summary
+from hymirec.stages.common import item_categories, load_sequence_data, train_tracked, training_summary, write_training_record
 from hymirec.tracking import stage_run
 from hymirec.training import TrainingSchedule, fingerprint, seed_everything
 
@@ -60,6 +60,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     valid_view = split_view(data.sequences, "valid")
     sequences = training_sequences(data.sequences)
     chosen = baselines(config, layout, data.num_items)
+    categories = item_categories(data.items)
 
     models, outputs = {}, {}
     with stage_run(config, layout.root, "sasrec_model"):
@@ -72,6 +73,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
                 lambda batch, length=baseline.section.max_length: training_batch(batch, length),
                 valid_view, config.evaluation, TrainingSchedule.of(baseline.section), seed=config.seed,
                 checkpoint=layout.checkpoint(f"sasrec_model-{name}", fingerprint(config.seed, baseline.section, config.evaluation, name)),
+                categories=categories,
                 length_of=len,  # batches of similar lengths, each trimmed to its longest sequence
             )
             logger.info("sasrec_model %s: best valid ndcg@10 %.4f", name, outputs[name].best_valid["ndcg@10"])
@@ -80,7 +82,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
         with atomic_directory(layout.baselines_dir) as staging:
             for name, model in models.items():
                 save_model(model, chosen[name].section, data.num_items, staging / name, **chosen[name].dimensions)
-                write_json(outputs[name].history, staging / name / "history.json")
+                write_training_record(outputs[name], staging / name)
         with atomic_directory(layout.baselines_curves) as staging:
             plot_training_curves({name: output.history for name, output in outputs.items()}, staging / CURVES_FIGURE)
         mlflow.log_artifacts(str(layout.baselines_dir), artifact_path="models")

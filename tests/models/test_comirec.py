@@ -62,6 +62,15 @@ def test_interests_at_a_position_ignore_later_items() -> None:
     assert model(torch.tensor([[0, 0, 5]]))[0, :2].abs().max() == 0
 
 
+def test_serving_pools_only_the_last_position_of_a_trimmed_batch() -> None:
+    model = ComiRec(CONFIG, NUM_ITEMS).eval()
+    tokens = torch.tensor([[0, 0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6, 7]])
+    torch.testing.assert_close(model(tokens, last=1)[:, 0], model(tokens)[:, -1])
+    short = [np.array([2, 3]), np.array([0, 1, 2])]  # trimmed to 3 columns instead of 7
+    padded = model(torch.tensor([[0, 0, 0, 0, 0, 3, 4], [0, 0, 0, 0, 1, 2, 3]]))[:, -1]
+    torch.testing.assert_close(model.interests(short), padded, atol=1e-6, rtol=1e-5)
+
+
 def test_hard_readout_picks_the_best_interest() -> None:
     interests = torch.tensor([[[1.0, 0.0], [0.0, 2.0], [-3.0, 0.0]], [[1.0, 0.0], [0.0, 2.0], [-3.0, 0.0]]])  # [N=2 K=3 D=2]
     targets = torch.tensor([[0.0, 1.0], [-1.0, 0.5]])  # best: interest 1 (2.0), interest 2 (3.0 vs 1.0)
