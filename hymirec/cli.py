@@ -60,7 +60,7 @@ def _bench(args: argparse.Namespace) -> int:
     root = Path(".").resolve()
     try:
         line = run_bench(root, Path(args.config), Path(args.benchmark_config), tuple(args.sections), args.recbole_steps,
-                         args.hymirec_batches, Path(args.out), Path(args.workspace).resolve() if args.workspace else None)
+                         args.hymirec_batches or None, Path(args.out), Path(args.workspace).resolve() if args.workspace else None)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("-c", "--config", default="configs/default.yaml", help="the pipeline timed by 'pipeline'")
     bench.add_argument("--benchmark-config", default="configs/benchmark_ml1m.yaml", help="training speed and convergence")
     bench.add_argument("--recbole-steps", type=int, default=20, help="RecBole training steps timed")
-    bench.add_argument("--hymirec-batches", type=int, default=None, help="time only this many HyMiRec batches (default: an epoch)")
+    bench.add_argument("--hymirec-batches", type=int, default=60,
+                       help="HyMiRec batches timed; its epoch time is extrapolated from them (0: the whole epoch)")
     bench.add_argument("--workspace", help="a trained workspace to measure instead of the pipeline section's (e.g. '.')")
     bench.add_argument("--out", default="reports/bench.json")
     bench.set_defaults(handler=_bench)

@@ -36,7 +36,7 @@ def test_percentiles_in_milliseconds() -> None:
 def test_headline_keys_come_from_the_sections_present() -> None:
     sections = {
         "pipeline": {"total_seconds": 500.0},
-        "training": {"sasrec": {"epoch_seconds": 12.5}, "hymirec": {"epoch_seconds": 80.0}},
+        "training": {"sasrec": {"epoch_seconds": 12.5}, "hymirec": {"epoch_seconds": 80.0, "epoch_seconds_extrapolated": True, "steps": 60}},
         "recbole": {"throughput_ratio": 480.0},
         "serving": {"full_rank_eval_seconds": {"sasrec": 0.8}, "top10_latency_ms": {"sasrec": {"p50": 1.0, "p99": 3.0}}},
     }
@@ -48,3 +48,4 @@ def test_headline_keys_come_from_the_sections_present() -> None:
     }
     line = summary_line({**top, "peak_rss_mb": 900.0, "sections": sections})
     assert line.startswith("bench: pipeline 500.0 s") and "480.0x RecBole" in line and "converged" not in line
+    assert "HyMiRec 80.0 s (extrapolated from 60 batches)" in line

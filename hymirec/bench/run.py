@@ -58,7 +58,9 @@ def summary_line(report: dict) -> str:
     sections = report["sections"]
     parts = [f"pipeline {report['default_pipeline_seconds']} s"]
     if "training" in sections:
-        parts.append(f"SASRec epoch {report['sasrec_epoch_seconds']} s, HyMiRec epoch {sections['training']['hymirec']['epoch_seconds']} s (benchmark config)")
+        hymirec = sections["training"]["hymirec"]
+        estimated = f" (extrapolated from {hymirec['steps']} batches)" if hymirec["epoch_seconds_extrapolated"] else ""
+        parts.append(f"benchmark-config epoch: SASRec {report['sasrec_epoch_seconds']} s, HyMiRec {hymirec['epoch_seconds']} s{estimated}")
     if "converge" in sections:
         parts.append(f"SASRec converged in {report['sasrec_converge_seconds']} s (test NDCG@10 {sections['converge']['test_ndcg@10']})")
     if "recbole" in sections:

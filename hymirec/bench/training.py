@@ -46,7 +46,8 @@ def _timed_epoch(model: torch.nn.Module, samples: list[Any], make_batch: Callabl
     seconds = time.perf_counter() - started
     result = {"steps": steps, "targets": counted[0], "seconds": round(seconds, 2),
               "targets_per_second": round(counted[0] / seconds, 1), "steps_per_epoch": len(order)}
-    result["epoch_seconds"] = round(seconds * len(order) / steps, 2)  # measured whole when steps == steps_per_epoch
+    result["epoch_seconds"] = round(seconds * len(order) / steps, 2)
+    result["epoch_seconds_extrapolated"] = steps < len(order)  # from the first ``steps`` batches of the epoch
     return result
 
 

@@ -24,7 +24,9 @@ a target. The context model is frozen (trained by stage ``coarse_model``) and st
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +44,7 @@ from hymirec.models.item_tower import ItemTower
 from hymirec.pretrained import build_backbone
 
 CONTEXT, RECENT, QUERY = 0, 1, 2  # segment ids
+CONTEXT_CACHE_BATCHES = 64  # scoring batches of context tokens kept (up to 64 × 1,024 users)
 
 
 @dataclass(frozen=True)
@@ -169,12 +172,34 @@ class HyMiRecModel(nn.Module):
         self.head = nn.Linear(width, config.interest_size)
         self.log_temperature = nn.Parameter(torch.tensor(math.log(config.temperature_init)))
         self._duplicates: torch.Tensor | None = None  # near-duplicate items, built on first use (not saved)
+        self._context_cache: OrderedDict[bytes, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 
     def train(self, mode: bool = True) -> HyMiRecModel:
         super().train(mode)
         if self.context is not None:
             self.context.eval()  # frozen: no dropout in the context tokens
         return self
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):  # noqa: ANN001, ANN201 (nn.Module's)
+        self._context_cache.clear()  # remembered context tokens belong to the weights they came from
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    def context_tokens(self, before: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The frozen context model's tokens of ``before``; outside training, remembered by content.
+
+        Validation scores the same users' histories after every epoch, and the context model never
+        changes: its tokens are computed once (the ``CONTEXT_CACHE_BATCHES`` latest batches are kept).
+        """
+        if self.training:
+            return self.context.context_tokens(before)
+        lengths = np.array([len(history) for history in before], dtype=np.int64)
+        key = hashlib.blake2b(lengths.tobytes() + b"".join(np.asarray(h, dtype=np.int64).tobytes() for h in before)).digest()
+        if key not in self._context_cache:
+            self._context_cache[key] = self.context.context_tokens(before)
+            if len(self._context_cache) > CONTEXT_CACHE_BATCHES:
+                self._context_cache.popitem(last=False)
+        self._context_cache.move_to_end(key)
+        return self._context_cache[key]
 
     @property
     def num_interests(self) -> int:
@@ -200,7 +225,7 @@ class HyMiRecModel(nn.Module):
         width, queries = self.queries.shape[1], self.num_interests
         parts, real = [], []
         if self.context is not None:
-            context, context_mask = self.context.context_tokens(before)
+            context, context_mask = self.context_tokens(before)
             parts.append(self.context_input(context) + self.segment_embedding.weight[CONTEXT])
             real.append(context_mask)
         padded_items = F.pad(items, (0, 0, 1, 0))  # row 0 = padding

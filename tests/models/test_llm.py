@@ -191,6 +191,27 @@ def test_the_coarse_context_is_frozen_and_the_rest_learns() -> None:
     assert not torch.equal(before["queries"], after["queries"]) and not torch.equal(before["log_temperature"], after["log_temperature"])
 
 
+def test_scoring_remembers_the_frozen_context_tokens_and_forgets_them_with_new_weights() -> None:
+    model = _model().eval()
+    histories = [np.arange(u, u + 12) % NUM_ITEMS for u in range(5)]
+    first = model.score_items(histories)
+    assert len(model._context_cache) == 1
+    np.testing.assert_array_equal(model.score_items([h.copy() for h in histories]), first)  # same content: remembered
+    assert len(model._context_cache) == 1
+    model.score_items(histories[:3])
+    assert len(model._context_cache) == 2  # other histories: computed
+    trained = _model(seed=1).state_dict()
+    trained["context.item_tower.id_embedding.weight"] += 1.0  # another context model
+    model.load_state_dict(trained)
+    assert not model._context_cache
+    fresh = _model(seed=1)
+    fresh.load_state_dict(trained)
+    np.testing.assert_allclose(model.score_items(histories), fresh.eval().score_items(histories), atol=1e-6)
+    model.train()
+    model.loss(llm_batch([(h, len(h) - 1) for h in histories], CONFIG.recent_items, CONFIG.target_window))
+    assert len(model._context_cache) == 1  # training batches are never remembered
+
+
 def test_faiss_serving_returns_the_full_ranking_top_k() -> None:
     model, _, view, _ = _train(epochs=2)
     retriever = MultiInterestRetriever(model.item_vectors().detach().numpy())
