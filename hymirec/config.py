@@ -311,6 +311,11 @@ class LLMConfig(TrainingBudgetConfig):
     item_id_embeddings: bool = Field(
         default=True, description="Add a learned id vector to each item's projected text embedding (collaborative signal)."
     )
+    warm_start_item_tower: bool = Field(
+        default=True,
+        description="Start the item tower (id vectors + text projection) from the trained coarse model's, which reads "
+        "the codebook history; needs llm.interest_size == coarse.hidden_size and item ids.",
+    )
     target_window: int = Field(default=10, ge=1, description="W: next items that are the targets of a training position.")
     cluster_iterations: int = Field(default=10, ge=1)
     full_catalog_max_items: int = Field(
@@ -366,6 +371,15 @@ class HyMiRecConfig(_Section):
     llm: LLMConfig = LLMConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     tracking: TrackingConfig = TrackingConfig()
+
+    @model_validator(mode="after")
+    def _item_tower_can_warm_start(self) -> HyMiRecConfig:
+        if self.llm.warm_start_item_tower and (self.llm.interest_size != self.coarse.hidden_size or not self.llm.item_id_embeddings):
+            raise ValueError(
+                f"llm.warm_start_item_tower needs llm.interest_size ({self.llm.interest_size}) == coarse.hidden_size "
+                f"({self.coarse.hidden_size}) and llm.item_id_embeddings: true (the coarse model's tower has ids)"
+            )
+        return self
 
 
 class ConfigError(ValueError):

@@ -29,3 +29,8 @@ def test_cross_field_rules_quote_the_values(tmp_path: Path) -> None:
     path.write_text("data:\n  source: files\n")
     with pytest.raises(ConfigError, match="needs data.interactions_path"):
         load_config(path)
+    path.write_text("coarse:\n  hidden_size: 32\nllm:\n  interest_size: 64\n")
+    with pytest.raises(ConfigError, match=r"warm_start_item_tower needs llm.interest_size \(64\) == coarse.hidden_size \(32\)"):
+        load_config(path)
+    path.write_text("coarse:\n  hidden_size: 32\nllm:\n  interest_size: 64\n  warm_start_item_tower: false\n")
+    assert load_config(path).llm.interest_size == 64

@@ -19,7 +19,7 @@ from hymirec.codebook import load_reconstructions
 from hymirec.config import HyMiRecConfig, SASRecConfig, Variant
 from hymirec.evaluation import evaluate
 from hymirec.models.coarse import CoarseModel
-from hymirec.models.llm import build_hymirec, llm_batch, training_windows
+from hymirec.models.llm import build_hymirec, coarse_item_tower, llm_batch, training_windows
 from hymirec.models.sasrec import SASRec, training_batch
 from hymirec.paths import Layout
 from hymirec.sequences import split_view, training_sequences
@@ -75,7 +75,8 @@ def hymirec_epoch(config: HyMiRecConfig, layout: Layout, max_batches: int | None
     llm = config.llm
     seed_everything(config.seed)
     coarse_state = CoarseModel.from_embeddings(config.coarse, reconstructions, embeddings).state_dict()
-    model = build_hymirec(llm, Variant.HYMIREC, config.coarse, embeddings, reconstructions, layout.pretrained_cache, coarse_state)
+    model = build_hymirec(llm, Variant.HYMIREC, config.coarse, embeddings, reconstructions, layout.pretrained_cache, coarse_state,
+                          coarse_item_tower(coarse_state) if llm.warm_start_item_tower else None)
     windows = training_windows(training_sequences(data.sequences), llm.recent_items, llm.windows_per_user, config.seed, 1)
     return _timed_epoch(model, windows, lambda batch: llm_batch(batch, llm.recent_items, llm.target_window),
                         lambda batch: int((batch.targets >= 0).sum()), TrainingSchedule.of(llm), config.seed,

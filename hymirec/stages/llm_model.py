@@ -22,7 +22,7 @@ import torch
 from hymirec.codebook import load_reconstructions
 from hymirec.config import HyMiRecConfig, Variant
 from hymirec.io import atomic_directory, read_json, write_json
-from hymirec.models.llm import build_hymirec, llm_batch, save_hymirec, training_windows, variant_spec
+from hymirec.models.llm import build_hymirec, coarse_item_tower, llm_batch, save_hymirec, training_windows, variant_spec
 from hymirec.paths import CURVES_FIGURE, Layout
 from hymirec.report import plot_training_curves
 from hymirec.sequences import split_view, training_sequences
@@ -74,6 +74,8 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
             model = build_hymirec(
                 config.llm, variant, config.coarse, embeddings, history_vectors[spec.history], layout.pretrained_cache,
                 coarse_state(layout, spec.history) if spec.context == "coarse" else None,
+                # every variant from the same (codebook-history) coarse tower: the ablations differ in their context only
+                coarse_item_tower(coarse_state(layout, "codebook")) if llm.warm_start_item_tower else None,
             )
             output = train_tracked(
                 variant.value, model, windows, lambda batch: llm_batch(batch, llm.recent_items, llm.target_window),

@@ -14,6 +14,7 @@ from hymirec.evaluation import evaluate
 from hymirec.models.coarse import CoarseModel
 from hymirec.models.llm import (
     build_hymirec,
+    coarse_item_tower,
     llm_batch,
     load_hymirec,
     save_hymirec,
@@ -210,6 +211,20 @@ def test_scoring_remembers_the_frozen_context_tokens_and_forgets_them_with_new_w
     model.train()
     model.loss(llm_batch([(h, len(h) - 1) for h in histories], CONFIG.recent_items, CONFIG.target_window))
     assert len(model._context_cache) == 1  # training batches are never remembered
+
+
+def test_the_item_tower_warm_starts_from_the_coarse_models() -> None:
+    embeddings = _embeddings()
+    coarse_config = COARSE.model_copy(update={"hidden_size": CONFIG.interest_size, "num_heads": 1})
+    coarse = CoarseModel.from_embeddings(coarse_config, embeddings * 0.5, embeddings)
+    with torch.no_grad():
+        coarse.item_tower.id_embedding.weight.add_(3.0)  # "trained": unlike any fresh initialisation
+    tower = coarse_item_tower(coarse.state_dict())
+    model = build_hymirec(CONFIG, Variant.HYMIREC, coarse_config, embeddings, embeddings * 0.5, Path("unused"), coarse.state_dict(), tower)
+    torch.testing.assert_close(model.item_tower(), coarse.item_tower())
+    torch.testing.assert_close(model.item_tower.text_vectors, torch.from_numpy(embeddings))  # the exact vectors, as always
+    cold = build_hymirec(CONFIG, Variant.HYMIREC, coarse_config, embeddings, embeddings * 0.5, Path("unused"), coarse.state_dict())
+    assert not torch.allclose(cold.item_tower(), coarse.item_tower())
 
 
 def test_faiss_serving_returns_the_full_ranking_top_k() -> None:
