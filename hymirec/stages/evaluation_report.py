@@ -6,7 +6,9 @@ and every trained HyMiRec variant (models/llm/<variant>/).
 
 The validation metrics of a trained model are the ones its training computed for the weights it kept
 (``summary.json`` beside them: the same evaluation of the same weights, so not repeated here); the
-test split and Popularity are scored here. Writes reports/metrics.json ({"valid"|"test": {model: {metric: value}}, "compression": {split:
+test split and Popularity are scored here.
+
+Writes reports/metrics.json ({"valid"|"test": {model: {metric: value}}, "compression": {split:
 {pair: ...}}}, the last being ΔNDCG@10 of reading the history from the codebook), reports/evaluation.md,
 reports/history_length.json, reports/figures/ and, for auditing, reports/rankings/<model>.parquet
 (top-N per user in the data set's original ids: user_id, rank, item_id, target_item_id).
