@@ -75,11 +75,6 @@ class TrainingBudgetConfig(_Section):
     weight_decay: float = Field(default=0.0, ge=0.0)
     max_epochs: int = Field(default=200, ge=1)
     patience: int = Field(default=10, ge=1, description="Epochs without a better validation NDCG@10 before stopping.")
-    lr_decay: float = Field(
-        default=0.5, gt=0.0, le=1.0,
-        description="Learning rate × this after each epoch without a better validation NDCG@10 (1 = constant). Measured on "
-        "ML-1M (benchmark config): SASRec at a constant 1e-2 stalled at valid NDCG@10 0.170.",
-    )
 
 
 class SequenceModelConfig(TrainingBudgetConfig):

@@ -48,12 +48,11 @@ class TrainingSchedule:
     weight_decay: float
     max_epochs: int
     patience: int
-    lr_decay: float = 1.0  # the learning rate is multiplied by this after every epoch without a better validation
 
     @classmethod
     def of(cls, section: TrainingBudgetConfig) -> TrainingSchedule:
         """The budget of a config section (``sasrec``, ``comirec``, ``coarse`` and ``llm`` all carry one)."""
-        return cls(section.batch_size, section.learning_rate, section.weight_decay, section.max_epochs, section.patience, section.lr_decay)
+        return cls(section.batch_size, section.learning_rate, section.weight_decay, section.max_epochs, section.patience)
 
 
 @dataclass
@@ -132,9 +131,6 @@ def train_with_early_stopping(
     of similar length (``batch_order``), so a batch trimmed to its longest sample carries little padding.
     A non-finite loss raises ``NonFiniteLossError`` at once, before the optimiser step it would poison.
 
-    After an epoch whose validation is not better than the best so far, the learning rate is multiplied by
-    ``schedule.lr_decay`` (kept in the optimizer state, so a resumed run continues with the decayed rate).
-
     With ``checkpoint``, the full training state is saved after every epoch and an interrupted run
     resumes from it; the file is removed once training ends. The data order of epoch e is drawn from
     ``seed + e``, so a resumed run sees the same batches as an uninterrupted one.
@@ -159,18 +155,13 @@ def train_with_early_stopping(
         losses = train_epoch(model, optimizer, (make_batch([epoch_samples[i] for i in members]) for members in batches), epoch)
         model.eval()
         valid = validate(model)
-        learning_rate = optimizer.param_groups[0]["lr"]
-        record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "learning_rate": learning_rate,
-                  **{f"valid_{k}": v for k, v in valid.items()}}
+        record = {"epoch": epoch, "train_loss": float(np.mean(losses)), **{f"valid_{k}": v for k, v in valid.items()}}
         history.append(record)
         log_metrics({key: value for key, value in record.items() if key != "epoch"}, step=epoch)
         improved = valid[monitor] > best_valid[monitor]
         logger.info("epoch %d loss %.4f valid %s %.4f%s", epoch, record["train_loss"], monitor, valid[monitor], " *" if improved else "")
         if improved:
             best_state, best_valid, best_epoch = copy.deepcopy(model.state_dict()), valid, epoch
-        else:  # a stall: smaller steps (a high rate leaves the popularity plateau fast, a lower one converges)
-            for group in optimizer.param_groups:
-                group["lr"] *= schedule.lr_decay
         elapsed = elapsed_before + time.perf_counter() - started
         if checkpoint is not None:
             state = {

@@ -49,18 +49,6 @@ def test_samples_may_be_drawn_anew_each_epoch() -> None:
     assert seen == [[10, 11, 12], [20, 21, 22]]
 
 
-def test_the_learning_rate_decays_after_each_epoch_without_a_better_validation(tmp_path) -> None:
-    scores = iter([0.1, 0.3, 0.2, 0.2, 0.4, 0.1])
-    model = _ExplodingModel(finite_steps=10**6)
-    output = train_with_early_stopping(
-        model, list(range(8)), lambda batch: batch, lambda trained: {"ndcg@10": next(scores)},
-        TrainingSchedule(4, 0.1, 0.0, max_epochs=6, patience=6, lr_decay=0.5), seed=0,
-    )
-    # epochs 1, 2 improve; 3, 4 stall (halved after each); 5 improves; 6 stalls
-    assert [record["learning_rate"] for record in output.history] == pytest.approx([0.1, 0.1, 0.1, 0.05, 0.025, 0.025])
-    assert output.best_epoch == 5
-
-
 def test_bucketed_batches_hold_every_sample_once_with_similar_lengths() -> None:
     lengths = np.random.default_rng(0).integers(1, 300, size=1000)
     batches = batch_order(list(lengths), 16, np.random.default_rng(1), length_of=int)
