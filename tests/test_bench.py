@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hymirec.bench.run import headline, summary_line
+from hymirec.bench.run import headline, peak_rss_mb, summary_line
 from hymirec.bench.timing import CommandFailed, percentiles_ms, python_module_command, run_measured
 
 
@@ -49,3 +49,13 @@ def test_headline_keys_come_from_the_sections_present() -> None:
     line = summary_line({**top, "peak_rss_mb": 900.0, "sections": sections})
     assert line.startswith("bench: pipeline 500.0 s") and "480.0x RecBole" in line and "converged" not in line
     assert "HyMiRec 80.0 s (extrapolated from 60 batches)" in line
+
+
+def test_the_peak_memory_is_the_largest_any_section_recorded() -> None:
+    sections = {
+        "pipeline": {"peak_rss_mb": 1500.0, "process_peak_rss_mb": 300.0},
+        "recbole": {"recbole": {"peak_rss_mb": 6700.0}, "process_peak_rss_mb": 900.0},
+        "serving": {"process_peak_rss_mb": 1200.0},
+    }
+    assert peak_rss_mb(sections) == 6700.0
+    assert peak_rss_mb({"serving": {"process_peak_rss_mb": 1200.0}}) == 1200.0

@@ -1,7 +1,7 @@
 """Run the benchmark sections and write reports/bench.json plus a one-line summary.
 
-Each section keeps its own ``measured_at`` and the machine's load average before and after it, so a
-figure taken while other jobs ran says so. Sections not run this time keep their previous results
+Each section keeps its own ``measured_at``, the commit it measured and the machine's load average
+before and after it, so a figure taken while other jobs ran, or on older code, says so. Sections not run this time keep their previous results
 (from an earlier ``hymirec bench``), with their own timestamps; the top-level keys are derived from
 whatever sections the file holds.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
+import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ import torch
 from hymirec.bench.pipeline import time_pipeline
 from hymirec.bench.recbole import recbole_side_by_side
 from hymirec.bench.serving import serving_benchmark
+from hymirec.bench.timing import own_peak_rss_mb
 from hymirec.bench.training import hymirec_epoch, sasrec_converged, sasrec_epoch
 from hymirec.config import load_config
 from hymirec.io import read_json, write_json
@@ -33,11 +34,27 @@ def machine() -> dict:
             "torch": torch.__version__}
 
 
-def measured(section: Callable[[], dict]) -> dict:
+def commit(root: Path) -> str:
+    """The code a section measured: HEAD, with ``-dirty`` when tracked files have uncommitted changes."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True).stdout
+    return (head or "unknown") + ("-dirty" if dirty.strip() else "")
+
+
+def measured(section: Callable[[], dict], root: Path) -> dict:
     load_before = os.getloadavg()[0]
     result = section()
-    return {**result, "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    return {**result, "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(root),
+            "process_peak_rss_mb": own_peak_rss_mb(),  # this benchmark process so far: an upper bound for the section
             "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}}
+
+
+def peak_rss_mb(sections: dict) -> float:
+    """The largest peak RSS any section recorded: a stage, RecBole's process, or the benchmark process itself."""
+    peaks = [section.get("process_peak_rss_mb", 0.0) for section in sections.values()]
+    peaks.append(sections.get("pipeline", {}).get("peak_rss_mb", 0.0))
+    peaks.append(sections.get("recbole", {}).get("recbole", {}).get("peak_rss_mb", 0.0))
+    return max(peaks)
 
 
 def headline(sections: dict) -> dict:
@@ -97,10 +114,7 @@ def run_bench(root: Path, default_config: Path, benchmark_config: Path, chosen: 
     sections = dict(previous)
     for name in SECTIONS:
         if name in chosen:
-            sections[name] = measured(runs[name])
-    peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    report = {**headline(sections), "peak_rss_mb": round(max(peak_self, peak_children), 1), "machine": machine(),
-              "sections": sections}
+            sections[name] = measured(runs[name], root)
+    report = {**headline(sections), "peak_rss_mb": peak_rss_mb(sections), "machine": machine(), "sections": sections}
     write_json(report, out)
     return summary_line(report)
