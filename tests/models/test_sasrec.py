@@ -123,7 +123,7 @@ def test_checkpoint_path_changes_with_training_settings(tmp_path) -> None:
     base = layout.checkpoint("sasrec_model", fingerprint(42, CONFIG))
     assert base == layout.checkpoint("sasrec_model", fingerprint(42, SASRecConfig(**CONFIG.model_dump())))
     assert base != layout.checkpoint("sasrec_model", fingerprint(43, CONFIG))
-    assert base != layout.checkpoint("sasrec_model", fingerprint(42, CONFIG.model_copy(update={"learning_rate": 0.01})))
+    assert base != layout.checkpoint("sasrec_model", fingerprint(42, CONFIG.model_copy(update={"learning_rate": CONFIG.learning_rate * 2})))
 
 
 def test_sasrec_text_reads_and_scores_items_through_one_tied_tower() -> None:
