@@ -7,6 +7,7 @@ and peak RSS are its own. Orchestration overhead (Dagster, DVC hashing) is not i
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from hymirec.bench.timing import python_module_command, run_measured
@@ -14,6 +15,9 @@ from hymirec.paths import STAGES
 
 
 def time_pipeline(config_path: Path, workspace: Path, logs: Path) -> dict:
+    """Every stage from an empty ``workspace`` (removed first: a finished model or a checkpoint left there
+    by an earlier run would let a stage skip the work it is being timed on)."""
+    shutil.rmtree(workspace, ignore_errors=True)
     stages = {}
     for stage in STAGES:
         peak_file = logs / f"{stage}.peak.json"
