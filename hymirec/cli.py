@@ -118,6 +118,7 @@ def configure_torch() -> int:
     nothing measurable. A different thread count still changes float summation order (README,
     "Reproducibility").
     """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what deterministic cuBLAS needs on a GPU; unused on CPU
     torch.use_deterministic_algorithms(True)
     count = int(os.environ.get("HYMIREC_THREADS") or len(os.sched_getaffinity(0)))
     torch.set_num_threads(count)
