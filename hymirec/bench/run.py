@@ -1,21 +1,17 @@
 """Run the benchmark sections and write reports/bench.json plus a one-line summary.
 
 Each section keeps its own ``measured_at``, the commit it measured and the machine's load average
-before and after it, so a figure taken while other jobs ran, or on older code, says so. Sections not run this time keep their previous results
-(from an earlier ``hymirec bench``), with their own timestamps; the top-level keys are derived from
-whatever sections the file holds.
+before and after it, so a figure taken while other jobs ran, or on older code, says so. Sections not
+run this time keep their previous results (from an earlier ``hymirec bench``), with their own
+timestamps; the top-level keys are derived from whatever sections the file holds.
 """
 
 from __future__ import annotations
 
 import os
-import platform
-import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-
-import torch
 
 from hymirec.bench.pipeline import time_pipeline
 from hymirec.bench.recbole import recbole_side_by_side
@@ -25,26 +21,15 @@ from hymirec.bench.training import hymirec_epoch, sasrec_converged, sasrec_epoch
 from hymirec.config import load_config
 from hymirec.io import read_json, write_json
 from hymirec.paths import Layout
+from hymirec.publish import commit_of, machine
 
 SECTIONS = ("pipeline", "serving", "training", "converge", "recbole")
-
-
-def machine() -> dict:
-    return {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
-            "torch": torch.__version__}
-
-
-def commit(root: Path) -> str:
-    """The code a section measured: HEAD, with ``-dirty`` when tracked files have uncommitted changes."""
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True).stdout
-    return (head or "unknown") + ("-dirty" if dirty.strip() else "")
 
 
 def measured(section: Callable[[], dict], root: Path) -> dict:
     load_before = os.getloadavg()[0]
     result = section()
-    return {**result, "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(root),
+    return {**result, "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit_of(root),
             "process_peak_rss_mb": own_peak_rss_mb(),  # this benchmark process so far: an upper bound for the section
             "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}}
 
