@@ -7,11 +7,14 @@ and peak RSS are its own. Orchestration overhead (Dagster, DVC hashing) is not i
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
 from hymirec.bench.timing import python_module_command, run_measured
 from hymirec.paths import STAGES
+
+logger = logging.getLogger(__name__)
 
 
 def time_pipeline(config_path: Path, workspace: Path, logs: Path) -> dict:
@@ -24,6 +27,7 @@ def time_pipeline(config_path: Path, workspace: Path, logs: Path) -> dict:
         command = python_module_command(peak_file, "hymirec.cli", "stage", stage, "-c", str(config_path.resolve()), "--root", str(workspace))
         cost = run_measured(command, logs / f"{stage}.log", peak_file)
         stages[stage] = {"seconds": cost.seconds, "peak_rss_mb": cost.peak_rss_mb}
+        logger.info("bench pipeline: %s %.1f s, peak RSS %.0f MB (log %s)", stage, cost.seconds, cost.peak_rss_mb, logs / f"{stage}.log")
     return {
         "config": str(config_path),
         "stages": stages,

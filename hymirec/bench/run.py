@@ -8,6 +8,7 @@ timestamps; the top-level keys are derived from whatever sections the file holds
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from hymirec.paths import Layout
 from hymirec.publish import commit_of, machine
 
 SECTIONS = ("pipeline", "serving", "training", "converge", "recbole")
+logger = logging.getLogger(__name__)
 
 
 def measured(section: Callable[[], dict], root: Path) -> dict:
@@ -99,6 +101,7 @@ def run_bench(root: Path, default_config: Path, benchmark_config: Path, chosen: 
     sections = dict(previous)
     for name in SECTIONS:
         if name in chosen:
+            logger.info("bench: section %s", name)
             sections[name] = measured(runs[name], root)
     report = {**headline(sections), "peak_rss_mb": peak_rss_mb(sections), "machine": machine(), "sections": sections}
     write_json(report, out)
