@@ -17,6 +17,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
+MIN_POINTS_PER_LIST = 39  # faiss k-means warns when a centroid has fewer training points
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -351,6 +354,39 @@ class LLMConfig(TrainingBudgetConfig):
         return self
 
 
+class ServingConfig(_Section):
+    """Top-k retrieval with faiss (``hymirec.retrieval``): exact up to ``exact_max_items``, an IVF index above.
+
+    The IVF defaults were chosen on a synthetic 1M-item catalog (``benchmarks/million_item_retrieval.py``,
+    README "Serving at a million items"): they keep recall@10 against exact search above 0.95 on one thread.
+    """
+
+    exact_max_items: int = Field(
+        default=100_000, ge=1, description="Up to this catalog size search is exact (IndexFlatIP); above it, IndexIVFFlat."
+    )
+    ivf_lists_per_sqrt_item: float = Field(
+        default=4.0, gt=0.0, description="IVF lists: this × √N (rounded), the usual 4√N: ~250 items a list at 1M items."
+    )
+    ivf_train_points_per_list: int = Field(
+        default=64,
+        ge=MIN_POINTS_PER_LIST,
+        description="Items sampled per list to train the IVF centroids (faiss's max_points_per_centroid; it warns below 39). "
+        "64 trains a 1M catalog's 4,000 lists on 256k items.",
+    )
+    ivf_nprobe: int = Field(default=8, ge=1, description="Lists searched per interest: the recall / speed knob.")
+
+    @model_validator(mode="after")
+    def _lists_trainable(self) -> ServingConfig:
+        smallest = (MIN_POINTS_PER_LIST * self.ivf_lists_per_sqrt_item) ** 2
+        if self.exact_max_items < smallest:
+            raise ValueError(
+                f"serving.exact_max_items={self.exact_max_items} lets an IVF index of "
+                f"{self.ivf_lists_per_sqrt_item}·√N lists train on fewer than {MIN_POINTS_PER_LIST} items a list; "
+                f"with serving.ivf_lists_per_sqrt_item={self.ivf_lists_per_sqrt_item} it must be ≥ {smallest:,.0f}"
+            )
+        return self
+
+
 class TrackingConfig(_Section):
     """MLflow experiment; the tracking URI comes from MLFLOW_TRACKING_URI or a local SQLite file."""
 
@@ -370,6 +406,7 @@ class HyMiRecConfig(_Section):
     coarse: CoarseConfig = CoarseConfig()
     llm: LLMConfig = LLMConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    serving: ServingConfig = ServingConfig()
     tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")

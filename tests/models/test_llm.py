@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from hymirec.config import BackboneConfig, CoarseConfig, EvaluationConfig, LLMConfig, Variant
+from hymirec.config import BackboneConfig, CoarseConfig, EvaluationConfig, LLMConfig, ServingConfig, Variant
 from hymirec.evaluation import evaluate
 from hymirec.models.coarse import CoarseModel
 from hymirec.models.llm import (
@@ -229,7 +229,7 @@ def test_the_item_tower_warm_starts_from_the_coarse_models() -> None:
 
 def test_faiss_serving_returns_the_full_ranking_top_k() -> None:
     model, _, view, _ = _train(epochs=2)
-    retriever = MultiInterestRetriever(model.item_vectors().detach().numpy())
+    retriever = MultiInterestRetriever(model.item_vectors().detach().numpy(), ServingConfig(), seed=0)
     served = retriever.top_items(model.user_interests(view.histories), 5, view.histories)
     scores = model.score_items(view.histories)
     for user, history in enumerate(view.histories):
