@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 export DAGSTER_HOME ?= $(abspath .dagster_home)
 
-.PHONY: venv run test bench dagster mlflow-ui
+.PHONY: venv run test bench bench-retrieval dagster mlflow-ui
 
 venv: $(STAMP)
 
@@ -40,6 +40,11 @@ test: $(STAMP)
 # config, RecBole in its own virtualenv under .bench/). Writes reports/bench.json.
 bench: $(STAMP)
 	$(BIN)/hymirec bench
+
+# Not part of the tests: a few minutes on one thread. Exact vs IVF retrieval of a synthetic 1M-item
+# catalog; writes reports/retrieval_1m.json.
+bench-retrieval: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/million_item_retrieval.py
 
 dagster: $(STAMP)
 	mkdir -p $(DAGSTER_HOME) && $(BIN)/dagster dev -m orchestration.definitions
