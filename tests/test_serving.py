@@ -1,0 +1,63 @@
+"""Serving: the top-N is the evaluation's full ranking with the history masked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hymirec.config import ComiRecConfig, EvaluationConfig, SASRecConfig
+from hymirec.evaluation import evaluate
+from hymirec.models.comirec import ComiRec
+from hymirec.models.sasrec import SASRec
+from hymirec.sequences import split_view
+from hymirec.serving import Catalog, RequestError, ServedModel
+
+N = 7
+
+
+def _served(name: str, data) -> ServedModel:
+    catalog = Catalog.of(data)
+    torch.manual_seed(0)
+    if name == "popularity":
+        return ServedModel.popularity(catalog)
+    if name == "sasrec":  # a single user vector: full scoring
+        return ServedModel(name, SASRec(SASRecConfig(hidden_size=8, num_layers=1, max_length=6, dropout=0.0), catalog.size).eval(), catalog)
+    # K = 3 interests of width 12: served through faiss
+    return ServedModel(name, ComiRec(ComiRecConfig(hidden_size=12, attention_size=10, num_interests=3, max_length=6), catalog.size).eval(), catalog)
+
+
+@pytest.mark.parametrize("name", ["popularity", "sasrec", "comirec"])
+def test_the_top_n_is_the_evaluation_ranking_with_seen_items_masked(served_data, name: str) -> None:
+    """Against ``evaluate``'s own top list for the same users and histories; the target is taken out of both
+    lists, the one place they may differ (the evaluation ranks it after the items tied with it)."""
+    served = _served(name, served_data)
+    view = split_view(served_data.sequences, "test")
+    listed = served.recommend(view.histories, N)
+    expected = evaluate(served.model.score_items, view, EvaluationConfig(ks=(5,), ranking_depth=N + 1), model_name=name).top_items
+    assert listed.items.shape == (len(view.histories), N) and not listed.from_popularity.any()
+    for user, target in enumerate(view.targets):
+        assert not set(listed.items[user]) & set(view.histories[user])
+        ours = [item for item in listed.items[user] if item != target]
+        assert ours == [item for item in expected[user] if item != target][: len(ours)], user
+    assert (np.diff(listed.scores, axis=1) <= 0).all()
+
+
+def test_an_empty_history_gets_the_popularity_list_and_says_so(served_data) -> None:
+    served = _served("sasrec", served_data)
+    listed = served.recommend([np.array([0, 1]), np.array([], dtype=np.int64)], 4)
+    assert listed.from_popularity.tolist() == [False, True]
+    counts = served.catalog.popularity
+    assert listed.items[1].tolist() == sorted(range(len(counts)), key=lambda item: (-counts[item], item))[:4]
+    frame = listed.frame(served.catalog, {"user_id": ["u1", None]})
+    assert frame["source"].tolist() == ["model"] * 4 + ["popularity"] * 4
+    assert frame["title"].iloc[0] == served.catalog.title(listed.items[0, 0])
+    assert served.catalog.title(served.catalog.item_idx(["i05"], "test")[0]) == "Film 5 (1995)"
+
+
+def test_unknown_item_ids_are_named(served_data) -> None:
+    catalog = Catalog.of(served_data)
+    assert catalog.item_idx(["i03", "i00", "i03"], "history").tolist() == [3, 0, 3]
+    with pytest.raises(RequestError, match=r"history file h\.txt: unknown item ids 'x1', 'x2'"):
+        catalog.item_idx(["i03", "x1", "x2", "x1"], "history file h.txt")
+
