@@ -1,4 +1,4 @@
-"""Serving: the top-N is the evaluation's full ranking with the history masked."""
+"""Serving: the top-N is the evaluation's full ranking with the history masked; the interest explorer."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 
 from hymirec.config import ComiRecConfig, EvaluationConfig, SASRecConfig
 from hymirec.evaluation import evaluate
+from hymirec.explain import explain, explanation_markdown, explanation_text
 from hymirec.models.comirec import ComiRec
 from hymirec.models.sasrec import SASRec
 from hymirec.sequences import split_view
@@ -61,3 +62,26 @@ def test_unknown_item_ids_are_named(served_data) -> None:
     with pytest.raises(RequestError, match=r"history file h\.txt: unknown item ids 'x1', 'x2'"):
         catalog.item_idx(["i03", "x1", "x2", "x1"], "history file h.txt")
 
+
+def test_each_recommendation_names_the_interest_that_scores_it_best(served_data) -> None:
+    served = _served("comirec", served_data)
+    history = split_view(served_data.sequences, "test").histories[4]
+    explanation = explain(served, history, N)
+    per_interest = served.interests([history])[0] @ served.item_vectors.T  # [K I]
+    assert explanation.producers.tolist() == per_interest[:, explanation.items].argmax(axis=0).tolist()
+    np.testing.assert_allclose(explanation.scores, per_interest[:, explanation.items].max(axis=0), rtol=1e-5)
+    assert sum(interest.produced for interest in explanation.interests) == N and len(explanation.interests) == 3
+    for k, interest in enumerate(explanation.interests):  # nearest items: the best of s_k, seen ones included
+        assert interest.nearest.tolist() == np.argsort(-per_interest[k], kind="stable")[:5].tolist()
+    text = explanation_text(served, explanation)
+    assert "3 interests" in text and "interest 3 (produced" in text and "seen items included and marked *" in text
+    assert "| interest | recommendations produced |" in explanation_markdown(served, explanation, "user u4")
+
+
+@pytest.mark.parametrize(("name", "says"), [("sasrec", "has a single interest"), ("popularity", "has no interests")])
+def test_a_model_without_interests_says_so_and_still_lists(served_data, name: str, says: str) -> None:
+    served = _served(name, served_data)
+    explanation = explain(served, np.array([0, 5, 7]), N)
+    assert explanation.interests == [] and explanation.producers is None
+    text = explanation_text(served, explanation)
+    assert says in text and text.count("Film ") == N

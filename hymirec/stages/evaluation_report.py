@@ -22,9 +22,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from hymirec.config import HyMiRecConfig
+from hymirec.config import HyMiRecConfig, Variant
 from hymirec.data.schema import ITEM_ID, USER_ID
 from hymirec.evaluation import EvaluationResult, evaluate
+from hymirec.explain import sample_interests_markdown
 from hymirec.io import atomic_directory, read_json, write_json, write_parquet, write_text
 from hymirec.models.base import Recommender
 from hymirec.models.popularity import Popularity
@@ -33,7 +34,7 @@ from hymirec.pyfunc import log_recommender
 from hymirec.registry import register_and_promote
 from hymirec.report import plot_breakdown, render_report
 from hymirec.sequences import SequenceData, SplitView, split_view
-from hymirec.serving import Catalog, load_trained, trained_model_dirs
+from hymirec.serving import Catalog, ServedModel, load_trained, trained_model_dirs
 from hymirec.stages.common import TRAINING_SUMMARY, item_categories, load_sequence_data
 from hymirec.tracking import flatten, log_metrics, stage_run
 
@@ -109,7 +110,10 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
         plot_breakdown(breakdowns, staging / FIGURE_NAME)
     write_json(breakdowns, layout.history_length_breakdown)
     compression = compression_effect(metrics)
-    report = render_report(metrics["valid"], metrics["test"], breakdowns, f"figures/{FIGURE_NAME}", config.data.source.value, compression)
+    catalog = Catalog.of(data)
+    interests = interests_section(trained, catalog, views["test"], data)
+    report = render_report(metrics["valid"], metrics["test"], breakdowns, f"figures/{FIGURE_NAME}", config.data.source.value,
+                           compression, interests)
     write_text(report, layout.evaluation_markdown)
     write_json({**metrics, "compression": compression}, layout.metrics)
 
@@ -117,10 +121,20 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
         numbers = flatten({**metrics, "compression": compression})
         log_metrics({key: value for key, value in numbers.items() if value is not None})
         mlflow.log_artifact(str(layout.evaluation_markdown))
-        catalog = Catalog.of(data)
         # every model as an MLflow model; the best trained one registered for this data set, whose
         # `champion` moves only if it beats the current one
         logged = {name: log_recommender(name, folders.get(name), catalog) for name in metrics["test"]}
         best = max(folders, key=lambda name: metrics["valid"][name]["ndcg@10"])
         register_and_promote(logged[best].model_uri, best, metrics["valid"][best]["ndcg@10"], catalog.fingerprint, config.data.source.value)
 
+
+def explained_model(trained: dict[str, Recommender]) -> str | None:
+    """The model whose interests the report shows: HyMiRec, else the first trained multi-interest model."""
+    with_interests = [name for name, model in trained.items() if hasattr(model, "user_interests")]
+    return Variant.HYMIREC.value if Variant.HYMIREC.value in with_interests else next(iter(with_interests), None)
+
+
+def interests_section(trained: dict[str, Recommender], catalog: Catalog, view: SplitView, data: SequenceData) -> str | None:
+    """The report's interest explorer: sample users of the test split, each with the input its test ranking read."""
+    name = explained_model(trained)
+    return sample_interests_markdown(ServedModel(name, trained[name], catalog), data, view) if name else None
