@@ -4,7 +4,8 @@ A copy of this checkout becomes a fresh workspace whose configs/default.yaml is 
 with a short training budget. Dagster materialises every asset (each one a `dvc repro` of its stage,
 with the blocking Great Expectations checks); then `dvc repro` must find nothing to do, the report
 must have the promised shape, the exported rankings must reproduce the metrics without our code,
-MLflow must hold the training run, and every model must load by URI and serve the evaluation's ranking.
+MLflow must hold the training run, every model must load by URI and serve the evaluation's ranking,
+and `hymirec recommend` must serve and explain the workspace's users.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ import yaml
 
 import numpy as np
 
+from hymirec.cli import build_parser
 from hymirec.config import Variant, load_config
 from hymirec.evaluation import evaluate
 from hymirec.io import read_json
 from hymirec.paths import Layout
-from hymirec.registry import CHAMPION, data_fingerprint, registered_model_name
+from hymirec.registry import CHAMPION, champion_uri, data_fingerprint, registered_model_name
 from hymirec.sequences import split_view
 from hymirec.serving import load_trained, trained_model_dirs
 from hymirec.stages.common import item_categories, load_sequence_data
@@ -240,3 +242,30 @@ def test_every_model_loads_by_uri_and_serves_the_evaluation_ranking(materialised
                 scores = dict(zip(item_ids, np.asarray(model.score_items([view.histories[user]]))[0]))
                 assert _same_ranking(ours, expected, scores), (name, user)
 
+
+def _recommend(*argv: str) -> int:
+    args = build_parser().parse_args(["recommend", *argv])
+    return args.handler(args)
+
+
+def test_recommend_serves_and_explains_the_workspace_users(materialised, monkeypatch, capsys, tmp_path: Path) -> None:
+    root, env, _ = materialised
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+    data = load_sequence_data(Layout(root))
+    fingerprint = data_fingerprint(data.sequences, data.items)
+    history = len(data.sequences.set_index("user_id").loc["1", "items"])
+
+    assert _recommend("--root", str(root), "--user", "1", "--explain") == 0  # the champion of this data
+    out = capsys.readouterr().out
+    assert f"({champion_uri(fingerprint)}, version 1)" in out and f"user 1: {history} items in the history" in out
+    assert _recommend("--root", str(root), "--model", "hymirec", "--user", "1", "--explain") == 0
+    out = capsys.readouterr().out
+    assert "2 interests; each shown as its 5 nearest catalog items by cosine" in out and "interest 2 (produced" in out
+    assert _recommend("--root", str(root), "--model", "sasrec", "--all-users", "--out", str(tmp_path / "recs.parquet")) == 0
+    recs = pd.read_parquet(tmp_path / "recs.parquet")
+    assert len(recs) == 9430 and recs["user_id"].nunique() == 943 and (recs["source"] == "model").all()
+
+    report = (root / "reports" / "evaluation.md").read_text()
+    assert "## Interests of sample users" in report and "What each interest of `hymirec` stands for" in report
+    assert "### user 1 (" in report and "| interest | recommendations produced | nearest items (* seen) |" in report
+    assert "| interest | recommendations produced |" in (root / "reports" / "llm_model" / "interests.md").read_text()
