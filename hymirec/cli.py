@@ -2,6 +2,7 @@
 
     hymirec stage <name> -c configs/default.yaml
     hymirec validate --interactions PATH [--items PATH]
+    hymirec recommend --user 1 [--explain] [--model URI|NAME]   (or --history ITEM_ID…, --history-file PATH, --all-users --out PATH)
     hymirec publish --root ../bench -c configs/benchmark_ml1m.yaml --out results/benchmark_ml1m
     hymirec bench [--sections pipeline serving training converge recbole]
 
@@ -38,6 +39,18 @@ def _validate(args: argparse.Namespace) -> int:
     report = validate_user_files(Path(args.interactions), Path(args.items) if args.items else None)
     print(report)
     return 0
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    from hymirec.config import ConfigError
+    from hymirec.recommend import run
+    from hymirec.serving import RequestError
+
+    try:
+        return run(args)
+    except (RequestError, ConfigError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 def _publish(args: argparse.Namespace) -> int:
@@ -82,6 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--interactions", required=True)
     validate.add_argument("--items")
     validate.set_defaults(handler=_validate)
+
+    recommend = commands.add_parser("recommend", help="top-N items with titles from this data's champion or a named model")
+    who = recommend.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", nargs="+", metavar="ID", help="original user ids; each gets a list from their full history")
+    who.add_argument("--history", nargs="+", metavar="ITEM_ID", help="a history of item ids, oldest first")
+    who.add_argument("--history-file", metavar="PATH", help="a history: one item id per line")
+    who.add_argument("--all-users", action="store_true", help="every user of the workspace (needs --out)")
+    recommend.add_argument("--model", metavar="URI|NAME", help="an MLflow model URI or a trained model of the workspace (default: this data's champion)")
+    recommend.add_argument("-n", "--top", type=int, default=10, help="items per list (default 10)")
+    recommend.add_argument("--explain", action="store_true", help="each interest's nearest items, and which interest produced each item")
+    recommend.add_argument("--out", metavar="PATH", help="also write the lists to this Parquet file")
+    recommend.add_argument("--root", default=".", help="workspace root (default: current directory)")
+    recommend.add_argument("-c", "--config", default="configs/default.yaml", help="serving settings for --model NAME (a workspace model)")
+    recommend.set_defaults(handler=_recommend)
 
     publish = commands.add_parser("publish", help="copy a benchmark workspace's report, top-10 rankings and provenance into results/")
     publish.add_argument("--root", required=True, help="the benchmark workspace")
@@ -132,6 +159,7 @@ def configure_torch() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("HYMIREC_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which CPU build it tried, on every import
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     configure_torch()
     args = build_parser().parse_args(argv)

@@ -121,6 +121,11 @@ class Layout:
         return self.reports_dir / "llm_model"
 
     @property
+    def llm_interests(self) -> Path:
+        """HyMiRec's interests for a few sample users (markdown; the llm_model asset shows it)."""
+        return self.llm_curves / "interests.md"
+
+    @property
     def pretrained_cache(self) -> Path:
         """Converted pretrained checkpoints (SmolLM2 from its GGUF file): a cache, not a DVC output."""
         return self.root / "models" / "pretrained"

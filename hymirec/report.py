@@ -64,7 +64,7 @@ def compression_table(compression: dict[str, dict[str, dict[str, float]]]) -> st
 
 def render_report(
     valid: Table, test: Table, breakdowns: dict[str, list[dict]], figure_name: str, dataset: str,
-    compression: dict[str, dict[str, dict[str, float]]] | None = None,
+    compression: dict[str, dict[str, dict[str, float]]] | None = None, interests: str | None = None,
 ) -> str:
     sections = [
         "# HyMiRec evaluation report",
@@ -76,6 +76,8 @@ def render_report(
     ]
     if compression:
         sections.append("## Cost of the compressed history (NDCG@10)\n\n" + compression_table(compression))
+    if interests:
+        sections.append("## Interests of sample users\n\n" + interests)
     return "\n\n".join(sections) + "\n"
 
 

@@ -72,6 +72,14 @@ def _training_metadata(curves_dir: Callable[[Layout], Any]) -> Callable[[Mapping
     return metadata
 
 
+def _llm_model_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
+    """The training view, plus HyMiRec's interests for a few sample users when the stage wrote them."""
+    metadata = _training_metadata(lambda layout: layout.llm_curves)(metrics, layout)
+    if layout.llm_interests.is_file():
+        metadata["interests"] = dg.MetadataValue.md(layout.llm_interests.read_text(encoding="utf-8"))
+    return metadata
+
+
 def _evaluation_report_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
     metadata: dict[str, Any] = {"report": dg.MetadataValue.path(str(layout.evaluation_markdown))}
     for split in ("test", "valid"):
@@ -87,7 +95,7 @@ STAGE_METADATA: dict[str, Callable[[Mapping[str, Any], Layout], dict[str, Any]]]
     "codebook": _codebook_metadata,
     "sasrec_model": _training_metadata(lambda layout: layout.baselines_curves),
     "coarse_model": _training_metadata(lambda layout: layout.coarse_curves),
-    "llm_model": _training_metadata(lambda layout: layout.llm_curves),
+    "llm_model": _llm_model_metadata,
     "evaluation_report": _evaluation_report_metadata,
 }
 

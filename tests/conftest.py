@@ -46,3 +46,52 @@ def smollm2_cache(tmp_path_factory: pytest.TempPathFactory):
     cache_dir = tmp_path_factory.mktemp("pretrained")
     cached_smollm2(cache_dir)
     return cache_dir
+
+
+@pytest.fixture(scope="session")
+def served_data():
+    """A small catalog for serving: 23 items with titles and genres, 9 users of 6–14 distinct events (seeded)."""
+    import numpy as np
+
+    from hymirec.config import SequencesConfig
+    from hymirec.sequences import build_sequences
+
+    rng = np.random.default_rng(7)
+    genres = ["Drama", "Comedy", "Action|Drama", "Horror", "Comedy|Romance"]
+    items = pd.DataFrame({
+        "item_id": [f"i{j:02d}" for j in range(23)],
+        "title": [f"Film {j}" for j in range(23)],
+        "year": [str(1990 + j) for j in range(23)],
+        "genres": [genres[j % len(genres)] for j in range(23)],
+    })
+    rows = [
+        (f"u{user}", f"i{item:02d}", 1000 * user + step)
+        for user in range(9)
+        for step, item in enumerate(rng.choice(23, size=6 + user, replace=False))
+    ]
+    interactions = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    return build_sequences(RawLogs(interactions=interactions, items=items), SequencesConfig())
+
+
+@pytest.fixture(scope="session")
+def tracking_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One SQLite MLflow store for the tests that log or register models (a fresh one costs ~6 s of migrations)."""
+    import mlflow
+
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.create_experiment("tests", artifact_location=(root / "mlruns").as_uri())
+    mlflow.set_tracking_uri(None)
+    return uri
+
+
+@pytest.fixture
+def tracking(tracking_store: str):
+    """The shared store as the active one, with its ``tests`` experiment; reset afterwards."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_store)
+    mlflow.set_experiment("tests")
+    yield tracking_store
+    mlflow.set_tracking_uri(None)

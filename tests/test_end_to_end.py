@@ -4,7 +4,8 @@ A copy of this checkout becomes a fresh workspace whose configs/default.yaml is 
 with a short training budget. Dagster materialises every asset (each one a `dvc repro` of its stage,
 with the blocking Great Expectations checks); then `dvc repro` must find nothing to do, the report
 must have the promised shape, the exported rankings must reproduce the metrics without our code,
-and MLflow must hold the training run.
+MLflow must hold the training run, every model must load by URI and serve the evaluation's ranking,
+and `hymirec recommend` must serve and explain the workspace's users.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ import pandas as pd
 import pytest
 import yaml
 
+import numpy as np
+
+from hymirec.cli import build_parser
 from hymirec.config import Variant, load_config
 from hymirec.evaluation import evaluate
 from hymirec.io import read_json
 from hymirec.paths import Layout
+from hymirec.registry import CHAMPION, champion_uri, data_fingerprint, registered_model_name
 from hymirec.sequences import split_view
+from hymirec.serving import load_trained, trained_model_dirs
 from hymirec.stages.common import item_categories, load_sequence_data
-from hymirec.stages.evaluation_report import load_trained, trained_model_dirs
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -167,10 +172,13 @@ def test_mlflow_recorded_the_training_run(materialised) -> None:
         children = mlflow.search_runs(experiment_names=["hymirec-ml100k"], filter_string=f"tags.mlflow.parentRunId = '{parent}'")
         assert set(children["tags.model"]) == models
         assert all(mlflow.MlflowClient().get_metric_history(run, "valid_ndcg_at_10") for run in children["run_id"])
-    # the champion is the trained model with the best validation NDCG@10
-    valid = read_json(Path(env["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///")).parent / "reports" / "metrics.json")["valid"]
+    # the champion of this data set is the trained model with the best validation NDCG@10
+    root = Path(env["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///")).parent
+    valid = read_json(root / "reports" / "metrics.json")["valid"]
     best = max((name for name in valid if name != "popularity"), key=lambda name: valid[name]["ndcg@10"])
-    champion = mlflow.MlflowClient().get_model_version_by_alias("hymirec-recommender", "champion")
+    data = load_sequence_data(Layout(root))
+    fingerprint = data_fingerprint(data.sequences, data.items)
+    champion = mlflow.MlflowClient().get_model_version_by_alias(registered_model_name(fingerprint), CHAMPION)
     assert champion.tags["model"] == best
 
 
@@ -189,3 +197,75 @@ def test_bench_measures_the_trained_workspace(materialised, tmp_path: Path) -> N
     assert training["sasrec"]["steps"] == training["sasrec"]["steps_per_epoch"] and training["sasrec"]["targets"] > 0
     assert training["hymirec"]["steps"] == 2 and report["sasrec_epoch_seconds"] == training["sasrec"]["epoch_seconds"]
     assert report["default_pipeline_seconds"] is None and report["throughput_ratio_vs_recbole"] is None  # not run here
+
+
+# --- using the trained models -------------------------------------------------------------------------
+
+
+def _same_ranking(ours: list[str], expected: list[str], scores: dict[str, float]) -> bool:
+    """Equal lists, or lists that differ only where items tie within float error (faiss and torch round apart)."""
+    return ours == expected or np.allclose([scores[item] for item in ours], [scores[item] for item in expected], atol=1e-5)
+
+
+def test_every_model_loads_by_uri_and_serves_the_evaluation_ranking(materialised) -> None:
+    """Each model the report evaluated is logged as a pyfunc; loaded by its URI, its top-10 for a user's test
+    input is the report's ranking of that user (reports/rankings), the target taken out of both lists.
+    Popularity is the exception: served, it counts every event of the data set, the report's counts the
+    split's inputs only (no target may be counted), so it is compared with the data's own counts."""
+    root, env, _ = materialised
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    run = mlflow.search_runs(experiment_names=["hymirec-ml100k"], filter_string="tags.stage = 'evaluation_report'",
+                             order_by=["start_time DESC"]).iloc[0]
+    found = mlflow.search_logged_models([run["experiment_id"]], filter_string=f"source_run_id = '{run['run_id']}'", output_format="list")
+    logged = {model.name: model for model in found}
+    assert set(logged) == set(MODELS)
+    layout = Layout(root)
+    data = load_sequence_data(layout)
+    view = split_view(data.sequences, "test")
+    users = np.arange(0, 943, 19)  # 50 users spread over the user ids
+    item_ids = data.items["item_id"].to_numpy()
+    histories = [item_ids[view.histories[user]].tolist() for user in users]
+    counts = np.bincount(np.concatenate(data.sequences["items"].to_numpy()), minlength=len(item_ids))
+    by_count = item_ids[np.argsort(-counts, kind="stable")]
+    for name in MODELS:
+        loaded = mlflow.pyfunc.load_model(logged[name].model_uri, model_config={"pretrained_cache": str(layout.pretrained_cache)})
+        served = loaded.predict(pd.DataFrame({"history": histories}), params={"k": 10})
+        rankings = pd.read_parquet(root / "reports" / "rankings" / f"{name}.parquet").groupby("user_id")
+        for row, user in enumerate(users):
+            target = item_ids[view.targets[user]]
+            ours = [item for item in served.loc[served["request"] == row, "item_id"] if item != target]
+            ranked = rankings.get_group(str(data.sequences["user_id"].iat[user]))["item_id"] if name != "popularity" else [
+                item for item in by_count if item not in set(histories[row])]
+            expected = [item for item in ranked if item != target][: len(ours)]
+            if ours != expected:  # a near tie: compare the model's own full-catalog scores of both lists
+                model = loaded.unwrap_python_model().served.model
+                scores = dict(zip(item_ids, np.asarray(model.score_items([view.histories[user]]))[0]))
+                assert _same_ranking(ours, expected, scores), (name, user)
+
+
+def _recommend(*argv: str) -> int:
+    args = build_parser().parse_args(["recommend", *argv])
+    return args.handler(args)
+
+
+def test_recommend_serves_and_explains_the_workspace_users(materialised, monkeypatch, capsys, tmp_path: Path) -> None:
+    root, env, _ = materialised
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+    data = load_sequence_data(Layout(root))
+    fingerprint = data_fingerprint(data.sequences, data.items)
+    history = len(data.sequences.set_index("user_id").loc["1", "items"])
+
+    assert _recommend("--root", str(root), "--user", "1", "--explain") == 0  # the champion of this data
+    out = capsys.readouterr().out
+    assert f"({champion_uri(fingerprint)}, version 1)" in out and f"user 1: {history} items in the history" in out
+    assert _recommend("--root", str(root), "--model", "hymirec", "--user", "1", "--explain") == 0
+    out = capsys.readouterr().out
+    assert "2 interests; each shown as its 5 nearest catalog items by cosine" in out and "interest 2 (produced" in out
+    assert _recommend("--root", str(root), "--model", "sasrec", "--all-users", "--out", str(tmp_path / "recs.parquet")) == 0
+    recs = pd.read_parquet(tmp_path / "recs.parquet")
+    assert len(recs) == 9430 and recs["user_id"].nunique() == 943 and (recs["source"] == "model").all()
+
+    report = (root / "reports" / "evaluation.md").read_text()
+    assert "## Interests of sample users" in report and "What each interest of `hymirec` stands for" in report
+    assert "### user 1 (" in report and "| interest | recommendations produced | nearest items (* seen) |" in report
+    assert "| interest | recommendations produced |" in (root / "reports" / "llm_model" / "interests.md").read_text()

@@ -17,8 +17,9 @@ from hymirec.evaluation import evaluate, mask_histories
 from hymirec.models.base import Recommender
 from hymirec.paths import Layout
 from hymirec.sequences import SplitView, split_view
+from hymirec.serving import load_trained, trained_model_dirs
 from hymirec.stages.common import item_categories, load_sequence_data
-from hymirec.stages.evaluation_report import build_models, load_trained, trained_model_dirs
+from hymirec.stages.evaluation_report import build_models
 
 LATENCY_USERS = 300
 

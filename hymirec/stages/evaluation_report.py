@@ -17,27 +17,24 @@ reports/history_length.json, reports/figures/ and, for auditing, reports/ranking
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 
-from hymirec.config import CoarseConfig, ComiRecConfig, HyMiRecConfig, SASRecConfig
+from hymirec.config import HyMiRecConfig, Variant
 from hymirec.data.schema import ITEM_ID, USER_ID
 from hymirec.evaluation import EvaluationResult, evaluate
+from hymirec.explain import sample_interests_markdown
 from hymirec.io import atomic_directory, read_json, write_json, write_parquet, write_text
 from hymirec.models.base import Recommender
-from hymirec.models.coarse import CoarseModel
-from hymirec.models.comirec import ComiRec
-from hymirec.models.llm import load_hymirec
-from hymirec.models.persistence import load_model
 from hymirec.models.popularity import Popularity
-from hymirec.models.sasrec import SASRec, SASRecText
 from hymirec.paths import Layout
+from hymirec.pyfunc import log_recommender
 from hymirec.registry import register_and_promote
 from hymirec.report import plot_breakdown, render_report
 from hymirec.sequences import SequenceData, SplitView, split_view
+from hymirec.serving import Catalog, ServedModel, load_trained, trained_model_dirs
 from hymirec.stages.common import TRAINING_SUMMARY, item_categories, load_sequence_data
 from hymirec.tracking import flatten, log_metrics, stage_run
 
@@ -45,25 +42,6 @@ logger = logging.getLogger(__name__)
 FIGURE_NAME = "ndcg_by_history_length.png"
 # the cost of compressing the history: (model reading the codebook, its twin reading exact vectors)
 COMPRESSION_PAIRS = {"coarse": ("coarse_codebook", "coarse_exact"), "hymirec": ("hymirec", "hymirec_exact_history")}
-
-
-def trained_model_dirs(layout: Layout) -> dict[str, Path]:
-    """Every trained model in the workspace, by report name -> its folder (what the registry stores)."""
-    folders = {folder.name: folder for folder in sorted(layout.baselines_dir.glob("*/")) if folder.is_dir()}
-    folders.update({f"coarse_{folder.name}": folder for folder in sorted(layout.coarse_dir.glob("*/")) if folder.is_dir()})
-    folders.update({folder.name: folder for folder in sorted(layout.llm_dir.glob("*/")) if folder.is_dir()})
-    return folders
-
-
-BASELINE_CLASSES = {"sasrec": (SASRec, SASRecConfig), "sasrec_text": (SASRecText, SASRecConfig), "comirec": (ComiRec, ComiRecConfig)}
-
-
-def load_trained(name: str, folder: Path, layout: Layout) -> Recommender:
-    if name in BASELINE_CLASSES:
-        return load_model(*BASELINE_CLASSES[name], folder)
-    if name.startswith("coarse_"):
-        return load_model(CoarseModel, CoarseConfig, folder)
-    return load_hymirec(folder, layout.pretrained_cache)
 
 
 def compression_effect(metrics: dict[str, dict[str, dict[str, float]]], metric: str = "ndcg@10") -> dict[str, dict]:
@@ -132,7 +110,10 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
         plot_breakdown(breakdowns, staging / FIGURE_NAME)
     write_json(breakdowns, layout.history_length_breakdown)
     compression = compression_effect(metrics)
-    report = render_report(metrics["valid"], metrics["test"], breakdowns, f"figures/{FIGURE_NAME}", config.data.source.value, compression)
+    catalog = Catalog.of(data)
+    interests = interests_section(trained, catalog, views["test"], data, config)
+    report = render_report(metrics["valid"], metrics["test"], breakdowns, f"figures/{FIGURE_NAME}", config.data.source.value,
+                           compression, interests)
     write_text(report, layout.evaluation_markdown)
     write_json({**metrics, "compression": compression}, layout.metrics)
 
@@ -140,6 +121,24 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
         numbers = flatten({**metrics, "compression": compression})
         log_metrics({key: value for key, value in numbers.items() if value is not None})
         mlflow.log_artifact(str(layout.evaluation_markdown))
-        # register the best trained model; `champion` moves only if it beats the current one
+        # every model as an MLflow model; the best trained one registered for this data set, whose
+        # `champion` moves only if it beats the current one
+        logged = {name: log_recommender(name, folders.get(name), catalog, config.serving, config.seed) for name in metrics["test"]}
         best = max(folders, key=lambda name: metrics["valid"][name]["ndcg@10"])
-        register_and_promote(folders[best], best, metrics["valid"][best]["ndcg@10"])
+        register_and_promote(logged[best].model_uri, best, metrics["valid"][best]["ndcg@10"], catalog.fingerprint, config.data.source.value)
+
+
+def explained_model(trained: dict[str, Recommender]) -> str | None:
+    """The model whose interests the report shows: HyMiRec, else the first trained multi-interest model."""
+    with_interests = [name for name, model in trained.items() if hasattr(model, "user_interests")]
+    return Variant.HYMIREC.value if Variant.HYMIREC.value in with_interests else next(iter(with_interests), None)
+
+
+def interests_section(
+    trained: dict[str, Recommender], catalog: Catalog, view: SplitView, data: SequenceData, config: HyMiRecConfig
+) -> str | None:
+    """The report's interest explorer: sample users of the test split, each with the input its test ranking read."""
+    name = explained_model(trained)
+    if name is None:
+        return None
+    return sample_interests_markdown(ServedModel(name, trained[name], catalog, config.serving, config.seed), data, view)

@@ -3,7 +3,8 @@
 Every variant gets the same training windows (each epoch, ``llm.windows_per_user`` windows of R items
 per user drawn from the seed and the epoch, every position of a window trained at once), the same
 budget and the same seed; only what the variant names changes (``hymirec.models.llm.variant_spec``).
-Writes models/llm/<variant>/, reports/llm_model.json and reports/llm_model/training_curves.png.
+Writes models/llm/<variant>/, reports/llm_model.json, reports/llm_model/training_curves.png and
+reports/llm_model/interests.md (HyMiRec's interests for a few sample users, ``hymirec.explain``).
 
 Variants are trained one after another, and each finished one is parked under checkpoints/ (keyed by
 its settings), so a run interrupted during variant 4 resumes variant 4 and does not retrain 1–3. The
@@ -21,11 +22,13 @@ import torch
 
 from hymirec.codebook import load_reconstructions
 from hymirec.config import HyMiRecConfig, Variant
-from hymirec.io import atomic_directory, read_json, write_json
-from hymirec.models.llm import build_hymirec, coarse_item_tower, llm_batch, save_hymirec, training_windows, variant_spec
+from hymirec.explain import sample_interests_markdown
+from hymirec.io import atomic_directory, read_json, write_json, write_text
+from hymirec.models.llm import build_hymirec, coarse_item_tower, llm_batch, load_hymirec, save_hymirec, training_windows, variant_spec
 from hymirec.paths import CURVES_FIGURE, Layout
 from hymirec.report import plot_training_curves
 from hymirec.sequences import split_view, training_sequences
+from hymirec.serving import Catalog, ServedModel
 from hymirec.stages.common import TRAINING_HISTORY, TRAINING_SUMMARY, item_categories, load_sequence_data, train_tracked, write_training_record
 from hymirec.tracking import stage_run
 from hymirec.training import TrainingSchedule, fingerprint, seed_everything
@@ -94,6 +97,10 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
         histories = {variant.value: read_json(layout.llm_dir / variant.value / TRAINING_HISTORY) for variant in finished}
         with atomic_directory(layout.llm_curves) as staging:
             plot_training_curves(histories, staging / CURVES_FIGURE)
+            if Variant.HYMIREC in finished:  # what its interests stand for (the asset shows it)
+                model = load_hymirec(layout.llm_dir / Variant.HYMIREC.value, layout.pretrained_cache)
+                served = ServedModel(Variant.HYMIREC.value, model, Catalog.of(data), config.serving, config.seed)
+                write_text(sample_interests_markdown(served, data, valid_view), staging / layout.llm_interests.name)
         mlflow.log_artifacts(str(layout.llm_curves), artifact_path="figures")
         write_json({variant.value: read_json(layout.llm_dir / variant.value / TRAINING_SUMMARY) for variant in finished},
                    layout.stage_metrics("llm_model"))

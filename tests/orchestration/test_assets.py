@@ -49,6 +49,17 @@ def test_evaluation_report_metadata_has_test_table_and_report_path(tmp_path: Pat
     ]
 
 
+def test_llm_model_metadata_shows_hymirecs_interests_when_the_stage_wrote_them(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    metrics = {"hymirec": {"best_epoch": 1, "valid": {"ndcg@10": 0.02}}}
+    assert "interests" not in stage_metadata("llm_model", metrics, layout)
+    layout.llm_interests.parent.mkdir(parents=True)
+    layout.llm_interests.write_text("### user 1 (270 items)\n\n| interest | recommendations produced | nearest items (* seen) |\n")
+    metadata = stage_metadata("llm_model", metrics, layout)
+    assert metadata["interests"] == dg.MetadataValue.md(layout.llm_interests.read_text())
+    assert "valid_metrics" in metadata and "training_curves" in metadata
+
+
 def test_materialise_runs_stages_through_dvc_and_attaches_metrics(two_stage_project: Path, tmp_path: Path) -> None:
     mlflow = OfflineMlflow(db_path=str(tmp_path / "mlflow.db"))
     resources = {"dvc_project": DvcProject(root=str(two_stage_project)), "mlflow": mlflow}
