@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 export DAGSTER_HOME ?= $(abspath .dagster_home)
 
-.PHONY: venv run test bench bench-retrieval dagster mlflow-ui
+.PHONY: venv run test chromium bench bench-retrieval dagster mlflow-ui
 
 venv: $(STAMP)
 
@@ -32,9 +32,17 @@ $(STAMP): pyproject.toml Makefile
 run: $(STAMP)
 	$(BIN)/python -m orchestration.run
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest tests; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
+
+# The Dagster UI test (tests/test_end_to_end.py) looks at the pages in headless Chromium, Debian's
+# package. Installed here when it is missing and we are root (as CI is); otherwise that test skips
+# and says why.
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium is not installed (needs root and apt-get): the Dagster UI test will skip" >&2
 
 # Not part of the tests: ~45 min on 2 cores (the default pipeline, SASRec to convergence on the benchmark
 # config, RecBole in its own virtualenv under .bench/). Writes reports/bench.json.

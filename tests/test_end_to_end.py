@@ -33,6 +33,10 @@ from hymirec.registry import CHAMPION, champion_uri, data_fingerprint, registere
 from hymirec.sequences import split_view
 from hymirec.serving import load_trained, trained_model_dirs
 from hymirec.stages.common import item_categories, load_sequence_data
+from orchestration.checks import ASSET_CHECKS
+from orchestration.dvc_project import read_stages
+from tests.browser import HeadlessChromium, find_chromium
+from tests.webserver import dagster_webserver
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -269,3 +273,105 @@ def test_recommend_serves_and_explains_the_workspace_users(materialised, monkeyp
     assert "## Interests of sample users" in report and "What each interest of `hymirec` stands for" in report
     assert "### user 1 (" in report and "| interest | recommendations produced | nearest items (* seen) |" in report
     assert "| interest | recommendations produced |" in (root / "reports" / "llm_model" / "interests.md").read_text()
+
+
+# Where the Dagster UI test also copies its screenshots when set (the README's picture was made this way).
+SCREENSHOTS_ENV = "HYMIREC_UI_SCREENSHOTS"
+
+
+def _shown(name: str, label: str) -> bool:
+    """The graph shows ``name`` as ``label``: in full, or cut in the middle as Dagster does (``validat…_sequences``)."""
+    head, cut, tail = label.partition("…")
+    return label == name or bool(cut) and name.startswith(head) and name.endswith(tail) and len(head + tail) < len(name)
+
+
+def _rendered_table(text: str, key: str) -> dict[str, dict[str, str]]:
+    """The markdown table rendered below the metadata key ``key``: {first cell: {column: cell}}."""
+    lines = text[text.index(f"\n{key}\n") :].splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("model\t"))
+    header = lines[start].split("\t")
+    rows = {}
+    for line in lines[start + 1 :]:
+        cells = line.split("\t")
+        if len(cells) != len(header):
+            break
+        rows[cells[0]] = dict(zip(header[1:], cells[1:]))
+    return rows
+
+
+def test_dagster_ui_shows_the_materialised_graph(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """What a person sees in the Dagster UI after the run, in headless Chromium: every dvc.yaml stage in
+    the asset graph, materialised, its checks passed; an asset's row count, a check's result, and the
+    metrics tables a stage emits, with the numbers of its metrics JSON. Screenshots: <workspace>/reports/ui/."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium to drive: `make test` installs Debian's chromium when run as root; or set HYMIREC_CHROMIUM")
+    root, env, _ = request.getfixturevalue("materialised")  # after the skip: no pipeline run for a test that cannot look
+    home = tmp_path / "dagster_home"  # a copy of the instance the run wrote, so the server changes nothing of it
+    shutil.copytree(root / ".dagster_home", home)
+    (home / "dagster.yaml").write_text("nux:\n  enabled: false\ntelemetry:\n  enabled: false\n")  # no first-visit modal
+    stages = [stage.name for stage in read_stages(root)]
+    checks_of: dict[str, int] = {}
+    for check in ASSET_CHECKS:
+        for key in check.check_keys:
+            checks_of[key.asset_key.to_user_string()] = checks_of.get(key.asset_key.to_user_string(), 0) + 1
+    shots = root / "reports" / "ui"
+    # The window is wide enough for Dagster to draw full graph nodes (status, checks) rather than names only.
+    with dagster_webserver(root, home, env, log_path=tmp_path / "webserver.log") as url, HeadlessChromium(chromium, width=2400, height=1300) as browser:
+        browser.open(f"{url}/asset-groups/hymirec")
+
+        def every_stage_materialised(nodes: list[str]) -> bool:
+            labels = {node.splitlines()[0]: node for node in nodes if node}
+            return len(labels) == len(stages) and all(
+                any(_shown(stage, label) and "Materialized" in node for label, node in labels.items()) for stage in stages
+            )
+
+        nodes = browser.wait_for_elements("svg foreignObject > *", every_stage_materialised, timeout=90)
+        for stage in stages:
+            (node,) = [node for node in nodes if _shown(stage, node.splitlines()[0])]
+            checks = checks_of.get(stage, 0)
+            assert (f"Asset checks\n{checks} / {checks} Passed" if checks else "Asset checks\n–") in node, node
+        browser.screenshot(shots / "asset_graph.png")
+        browser.resize(1920, 1080)
+
+        # raw_logs: the row count of its metrics JSON, and its blocking Great Expectations check, passed.
+        raw = read_json(root / "reports" / "raw_logs.json")
+        browser.open(f"{url}/assets/raw_logs")
+        browser.wait_for_text(["Latest materialization", "Latest check results", "Row count", f"{raw['rows']:,}"])
+        browser.screenshot(shots / "raw_logs.png")
+        browser.open(f"{url}/assets/raw_logs?view=checks")
+        browser.wait_for_text(["check_raw_logs_expectations", "Succeeded", "Evaluation result\nPassed", "raw_logs: all expectations met",
+                               f"users\n{raw['users']}"])
+        browser.screenshot(shots / "raw_logs_checks.png")
+
+        # sasrec_model: its training-curve plot path and the validation metrics table, as in reports/sasrec_model.json.
+        browser.open(f"{url}/assets/sasrec_model")
+        browser.wait_for_text(["Latest materialization", "Metadata"])
+        browser.type_into('input[placeholder="Filter metadata keys"]', "training_curves")
+        browser.wait_for_text([str(root / "reports" / "sasrec_model" / "training_curves.png")])
+        browser.type_into('input[placeholder="Filter metadata keys"]', "valid_metrics")
+        text = browser.wait_for_text(["valid_metrics", "model\tcatalog_coverage@10"])
+        trained = read_json(root / "reports" / "sasrec_model.json")
+        table = _rendered_table(text, "valid_metrics")
+        assert set(table) == {"sasrec", "sasrec_text", "comirec"}
+        for model, cells in table.items():
+            assert cells == {metric: f"{value:.4f}" for metric, value in trained[model]["valid"].items()}, model
+        browser.screenshot(shots / "sasrec_model.png")
+
+        # evaluation_report: the test metrics of every model, as in reports/metrics.json (a person clicks to open it).
+        browser.open(f"{url}/assets/evaluation_report")
+        browser.type_into('input[placeholder="Filter metadata keys"]', "test_metrics")
+        browser.wait_for_text(["\ntest_metrics\n"], absent=["metrics_path"])  # the filter applied: only that row is left
+        browser.click_text("[Show Markdown]")
+        text = browser.wait_for_text(["test_metrics", "model\tcatalog_coverage@10", "Close"])
+        test_metrics = read_json(root / "reports" / "metrics.json")["test"]
+        table = _rendered_table(text, "test_metrics")
+        assert set(table) == set(MODELS) and "ndcg@10" in table["hymirec"]
+        for model, cells in table.items():
+            assert cells == {metric: f"{test_metrics[model][metric]:.4f}" for metric in cells}, model
+        browser.screenshot(shots / "evaluation_report.png")
+    assert sorted(path.name for path in shots.iterdir()) == sorted(
+        ["asset_graph.png", "raw_logs.png", "raw_logs_checks.png", "sasrec_model.png", "evaluation_report.png"]
+    )
+    if os.environ.get(SCREENSHOTS_ENV):
+        shutil.copytree(shots, Path(os.environ[SCREENSHOTS_ENV]), dirs_exist_ok=True)
