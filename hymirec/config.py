@@ -319,6 +319,17 @@ class LLMConfig(TrainingBudgetConfig):
         description="Start the item tower (id vectors + text projection) from the trained coarse model's, which reads "
         "the codebook history; needs llm.interest_size == coarse.hidden_size and item ids.",
     )
+    scoring: Literal["cosine", "dot"] = Field(
+        default="cosine",
+        description="s(u, i) = max_k of cos(u_k, i) / τ (unit vectors, learned temperature) or of the dot product (no "
+        "normalisation: an item's norm can carry its popularity, as in SASRec and the coarse model).",
+    )
+    coarse_item_states: bool = Field(
+        default=False,
+        description="Each window item enters the decoder with the frozen coarse model's state at its position (the "
+        "long history read up to and including that item, causal: no position sees a later item). Variants with a "
+        "coarse context only.",
+    )
     target_window: int = Field(default=10, ge=1, description="W: next items that are the targets of a training position.")
     cluster_iterations: int = Field(default=10, ge=1)
     full_catalog_max_items: int = Field(

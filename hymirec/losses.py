@@ -228,7 +228,8 @@ def dmil_loss(
 
     The denominator does not depend on w except through its positive, so it is computed once per
     (row, interest) as Z = logsumexp_{j ∉ E_p}, and L_pw = logaddexp(Z, l_w) − l_w: K softmaxes per
-    position, not W. ``items`` [I d] are the unit item vectors. With ``candidates`` [S] (catalogs too
+    position, not W. ``items`` [I d] are the item vectors: unit ones for cosine scoring (``llm.scoring``); for
+    dot-product scoring ``temperature`` is 1 and cos(u, v)/τ reads u·v. Groups are matched by cosine either way. With ``candidates`` [S] (catalogs too
     large for a full softmax), Z runs over those uniformly drawn items only, plus log(I / S) — the
     log-Q correction that makes the sampled sum estimate the full one.
     """
@@ -239,7 +240,7 @@ def dmil_loss(
     members = F.one_hot(target_groups.clamp(min=0), num_interests).float() * valid[..., None]  # [P W G]
     group_vectors = F.normalize(torch.einsum("pwg,pwd->pgd", members, target_vectors.detach()), dim=-1)
     group_used = members.sum(dim=1) > 0  # [P G]
-    interest_of_group = match_groups_to_interests(group_vectors, group_used, interests.detach())  # [P G]
+    interest_of_group = match_groups_to_interests(group_vectors, group_used, F.normalize(interests.detach(), dim=-1))  # [P G]
     # one softmax per used (row, group): its interest against the catalog, false negatives removed
     query_row, query_group = group_used.nonzero(as_tuple=True)  # [Q]
     queries = interests[query_row, interest_of_group[query_row, query_group]]  # [Q d]

@@ -187,7 +187,7 @@ class ServedModel:
     def score_name(self) -> str:
         if isinstance(self.model, Popularity):
             return "events"
-        return "cosine" if isinstance(self.model, HyMiRecModel) else "dot product"
+        return "cosine" if isinstance(self.model, HyMiRecModel) and self.model.unit_vectors else "dot product"
 
     @cached_property
     def item_vectors(self) -> np.ndarray:

@@ -162,6 +162,8 @@ class HyMiRecModel(nn.Module):
         self.backbone, width = build_backbone(self.spec.backbone, cache_dir)
         self.item_input = nn.Linear(config.interest_size, width)
         self.context_input = nn.Linear(self.context.token_size, width) if self.context is not None else None
+        self.reads_item_states = config.coarse_item_states and isinstance(self.context, CoarseModel)
+        self.item_state_input = nn.Linear(self.context.token_size, width) if self.reads_item_states else None
         self.segment_embedding = nn.Embedding(3, width)
         nn.init.zeros_(self.segment_embedding.weight)  # learned; must not drown the items at the start
         self.queries = nn.Parameter(torch.randn(self.spec.num_interests, width))
@@ -170,7 +172,9 @@ class HyMiRecModel(nn.Module):
         self.input_norm = nn.LayerNorm(width)
         self.register_buffer("input_scale", torch.tensor(input_embedding_rms(self.backbone)))
         self.head = nn.Linear(width, config.interest_size)
-        self.log_temperature = nn.Parameter(torch.tensor(math.log(config.temperature_init)))
+        self.unit_vectors = config.scoring == "cosine"
+        # a learned temperature scales cosines; dot products carry their own scale
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(config.temperature_init))) if self.unit_vectors else None
         self._duplicates: torch.Tensor | None = None  # near-duplicate items, built on first use (not saved)
         self._context_cache: OrderedDict[bytes, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 
@@ -206,8 +210,23 @@ class HyMiRecModel(nn.Module):
         return len(self.queries)
 
     def item_vectors(self) -> torch.Tensor:
-        """[I d] unit vectors of every catalog item."""
-        return F.normalize(self.item_tower(), dim=-1)
+        """[I d] vectors of every catalog item: unit vectors when scoring by cosine."""
+        vectors = self.item_tower()
+        return F.normalize(vectors, dim=-1) if self.unit_vectors else vectors
+
+    def item_states(self, before: list[np.ndarray], window: torch.Tensor) -> torch.Tensor:
+        """[B R H] the frozen coarse model's state at each window position over the history up to that item.
+
+        The coarse model is causal, so the state at window position t reads only items ≤ t; it sees the
+        last ``coarse.max_length`` items ending at the window's end (at serving time: the coarse model's
+        own user state over the most recent history).
+        """
+        recent = window.shape[1]
+        histories = [np.concatenate([history, items[items >= 0]]) for history, items in zip(before, (window - 1).numpy())]
+        with torch.no_grad():
+            tokens = left_pad(histories, max(self.coarse_config.max_length, recent))[:, -self.coarse_config.max_length :]
+            states = self.context(tokens, last=min(recent, tokens.shape[1]))
+        return F.pad(states, (0, 0, recent - states.shape[1], 0))  # a max_length below R: the oldest positions get none
 
     def window_interests(
         self, before: list[np.ndarray], window: torch.Tensor, items: torch.Tensor, query_positions: torch.Tensor
@@ -229,7 +248,10 @@ class HyMiRecModel(nn.Module):
             parts.append(self.context_input(context) + self.segment_embedding.weight[CONTEXT])
             real.append(context_mask)
         padded_items = F.pad(items, (0, 0, 1, 0))  # row 0 = padding
-        parts.append(self.item_input(padded_items[window]) + self.segment_embedding.weight[RECENT])
+        item_tokens = self.item_input(padded_items[window])
+        if self.reads_item_states:
+            item_tokens = item_tokens + self.item_state_input(self.item_states(before, window))
+        parts.append(item_tokens + self.segment_embedding.weight[RECENT])
         real.append(window > 0)
         num_positions = len(query_positions)
         query_tokens = (self.queries + self.segment_embedding.weight[QUERY]).repeat(num_positions, 1)  # [P*K H]
@@ -241,7 +263,7 @@ class HyMiRecModel(nn.Module):
         num_context = context_real.shape[1]
         states = self.backbone(inputs_embeds=sequence, attention_mask=attention_bias(allowed), position_ids=positions).last_hidden_state
         interests = self.head(states[:, num_context + recent :]).view(batch, num_positions, queries, -1)
-        return F.normalize(interests, dim=-1)
+        return F.normalize(interests, dim=-1) if self.unit_vectors else interests
 
     def interests(self, histories: list[np.ndarray], items: torch.Tensor | None = None) -> torch.Tensor:
         """[B K d] serving interests: the last position of the window of the R most recent items."""
@@ -251,6 +273,8 @@ class HyMiRecModel(nn.Module):
         return self.window_interests(before, window, items, last)[:, 0]
 
     def temperature(self) -> torch.Tensor:
+        if self.log_temperature is None:
+            return torch.tensor(1.0)  # dot products: the vectors' norms are the scale
         return self.log_temperature.exp().clamp(self.config.temperature_min, self.config.temperature_max)
 
     def duplicates(self) -> torch.Tensor:
@@ -278,7 +302,7 @@ class HyMiRecModel(nn.Module):
 
     @torch.no_grad()
     def score_items(self, histories: list[np.ndarray]) -> np.ndarray:
-        """s(u, i) = max_k cos(u_k, i) for every catalog item: [B I]."""
+        """s(u, i) = max_k cos(u_k, i) (or the dot product, ``llm.scoring``) for every catalog item: [B I]."""
         with evaluating(self):
             items = self.item_vectors()
             scores = torch.einsum("bkd,id->bki", self.interests(histories, items), items).amax(dim=1)

@@ -37,6 +37,9 @@ CONFIG = LLMConfig(
     batch_size=8, learning_rate=1e-2, max_epochs=60, patience=60,
 )
 SCRATCH_VARIANTS = [variant for variant in Variant if variant is not Variant.SMOLLM2]
+# dot-product scoring, window items read with the coarse model's state at their position
+DOT_WITH_STATES = CONFIG.model_copy(update={"scoring": "dot", "coarse_item_states": True})
+CONFIGS = {"cosine": CONFIG, "dot_with_states": DOT_WITH_STATES}
 
 
 def _embeddings(seed: int = 0) -> np.ndarray:
@@ -121,9 +124,10 @@ def _window_interests(model, batch) -> torch.Tensor:
         return model.window_interests(batch.before, batch.window, model.item_vectors(), torch.arange(recent))
 
 
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
 @pytest.mark.parametrize("variant", SCRATCH_VARIANTS, ids=lambda v: v.value)
-def test_no_position_sees_its_future_and_the_context_never_sees_the_window(variant: Variant) -> None:
-    model = _model(variant).eval()
+def test_no_position_sees_its_future_and_the_context_never_sees_the_window(variant: Variant, config: LLMConfig) -> None:
+    model = _model(variant, config=config).eval()
     sequence = np.arange(3, 15) % NUM_ITEMS
     batch = llm_batch([(sequence, 11)], CONFIG.recent_items, CONFIG.target_window)  # window = items 7..10
     interests = _window_interests(model, batch)  # [1 R K d]
@@ -141,9 +145,10 @@ def test_no_position_sees_its_future_and_the_context_never_sees_the_window(varia
         assert not torch.allclose(_window_interests(model, earlier_history), interests)
 
 
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
 @pytest.mark.parametrize("variant", SCRATCH_VARIANTS, ids=lambda v: v.value)
-def test_the_last_training_position_is_what_serving_computes(variant: Variant) -> None:
-    model = _model(variant).eval()
+def test_the_last_training_position_is_what_serving_computes(variant: Variant, config: LLMConfig) -> None:
+    model = _model(variant, config=config).eval()
     histories = [np.arange(2, 14) % NUM_ITEMS, np.array([5, 6]), np.arange(7, 13)]
     batch = llm_batch([(np.r_[history, [0]], len(history)) for history in histories], CONFIG.recent_items, CONFIG.target_window)
     torch.testing.assert_close(_window_interests(model, batch)[:, -1], torch.from_numpy(model.user_interests(histories)))
@@ -151,8 +156,8 @@ def test_the_last_training_position_is_what_serving_computes(variant: Variant) -
     assert [len(b) for b in before] == [8, 0, 2] and window.shape == (3, CONFIG.recent_items)
 
 
-def _train(variant: Variant = Variant.HYMIREC, epochs: int = 60, seed: int = 0):
-    model = _model(variant, seed=seed)
+def _train(variant: Variant = Variant.HYMIREC, epochs: int = 60, seed: int = 0, config: LLMConfig = CONFIG):
+    model = _model(variant, seed=seed, config=config)
     sequences = _cyclic_sequences()
     view = SplitView([s[:-1] for s in sequences], np.array([s[-1] for s in sequences]), np.arange(len(sequences)), "valid")
     config = EvaluationConfig(ks=(1, 10), ranking_depth=10)
@@ -165,8 +170,9 @@ def _train(variant: Variant = Variant.HYMIREC, epochs: int = 60, seed: int = 0):
     return model, output, view, config
 
 
-def test_a_tiny_model_overfits_a_tiny_data_set() -> None:
-    model, output, view, config = _train()
+@pytest.mark.parametrize("llm_config", CONFIGS.values(), ids=CONFIGS.keys())
+def test_a_tiny_model_overfits_a_tiny_data_set(llm_config: LLMConfig) -> None:
+    model, output, view, config = _train(config=llm_config)
     assert output.best_valid["recall@10"] == 1.0
     assert evaluate(model.score_items, view, config, model_name="hymirec").metrics["recall@10"] == 1.0
 
@@ -227,8 +233,22 @@ def test_the_item_tower_warm_starts_from_the_coarse_models() -> None:
     assert not torch.allclose(cold.item_tower(), coarse.item_tower())
 
 
-def test_faiss_serving_returns_the_full_ranking_top_k() -> None:
-    model, _, view, _ = _train(epochs=2)
+def test_window_items_read_the_coarse_models_own_state_at_their_position() -> None:
+    """At serving time the last item's coarse state is the coarse model's user state over the recent history."""
+    model = _model(config=DOT_WITH_STATES).eval()
+    histories = [np.arange(2, 16) % NUM_ITEMS, np.array([5, 6])]
+    before, window = split_histories(histories, CONFIG.recent_items)
+    with torch.no_grad():
+        states = model.item_states(before, window)  # [B R H]
+        own = model.context(torch.stack([torch.from_numpy(np.r_[np.zeros(COARSE.max_length - len(h[-9:]), dtype=np.int64), h[-9:] + 1])
+                                         for h in histories]), last=1)[:, 0]
+    torch.testing.assert_close(states[:, -1], own)
+    assert model.item_vectors().norm(dim=-1).std() > 0  # dot scoring: item vectors keep their norms
+
+
+@pytest.mark.parametrize("llm_config", CONFIGS.values(), ids=CONFIGS.keys())
+def test_faiss_serving_returns_the_full_ranking_top_k(llm_config: LLMConfig) -> None:
+    model, _, view, _ = _train(epochs=2, config=llm_config)
     retriever = MultiInterestRetriever(model.item_vectors().detach().numpy(), ServingConfig(), seed=0)
     served = retriever.top_items(model.user_interests(view.histories), 5, view.histories)
     scores = model.score_items(view.histories)
