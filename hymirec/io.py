@@ -1,7 +1,7 @@
 """Atomic writers: a stage's outputs are either the previous good ones or the complete new ones.
 
-Every file is written to a temporary sibling and renamed into place (``os.replace`` is atomic on one
-file system), so an interrupted or failing stage never leaves a half-written output behind.
+Every output is written in a private staging folder beside it and renamed into place (``os.replace``
+is atomic on one file system), so an interrupted or failing stage never leaves a half-written output behind.
 """
 
 from __future__ import annotations
@@ -20,15 +20,17 @@ import pandas as pd
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    temp_path = Path(temp_name)
-    try:
-        write(temp_path)
-        os.replace(temp_path, path)
-    finally:
-        temp_path.unlink(missing_ok=True)
+    """``write(temp)`` a file, then rename it to ``path``.
+
+    ``temp`` has the name of ``path`` (in the staging folder), so writers that record the file's name
+    write the same bytes as a direct write: ``torch.save`` names its zip archive after the file, and a
+    random temporary name made every saved model differ from the last in bytes (and in DVC's hash).
+    """
+    path = Path(path)
+    with _staging(path) as staging:
+        temp = staging / path.name
+        write(temp)
+        os.replace(temp, path)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
@@ -63,9 +65,7 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     On an exception the staging directory is removed and ``path`` keeps its previous content.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
+    with _staging(path) as staging:
         yield staging
         backup = path.with_name(f".{path.name}.old")
         shutil.rmtree(backup, ignore_errors=True)
@@ -73,6 +73,15 @@ def atomic_directory(path: Path) -> Iterator[Path]:
             os.replace(path, backup)
         os.replace(staging, path)
         shutil.rmtree(backup, ignore_errors=True)
+
+
+@contextmanager
+def _staging(path: Path) -> Iterator[Path]:
+    """A new private folder beside ``path``, removed on the way out."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
