@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from hymirec.data.schema import RawLogs
+from tests.pipeline import build_workspace, run
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -95,3 +98,18 @@ def tracking(tracking_store: str):
     mlflow.set_experiment("tests")
     yield tracking_store
     mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture(scope="session")
+def ml100k_workspace(tmp_path_factory: pytest.TempPathFactory, smollm2_cache: Path) -> tuple[Path, dict[str, str]]:
+    """A git + DVC workspace holding this checkout's files and a short ML-100K config (tests/pipeline.py)."""
+    root = tmp_path_factory.mktemp("workspace")
+    return root, build_workspace(root, smollm2_cache)
+
+
+@pytest.fixture(scope="session")
+def materialised(ml100k_workspace: tuple[Path, dict[str, str]]) -> tuple[Path, dict[str, str], str]:
+    """The workspace after Dagster materialised every asset (the whole pipeline, run once per test session)."""
+    root, env = ml100k_workspace
+    output = run([sys.executable, "-m", "orchestration.run", "--root", str(root)], root, env)
+    return root, env, output

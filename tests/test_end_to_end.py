@@ -1,11 +1,12 @@
 """The real pipeline on a small real slice (MovieLens-100K), through Dagster and DVC.
 
 A copy of this checkout becomes a fresh workspace whose configs/default.yaml is the ML-100K config
-with a short training budget. Dagster materialises every asset (each one a `dvc repro` of its stage,
-with the blocking Great Expectations checks); then `dvc repro` must find nothing to do, the report
-must have the promised shape, the exported rankings must reproduce the metrics without our code,
-MLflow must hold the training run, every model must load by URI and serve the evaluation's ranking,
-and `hymirec recommend` must serve and explain the workspace's users.
+with a short training budget (fixture ``materialised``, conftest.py). Dagster materialises every asset
+(each one a `dvc repro` of its stage, with the blocking Great Expectations checks); then `dvc repro`
+must find nothing to do, the report must have the promised shape, the exported rankings must
+reproduce the metrics without our code, MLflow must hold the training run, every model must load by
+URI and serve the evaluation's ranking, `hymirec recommend` must serve and explain the workspace's
+users, and the Dagster UI must show the materialised graph in a real browser.
 """
 
 from __future__ import annotations
@@ -13,14 +14,11 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
-import yaml
 
 import numpy as np
 
@@ -36,53 +34,11 @@ from hymirec.stages.common import item_categories, load_sequence_data
 from orchestration.checks import ASSET_CHECKS
 from orchestration.dvc_project import read_stages
 from tests.browser import HeadlessChromium, find_chromium
+from tests.pipeline import VENV_BIN, run
 from tests.webserver import dagster_webserver
 
-ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 MODELS = ["popularity", "sasrec", "sasrec_text", "comirec", "coarse_codebook", "coarse_exact", *(variant.value for variant in Variant)]
-
-
-def _run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"{command} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    return result.stdout + result.stderr
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory, smollm2_cache: Path) -> tuple[Path, dict[str, str]]:
-    """A git + DVC workspace holding this checkout's files and a short ML-100K config."""
-    root = tmp_path_factory.mktemp("workspace")
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True)
-    for name in listed.stdout.splitlines():
-        if (ROOT / name).is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, root / name)
-    (root / ".venv").symlink_to(VENV_BIN.parent)
-    (root / "models").mkdir()
-    (root / "models" / "pretrained").symlink_to(smollm2_cache)  # the converted SmolLM2, shared with the model tests
-    config = yaml.safe_load((ROOT / "configs" / "ml100k.yaml").read_text())
-    config["sasrec"].update(max_epochs=2, patience=2)
-    (root / "configs" / "default.yaml").write_text(yaml.safe_dump(config))
-    env = {
-        **os.environ,
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'test-mlflow.db'}",
-        "DAGSTER_HOME": str(root / ".dagster_home"),
-        "DVC_NO_ANALYTICS": "1",
-    }
-    _run(["git", "init", "-q"], root, env)
-    _run(["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-qm", "workspace", "--allow-empty"], root, env)
-    _run(["git", "add", "-A"], root, env)
-    return root, env
-
-
-@pytest.fixture(scope="module")
-def materialised(workspace: tuple[Path, dict[str, str]]) -> tuple[Path, dict[str, str], str]:
-    root, env = workspace
-    output = _run([sys.executable, "-m", "orchestration.run", "--root", str(root)], root, env)
-    return root, env, output
 
 
 def test_dagster_materialises_every_stage_and_prints_the_report(materialised) -> None:
@@ -98,9 +54,9 @@ def test_dagster_materialises_every_stage_and_prints_the_report(materialised) ->
 
 def test_dvc_repro_after_dagster_has_nothing_to_do(materialised) -> None:
     root, env, _ = materialised
-    status = _run([str(VENV_BIN / "dvc"), "status"], root, env)
+    status = run([str(VENV_BIN / "dvc"), "status"], root, env)
     assert "up to date" in status, status
-    output = _run([str(VENV_BIN / "dvc"), "repro"], root, env)
+    output = run([str(VENV_BIN / "dvc"), "repro"], root, env)
     assert "Running stage" not in output, output
 
 
@@ -190,7 +146,7 @@ def test_bench_measures_the_trained_workspace(materialised, tmp_path: Path) -> N
     """`hymirec bench` on the workspace just trained: every model's evaluation and latency, and training speed."""
     root, env, _ = materialised
     out = tmp_path / "bench.json"
-    line = _run([str(VENV_BIN / "hymirec"), "bench", "--sections", "serving", "training", "--workspace", ".",
+    line = run([str(VENV_BIN / "hymirec"), "bench", "--sections", "serving", "training", "--workspace", ".",
                  "--benchmark-config", "configs/default.yaml", "--hymirec-batches", "2", "--out", str(out)], root, env)
     assert "bench:" in line
     report = read_json(out)
