@@ -330,6 +330,12 @@ class LLMConfig(TrainingBudgetConfig):
         "long history read up to and including that item, causal: no position sees a later item). Variants with a "
         "coarse context only.",
     )
+    coarse_residual: bool = Field(
+        default=False,
+        description="Each interest is the coarse model's state at its position (its own user vector, in the item "
+        "space it was trained in) plus what the decoder adds (head initialised at zero): the LLM model refines the "
+        "coarse interest instead of learning it again. Needs a coarse context and interest_size == coarse.hidden_size.",
+    )
     target_window: int = Field(default=10, ge=1, description="W: next items that are the targets of a training position.")
     cluster_iterations: int = Field(default=10, ge=1)
     full_catalog_max_items: int = Field(
@@ -422,6 +428,11 @@ class HyMiRecConfig(_Section):
 
     @model_validator(mode="after")
     def _item_tower_can_warm_start(self) -> HyMiRecConfig:
+        if self.llm.coarse_residual and self.llm.interest_size != self.coarse.hidden_size:
+            raise ValueError(
+                f"llm.coarse_residual adds the coarse state to each interest: llm.interest_size ({self.llm.interest_size}) "
+                f"must equal coarse.hidden_size ({self.coarse.hidden_size})"
+            )
         if self.llm.warm_start_item_tower and (self.llm.interest_size != self.coarse.hidden_size or not self.llm.item_id_embeddings):
             raise ValueError(
                 f"llm.warm_start_item_tower needs llm.interest_size ({self.llm.interest_size}) == coarse.hidden_size "

@@ -17,6 +17,12 @@ k-means on their exact LM embeddings, so groups are semantic and stable over tra
 to interests, and each interest learns its group. Serving reads the last position of the window of a
 user's R most recent items, exactly what training computed there. Score: s(u, i) = max_k cos(u_k, i).
 
+Options measured on MovieLens-1M (README, "HyMiRec: where it stands"): ``llm.scoring: dot`` scores by dot
+products (an item's norm can carry its popularity; cosine scoring of the trained coarse model loses a
+quarter of its NDCG@10); ``llm.coarse_item_states`` reads each window item together with the coarse
+model's causal state at its position; ``llm.coarse_residual`` makes each interest that state plus what
+the decoder adds, so the LLM model starts as the coarse model and learns a refinement of it.
+
 Each epoch draws, per user, the serving window (the training history's last R inputs) plus earlier
 windows that tile the history from a random offset (``window_ends``), so across epochs every item is
 a target. The context model is frozen (trained by stage ``coarse_model``) and stays in eval mode.
@@ -172,6 +178,10 @@ class HyMiRecModel(nn.Module):
         self.input_norm = nn.LayerNorm(width)
         self.register_buffer("input_scale", torch.tensor(input_embedding_rms(self.backbone)))
         self.head = nn.Linear(width, config.interest_size)
+        self.adds_coarse_state = config.coarse_residual and isinstance(self.context, CoarseModel)
+        if self.adds_coarse_state:  # at the start every interest is the coarse model's own user vector
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
         self.unit_vectors = config.scoring == "cosine"
         # a learned temperature scales cosines; dot products carry their own scale
         self.log_temperature = nn.Parameter(torch.tensor(math.log(config.temperature_init))) if self.unit_vectors else None
@@ -231,7 +241,8 @@ class HyMiRecModel(nn.Module):
     def window_interests(
         self, before: list[np.ndarray], window: torch.Tensor, items: torch.Tensor, query_positions: torch.Tensor
     ) -> torch.Tensor:
-        """[B P K d] unit interests at the window positions ``query_positions`` [P] in one decoder pass.
+        """[B P K d] interests at the window positions ``query_positions`` [P] in one decoder pass (unit vectors
+        when scoring by cosine; with ``llm.coarse_residual`` each is the coarse state at its position plus the head's output).
 
         The decoder reads [M context tokens of ``before``] + [the window's R items] + [K queries for each
         of the P positions] under a mask where the queries of position t see the context and the items
@@ -249,8 +260,9 @@ class HyMiRecModel(nn.Module):
             real.append(context_mask)
         padded_items = F.pad(items, (0, 0, 1, 0))  # row 0 = padding
         item_tokens = self.item_input(padded_items[window])
+        item_states = self.item_states(before, window) if self.reads_item_states or self.adds_coarse_state else None
         if self.reads_item_states:
-            item_tokens = item_tokens + self.item_state_input(self.item_states(before, window))
+            item_tokens = item_tokens + self.item_state_input(item_states)
         parts.append(item_tokens + self.segment_embedding.weight[RECENT])
         real.append(window > 0)
         num_positions = len(query_positions)
@@ -263,6 +275,8 @@ class HyMiRecModel(nn.Module):
         num_context = context_real.shape[1]
         states = self.backbone(inputs_embeds=sequence, attention_mask=attention_bias(allowed), position_ids=positions).last_hidden_state
         interests = self.head(states[:, num_context + recent :]).view(batch, num_positions, queries, -1)
+        if self.adds_coarse_state:
+            interests = interests + item_states[:, query_positions, None, :]  # [B P 1 d]: the coarse interest, refined
         return F.normalize(interests, dim=-1) if self.unit_vectors else interests
 
     def interests(self, histories: list[np.ndarray], items: torch.Tensor | None = None) -> torch.Tensor:

@@ -39,7 +39,9 @@ CONFIG = LLMConfig(
 SCRATCH_VARIANTS = [variant for variant in Variant if variant is not Variant.SMOLLM2]
 # dot-product scoring, window items read with the coarse model's state at their position
 DOT_WITH_STATES = CONFIG.model_copy(update={"scoring": "dot", "coarse_item_states": True})
-CONFIGS = {"cosine": CONFIG, "dot_with_states": DOT_WITH_STATES}
+# ... and each interest the coarse model's state plus the decoder's refinement (needs d = the coarse width)
+RESIDUAL = DOT_WITH_STATES.model_copy(update={"coarse_residual": True, "interest_size": COARSE.hidden_size})
+CONFIGS = {"cosine": CONFIG, "dot_with_states": DOT_WITH_STATES, "coarse_residual": RESIDUAL}
 
 
 def _embeddings(seed: int = 0) -> np.ndarray:
@@ -141,7 +143,7 @@ def test_no_position_sees_its_future_and_the_context_never_sees_the_window(varia
         tokens, _ = model.context.context_tokens(batch.before)
         other_window = model.context.context_tokens(llm_batch([(np.r_[sequence[:7], [1, 2, 3, 4]], 11)], 4, 2).before)[0]
         torch.testing.assert_close(other_window, tokens)
-        earlier_history = replace(batch, before=[np.r_[[0], batch.before[0][1:]]])
+        earlier_history = replace(batch, before=[np.r_[batch.before[0][:-1], [0]]])  # the item just before the window
         assert not torch.allclose(_window_interests(model, earlier_history), interests)
 
 
@@ -244,6 +246,19 @@ def test_window_items_read_the_coarse_models_own_state_at_their_position() -> No
                                          for h in histories]), last=1)[:, 0]
     torch.testing.assert_close(states[:, -1], own)
     assert model.item_vectors().norm(dim=-1).std() > 0  # dot scoring: item vectors keep their norms
+
+
+def test_a_residual_model_starts_as_the_coarse_model() -> None:
+    """Head at zero: every interest is the coarse user vector, so with the coarse tower the scores are the coarse model's."""
+    seed_everything(0)
+    embeddings = _embeddings()
+    coarse = CoarseModel.from_embeddings(COARSE, embeddings, embeddings).eval()
+    model = build_hymirec(RESIDUAL, Variant.HYMIREC, COARSE, embeddings, embeddings, Path("unused"), coarse.state_dict(),
+                          coarse_item_tower(coarse.state_dict()))
+    histories = [np.arange(2, 16) % NUM_ITEMS, np.array([5, 6]), np.arange(7, 13)]
+    np.testing.assert_allclose(model.score_items(histories), coarse.score_items(histories), rtol=1e-5, atol=1e-5)
+    trained, _, view, _ = _train(epochs=2, config=RESIDUAL)
+    assert not np.allclose(trained.score_items(view.histories), coarse.score_items(view.histories), atol=1e-3)  # it learns
 
 
 @pytest.mark.parametrize("llm_config", CONFIGS.values(), ids=CONFIGS.keys())
