@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -14,6 +16,7 @@ import yaml
 from hymirec.config import DataConfig, HyMiRecConfig, load_config
 from hymirec.paths import Layout
 from hymirec.stages import raw_logs
+from orchestration.dvc_project import repro_environment
 from orchestration.resources import DEFAULT_CONFIG, DvcProject, RawLogInbox
 from orchestration.sensors import new_raw_logs_sensor
 
@@ -140,3 +143,34 @@ def test_a_files_source_run_reads_the_files_the_sensor_saw(tmp_path: Path, inbox
     assert pd.read_parquet(layout.raw_interactions).tail(1).values.tolist() == [["u3", "i1", 978301000]]
     assert (inbox / "rejected" / "bad.csv.reason.txt").exists()
     assert not tick(tmp_path, cursor=second.cursor).run_requests  # the run's own moves start no run
+
+
+RUN_RAW_LOGS = (
+    "from pathlib import Path; from hymirec.config import load_config; from hymirec.paths import Layout; "
+    "from hymirec.stages import raw_logs; raw_logs.run(load_config(\"config.yaml\"), Layout(Path.cwd()))"
+)
+
+
+def test_dvc_repro_reruns_raw_logs_when_a_file_is_dropped_and_is_clean_after(make_dvc_project) -> None:
+    """The run the sensor starts is `dvc repro`: the inbox is a raw_logs dep, and the files the stage moves
+    to rejected/ leave DVC's record of that dep true (DVC hashes deps after the command)."""
+    config = {"data": {"source": "files", "interactions_path": "data/incoming/interactions.csv", "items_path": "data/incoming/items.csv", "inbox": "data/incoming"}}
+    stage = {
+        # the stage's run() without the CLI, whose torch import would cost seconds here
+        "cmd": f"{sys.executable} -c '{RUN_RAW_LOGS}'",
+        "deps": ["data/incoming"],
+        "params": [{"config.yaml": ["data"]}],
+        "outs": [{"data/raw": {"persist": True}}],
+    }
+    files = {f"data/incoming/{name}": (GOOD_LOGS / name).read_text() for name in ("interactions.csv", "items.csv")}
+    root = make_dvc_project({"raw_logs": stage}, files={**files, "config.yaml": yaml.safe_dump(config)})
+    env = repro_environment({"PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    dvc = lambda *args: subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, env=env, capture_output=True, text=True, check=True).stdout  # noqa: E731
+    dvc("repro")
+    (root / "data" / "incoming" / "batch.csv").write_text("user_id,item_id,timestamp\nu3,i1,978301000\n")
+    (root / "data" / "incoming" / "bad.csv").write_text("user_id,item_id,timestamp\n,i1,978301001\n")
+    assert "changed deps" in dvc("status")
+    dvc("repro")
+    assert len(pd.read_parquet(Layout(root).raw_interactions)) == 7
+    assert (root / "data" / "incoming" / "rejected" / "bad.csv.reason.txt").exists()
+    assert "up to date" in dvc("status")
