@@ -48,6 +48,11 @@ class DataConfig(_Section):
         "placeholder or a clock reset, not an event.",
     )
     timestamp_max: int = Field(default=4_102_444_800, description="Latest plausible Unix timestamp (2100-01-01).")
+    inbox: Path | None = Field(
+        default=None,
+        description="Folder (relative to the project root) whose new interaction files stage raw_logs validates and "
+        "appends to the log (hymirec.data.inbox); bad files go to <inbox>/rejected/. null: off.",
+    )
 
     @model_validator(mode="after")
     def _paths_match_source(self) -> DataConfig:

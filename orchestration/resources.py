@@ -16,6 +16,7 @@ import dagster as dg
 from pydantic import Field
 
 from hymirec.config import HyMiRecConfig, load_config
+from hymirec.data.inbox import INBOX_PATTERNS, inbox_files
 from hymirec.paths import Layout
 from orchestration.dvc_project import DvcStage, ReproResult, run_dvc_repro
 
@@ -91,28 +92,25 @@ class OfflineMlflow(MlflowTracking):
         return f"sqlite:///{Path(self.db_path).resolve()}"
 
 
-RAW_LOG_PATTERNS = ("*.csv", "*.tsv", "*.parquet", "*.inter", "*.item")
-
-
 class RawLogInbox(dg.ConfigurableResource):
-    """A folder where new raw interaction/item log files are dropped (watched by ``new_raw_logs_sensor``)."""
+    """A folder where new raw interaction/item log files are dropped (watched by ``new_raw_logs_sensor``).
+
+    Stage ``raw_logs`` reads the same folder when the config's ``data.inbox`` names it
+    (``configs/default.yaml``: ``data/incoming``), and the same files (``hymirec.data.inbox.inbox_files``).
+    """
 
     path: str = Field(default="data/incoming", description="Folder to watch; relative paths are under the project root.")
-    patterns: list[str] = Field(default=list(RAW_LOG_PATTERNS), description="Glob patterns of raw log files.")
+    patterns: list[str] = Field(default=list(INBOX_PATTERNS), description="Glob patterns of raw log files.")
 
     def folder(self, project_root: Path) -> Path:
         return (project_root / self.path).resolve()
 
     def snapshot(self, project_root: Path) -> dict[str, list[int]]:
-        """``{relative file name: [mtime_ns, size]}`` of the matching files; hidden files (in-progress writes) skipped."""
+        """``{relative file name: [mtime_ns, size]}`` of the matching files; hidden files (in-progress writes)
+        and ``rejected/`` (where a run moves bad files: not new data) skipped."""
         folder = self.folder(project_root)
-        if not folder.is_dir():
-            return {}
         files: dict[str, list[int]] = {}
-        for pattern in self.patterns:
-            for path in folder.rglob(pattern):
-                relative = path.relative_to(folder)
-                if path.is_file() and not any(part.startswith(".") for part in relative.parts):
-                    stat = path.stat()
-                    files[relative.as_posix()] = [stat.st_mtime_ns, stat.st_size]
-        return dict(sorted(files.items()))
+        for path in inbox_files(folder, self.patterns):
+            stat = path.stat()
+            files[path.relative_to(folder).as_posix()] = [stat.st_mtime_ns, stat.st_size]
+        return files

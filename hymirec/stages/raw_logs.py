@@ -1,14 +1,17 @@
-"""Stage ``raw_logs``: load the configured interaction log, validate it, store it in one schema."""
+"""Stage ``raw_logs``: load the configured interaction log, validate it, append the inbox's new files, store it in one schema."""
 
 from __future__ import annotations
 
 import logging
+
+import pandas as pd
 
 from data_checks.raw_logs import validate_raw_logs
 from data_checks.validate_files import read_user_files
 from hymirec.config import DataConfig, DataSource, HyMiRecConfig
 from hymirec.data import raw_log_sources
 from hymirec.data.files import coerce_types
+from hymirec.data.inbox import ingest_inbox
 from hymirec.data.movielens import load_movielens
 from hymirec.data.schema import ITEM_ID, TIMESTAMP, USER_ID, RawLogs
 from hymirec.io import atomic_directory, write_json, write_parquet
@@ -40,11 +43,15 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     )
     raw = coerce_types(raw)
 
-    # write data/raw atomically, then the stage metrics
+    # new files in data.inbox, each checked alone: good ones appended after the source, bad ones moved to rejected/
+    inbox = ingest_inbox(config.data, raw, layout.root, layout.raw_dir)
+    interactions = pd.concat([raw.interactions, *inbox.events], ignore_index=True)
+
+    # write data/raw atomically (the inbox's files and manifest with it), then the stage metrics
     with atomic_directory(layout.raw_dir) as staging:
-        write_parquet(raw.interactions, staging / layout.raw_interactions.name)
+        write_parquet(interactions, staging / layout.raw_interactions.name)
         write_parquet(raw.items, staging / layout.raw_items.name)
-    interactions = raw.interactions
+        inbox.write(staging, previous=layout.raw_dir)
     metrics = {
         "rows": len(interactions),
         "users": int(interactions[USER_ID].nunique()),
@@ -52,6 +59,8 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
         "catalog_items": len(raw.items),
         "timestamp_min": int(interactions[TIMESTAMP].min()),
         "timestamp_max": int(interactions[TIMESTAMP].max()),
+        "inbox_files": len(inbox.accepted),
+        "inbox_rows": sum(len(events) for events in inbox.events),
     }
     write_json(metrics, layout.stage_metrics("raw_logs"))
     logger.info("raw_logs: %s", metrics)
