@@ -123,9 +123,10 @@ def build_requests(args: argparse.Namespace, served: ServedModel, layout: Layout
     histories = dict(zip(data.sequences[USER_ID].astype(str), data.sequences[ITEMS]))
     users = list(histories) if args.all_users else args.user
     requests = []
+    known = ", ".join(list(histories)[:3])  # ids are the data's own strings (MovieLens-1M: "1m_1"): show their form
     for user in users:
         if user not in histories:
-            requests.append(Request(f"user {user}", user, np.empty(0, dtype=np.int64), unknown_user=True))
+            requests.append(Request(f"user {user} (ids here look like {known})", user, np.empty(0, dtype=np.int64), unknown_user=True))
             continue
         history = item_ids[np.asarray(histories[user], dtype=np.int64)]
         requests.append(Request(f"user {user}", user, catalog.item_idx(history, f"user {user}'s history")))

@@ -44,7 +44,7 @@ def test_a_user_gets_the_list_of_their_full_history_and_an_unknown_user_the_popu
     assert _recommend("--root", str(workspace), "--model", "sasrec", "--user", "u3", "nobody", "-n", "4") == 0
     out = capsys.readouterr().out
     assert "user u3: 9 items in the history" in out
-    assert "user nobody: not in this workspace's data; the most popular items instead" in out
+    assert "user nobody (ids here look like u0, u1, u2): not in this workspace's data; the most popular items instead" in out
     catalog = Catalog.of(served_data)
     model = load_model(SASRec, SASRecConfig, workspace / "models" / "baselines" / "sasrec")
     full_history = np.asarray(served_data.sequences.set_index("user_id").loc["u3", "items"], dtype=np.int64)
