@@ -61,33 +61,32 @@ def from_main(value: T) -> T:
     return box[0]
 
 
-def sum_gradients(model: nn.Module, loss: torch.Tensor | None, share: float) -> float:
-    """The global batch's loss; every gradient becomes the ``share``-weighted sum of the ranks' gradients.
+def average_gradients(model: nn.Module, loss: torch.Tensor | None, terms: int) -> float:
+    """The global batch's loss; every gradient becomes the ranks' gradients averaged with weights ``terms``.
 
-    Each rank backpropagated the mean loss of its shard (``loss``; None for an empty shard), and
-    ``share`` is its fraction of the global batch's samples, so Σ share·∇loss is the gradient of the mean
-    over the whole batch — a single-process step, up to float summation order — whenever the loss is a
-    mean over samples. (A mean over positions, as in SASRec, weights each shard by its samples instead
-    of its positions; the two agree when samples have equal lengths, and length-bucketed batches keep
-    them close.)
+    Each rank backpropagated its shard's loss (``loss``; None for an empty shard), a mean over ``terms``
+    terms (labelled positions, DMIL targets), so Σ_r terms_r·∇loss_r / Σ_r terms_r is the gradient of the
+    mean over the whole batch: a single-process step, up to float summation order.
 
-    Gradients are summed here by one ``all_reduce`` of a flat buffer, not by wrapping the model in
+    Gradients are averaged here by one ``all_reduce`` of a flat buffer, not by wrapping the model in
     ``DistributedDataParallel``: DDP syncs only through ``forward``, and the models train through
-    ``loss(batch)``; weighting by share is what a rank with a short or empty last shard needs; and a
-    parameter no rank used keeps ``grad = None``, as in a single process, so AdamW leaves it alone.
-    A non-finite loss on any rank makes the returned loss non-finite on all of them.
+    ``loss(batch)``; DDP's plain average would weight a shard of few positions (or an empty last
+    shard) like a full one; and here a parameter no rank used keeps ``grad = None``, as in a single
+    process, so AdamW leaves it alone. A non-finite loss on any rank makes the returned loss
+    non-finite on all of them.
     """
     if world_size() == 1:
         return loss.item()
     parameters = [p for p in model.parameters() if p.requires_grad]
-    pieces = [loss.detach().reshape(1) if loss is not None else torch.zeros(1)]
+    weight = torch.tensor([float(terms)])
+    pieces = [loss.detach().reshape(1) * weight if loss is not None else torch.zeros(1), weight]
     pieces += [torch.tensor([float(p.grad is not None) for p in parameters])]
-    pieces += [(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in parameters]
-    flat = torch.cat(pieces) * share
+    pieces += [(p.grad * weight if p.grad is not None else torch.zeros_like(p)).flatten() for p in parameters]
+    flat = torch.cat(pieces)
     dist.all_reduce(flat)
-    used, offset = flat[1 : 1 + len(parameters)] > 0, 1 + len(parameters)
+    total_terms, used, offset = flat[1], flat[2 : 2 + len(parameters)] > 0, 2 + len(parameters)
     for index, parameter in enumerate(parameters):
         size = parameter.numel()
-        parameter.grad = flat[offset : offset + size].view_as(parameter).clone() if used[index] else None
+        parameter.grad = (flat[offset : offset + size] / total_terms).view_as(parameter) if used[index] else None
         offset += size
-    return flat[0].item()
+    return (flat[0] / total_terms).item()

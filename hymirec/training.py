@@ -104,18 +104,19 @@ def train_epoch(
 ) -> list[float]:
     """One optimiser step per global batch, in train mode; the losses. A non-finite loss raises before its step.
 
-    ``shards`` holds this process's part of each batch (None when it has no sample of it) and its share of
-    the batch's samples: the whole batch and 1.0 in a single process. Under torchrun the ranks' gradients
-    are summed by share before every step (``distributed.sum_gradients``), so all ranks take the same step.
+    ``shards`` holds this process's part of each batch (None when it has no sample of it) and how many
+    terms its mean loss averages (``process_shards``). In a single process that is the whole batch; under
+    torchrun the ranks' gradients are averaged, weighted by those counts, before every step
+    (``distributed.average_gradients``), so all ranks take the same step.
     """
     model.train()
     losses = []
-    for index, (batch, share) in enumerate(tqdm(shards, desc=f"epoch {epoch}", leave=False, disable=None)):
+    for index, (batch, terms) in enumerate(tqdm(shards, desc=f"epoch {epoch}", leave=False, disable=None)):
         optimizer.zero_grad(set_to_none=True)
         loss = model.loss(batch) if batch is not None else None
         if loss is not None and torch.isfinite(loss):
             loss.backward()
-        total = distributed.sum_gradients(model, loss, share)
+        total = distributed.average_gradients(model, loss, terms)
         if not math.isfinite(total):
             raise NonFiniteLossError(f"{type(model).__name__}: loss {total} at epoch {epoch}, batch {index}")
         optimizer.step()
@@ -126,10 +127,15 @@ def train_epoch(
 def process_shards(
     samples: Sequence[Any], batches: list[np.ndarray], make_batch: Callable[[list[Any]], Any]
 ) -> Iterator[tuple[Any | None, float]]:
-    """This process's part of each batch (``distributed.shard``; None when empty) and its share of the batch's samples."""
+    """This process's part of each batch (``distributed.shard``; None when empty) and how many terms its loss averages.
+
+    A batch that counts them (``loss_terms``: labelled positions, DMIL targets) is weighted by them,
+    any other by its samples: a mean over positions weighted by samples would not be the whole batch's.
+    """
     for members in batches:
         mine = distributed.shard(members)
-        yield (make_batch([samples[i] for i in mine]) if len(mine) else None), len(mine) / len(members)
+        batch = make_batch([samples[i] for i in mine]) if len(mine) else None
+        yield batch, getattr(batch, "loss_terms", len(mine))
 
 
 def resumable(checkpoint: Path | None) -> bool:

@@ -1,10 +1,9 @@
 """Train a small SASRec on ML-100K and write its history to ``sys.argv[1]`` — run alone, or under torchrun.
 
-tests/test_distributed.py runs it both ways and compares. Every training sequence is cut to its last
-``LENGTH`` items (every ML-100K user has at least 20 ratings, so at least 18 training items), so every
-sample carries the same number of labelled positions and the per-position mean loss is a per-sample
-mean: summing the ranks' gradients by share is then the single-process gradient up to float summation
-order (``distributed.sum_gradients``). Dropout is off, because each process draws its own masks.
+tests/test_distributed.py runs it both ways and compares. Batches hold sequences of similar lengths,
+trimmed to their longest, as in the ``sasrec_model`` stage; averaging the ranks' gradients weighted
+by their labelled positions is the single-process gradient up to float summation order
+(``distributed.average_gradients``). Dropout is off, because each process draws its own masks.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from hymirec.models.sasrec import SASRec, SASRecBatch, training_batch
 from hymirec.sequences import build_sequences, split_view, training_sequences
 from hymirec.training import TrainingSchedule, seed_everything, train_with_early_stopping
 
-LENGTH = 18
+LENGTH = 50
 BATCH = 100  # 943 users: 9 full batches and one of 43, split 22 / 21 between two ranks
 
 
@@ -32,7 +31,7 @@ def main(out: Path) -> None:
     configure_torch()
     distributed.init()
     data = build_sequences(load_movielens("movielens_100k"), SequencesConfig())
-    sequences = [sequence[-LENGTH:] for sequence in training_sequences(data.sequences)]
+    sequences = training_sequences(data.sequences)
     valid = split_view(data.sequences, "valid")
     config = SASRecConfig(hidden_size=32, num_layers=1, num_heads=2, dropout=0.0, max_length=LENGTH, batch_size=BATCH, max_epochs=3)
     seed_everything(0)

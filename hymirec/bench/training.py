@@ -38,7 +38,7 @@ def _timed_epoch(model: torch.nn.Module, samples: list[Any], make_batch: Callabl
         for members in order[:max_batches]:
             batch = make_batch([samples[i] for i in members])
             counted[0] += count_targets(batch)
-            yield batch, 1.0  # the whole batch: the bench times one process
+            yield batch, len(members)  # one process: the whole batch, no weights to apply
 
     optimizer = make_optimizer(model, schedule)
     started = time.perf_counter()
