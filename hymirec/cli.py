@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from hymirec import distributed
 from hymirec.config import ConfigError, load_config
 from hymirec.paths import STAGES, Layout
 
@@ -134,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configure_torch() -> int:
-    """Deterministic kernels; one intra-op thread per CPU this process may run on (``HYMIREC_THREADS`` overrides).
+    """Deterministic kernels; one intra-op thread per CPU this process may run on (``HYMIREC_THREADS`` overrides),
+    shared among the processes torchrun started on this machine.
 
     Threads are set explicitly rather than left to torch's guess (physical cores, which ignores CPU
     affinity and container limits): more threads than CPUs make every parallel kernel wait on
@@ -147,7 +149,7 @@ def configure_torch() -> int:
     """
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what deterministic cuBLAS needs on a GPU; unused on CPU
     torch.use_deterministic_algorithms(True)
-    count = int(os.environ.get("HYMIREC_THREADS") or len(os.sched_getaffinity(0)))
+    count = int(os.environ.get("HYMIREC_THREADS") or max(1, len(os.sched_getaffinity(0)) // distributed.local_processes()))
     torch.set_num_threads(count)
     if torch.get_num_interop_threads() != 1:
         try:
@@ -162,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which CPU build it tried, on every import
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     configure_torch()
+    distributed.init()
     args = build_parser().parse_args(argv)
     from data_checks.errors import DataValidationError
 

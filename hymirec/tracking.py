@@ -14,6 +14,7 @@ from typing import Any
 
 import mlflow
 
+from hymirec import distributed
 from hymirec.config import HyMiRecConfig
 
 
@@ -45,8 +46,15 @@ def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
 
 
 @contextmanager
-def stage_run(config: HyMiRecConfig, root: Path, stage: str) -> Iterator[mlflow.ActiveRun]:
-    """Start an MLflow run named after the stage, with the whole config (seed included) as params."""
+def stage_run(config: HyMiRecConfig, root: Path, stage: str) -> Iterator[mlflow.ActiveRun | None]:
+    """Start an MLflow run named after the stage, with the whole config (seed included) as params.
+
+    Under torchrun only rank 0 records (``distributed.is_main``): the others get no run, so the
+    training loop's ``log_metrics`` logs nothing there and no rank opens a second run.
+    """
+    if not distributed.is_main():
+        yield None
+        return
     mlflow.set_tracking_uri(tracking_uri(root))
     experiment = mlflow.get_experiment_by_name(config.tracking.experiment_name)
     if experiment is None:
@@ -59,8 +67,11 @@ def stage_run(config: HyMiRecConfig, root: Path, stage: str) -> Iterator[mlflow.
 
 
 @contextmanager
-def model_run(name: str) -> Iterator[mlflow.ActiveRun]:
-    """A child run of the active stage run for one of the stage's models, so each has its own curves."""
+def model_run(name: str) -> Iterator[mlflow.ActiveRun | None]:
+    """A child run of the active stage run for one of the stage's models, so each has its own curves (rank 0 only)."""
+    if not distributed.is_main():
+        yield None
+        return
     with mlflow.start_run(run_name=name, nested=True) as run:
         mlflow.set_tag("model", name)
         yield run

@@ -10,9 +10,10 @@ import copy
 import hashlib
 import json
 import logging
+import math
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from hymirec import distributed
 from hymirec.config import TrainingBudgetConfig
 from hymirec.io import write_atomically
 from hymirec.tracking import log_metrics
@@ -97,19 +99,48 @@ def make_optimizer(model: nn.Module, schedule: TrainingSchedule) -> torch.optim.
     return torch.optim.AdamW(model.parameters(), lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
 
 
-def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches: Iterable[Any], epoch: int) -> list[float]:
-    """One optimiser step per batch, in train mode; the losses. A non-finite loss raises before its step."""
+def train_epoch(
+    model: nn.Module, optimizer: torch.optim.Optimizer, shards: Iterable[tuple[Any | None, float]], epoch: int
+) -> list[float]:
+    """One optimiser step per global batch, in train mode; the losses. A non-finite loss raises before its step.
+
+    ``shards`` holds this process's part of each batch (None when it has no sample of it) and how many
+    terms its mean loss averages (``process_shards``). In a single process that is the whole batch; under
+    torchrun the ranks' gradients are averaged, weighted by those counts, before every step
+    (``distributed.average_gradients``), so all ranks take the same step.
+    """
     model.train()
     losses = []
-    for index, batch in enumerate(tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=None)):
-        loss = model.loss(batch)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(f"{type(model).__name__}: loss {loss.item()} at epoch {epoch}, batch {index}")
+    for index, (batch, terms) in enumerate(tqdm(shards, desc=f"epoch {epoch}", leave=False, disable=None)):
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = model.loss(batch) if batch is not None else None
+        if loss is not None and torch.isfinite(loss):
+            loss.backward()
+        total = distributed.average_gradients(model, loss, terms)
+        if not math.isfinite(total):
+            raise NonFiniteLossError(f"{type(model).__name__}: loss {total} at epoch {epoch}, batch {index}")
         optimizer.step()
-        losses.append(loss.item())
+        losses.append(total)
     return losses
+
+
+def process_shards(
+    samples: Sequence[Any], batches: list[np.ndarray], make_batch: Callable[[list[Any]], Any]
+) -> Iterator[tuple[Any | None, float]]:
+    """This process's part of each batch (``distributed.shard``; None when empty) and how many terms its loss averages.
+
+    A batch that counts them (``loss_terms``: labelled positions, DMIL targets) is weighted by them,
+    any other by its samples: a mean over positions weighted by samples would not be the whole batch's.
+    """
+    for members in batches:
+        mine = distributed.shard(members)
+        batch = make_batch([samples[i] for i in mine]) if len(mine) else None
+        yield batch, getattr(batch, "loss_terms", len(mine))
+
+
+def resumable(checkpoint: Path | None) -> bool:
+    """Whether this process should resume from ``checkpoint``: it exists, and this is rank 0 (which reads it for all)."""
+    return checkpoint is not None and distributed.is_main() and checkpoint.exists()
 
 
 def train_with_early_stopping(
@@ -134,13 +165,17 @@ def train_with_early_stopping(
     With ``checkpoint``, the full training state is saved after every epoch and an interrupted run
     resumes from it; the file is removed once training ends. The data order of epoch e is drawn from
     ``seed + e``, so a resumed run sees the same batches as an uninterrupted one.
+
+    Under torchrun every rank draws the same batches and trains on its users of each
+    (``distributed.shard``); rank 0 alone validates, reads and writes the checkpoint, and broadcasts
+    what it found, so every rank stops at the same epoch and holds the same best state.
     """
     optimizer = make_optimizer(model, schedule)
     best_state, best_valid, best_epoch = None, {monitor: -1.0}, 0
     history: list[dict[str, float]] = []
     started, elapsed_before = time.perf_counter(), 0.0
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+    state = distributed.from_main(torch.load(checkpoint, weights_only=False) if resumable(checkpoint) else None)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
@@ -152,9 +187,9 @@ def train_with_early_stopping(
             break
         epoch_samples = samples(epoch) if callable(samples) else samples
         batches = batch_order(epoch_samples, schedule.batch_size, np.random.default_rng(seed + epoch), length_of)
-        losses = train_epoch(model, optimizer, (make_batch([epoch_samples[i] for i in members]) for members in batches), epoch)
+        losses = train_epoch(model, optimizer, process_shards(epoch_samples, batches, make_batch), epoch)
         model.eval()
-        valid = validate(model)
+        valid = distributed.from_main(validate(model) if distributed.is_main() else None)
         record = {"epoch": epoch, "train_loss": float(np.mean(losses)), **{f"valid_{k}": v for k, v in valid.items()}}
         history.append(record)
         log_metrics({key: value for key, value in record.items() if key != "epoch"}, step=epoch)
@@ -163,7 +198,7 @@ def train_with_early_stopping(
         if improved:
             best_state, best_valid, best_epoch = copy.deepcopy(model.state_dict()), valid, epoch
         elapsed = elapsed_before + time.perf_counter() - started
-        if checkpoint is not None:
+        if checkpoint is not None and distributed.is_main():
             state = {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
                 "best_state": best_state, "best_valid": best_valid, "best_epoch": best_epoch,
@@ -171,6 +206,6 @@ def train_with_early_stopping(
             }
             write_atomically(checkpoint, lambda temp: torch.save(state, temp))
     model.load_state_dict(best_state)
-    if checkpoint is not None:
+    if checkpoint is not None and distributed.is_main():
         checkpoint.unlink(missing_ok=True)
     return TrainingOutput(best_epoch, best_valid, len(history), elapsed_before + time.perf_counter() - started, history)

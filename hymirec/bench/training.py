@@ -34,11 +34,11 @@ def _timed_epoch(model: torch.nn.Module, samples: list[Any], make_batch: Callabl
     order = batch_order(samples, schedule.batch_size, np.random.default_rng(seed + 1), length_of)
     counted = [0]
 
-    def batches() -> Iterator[Any]:
+    def batches() -> Iterator[tuple[Any, float]]:
         for members in order[:max_batches]:
             batch = make_batch([samples[i] for i in members])
             counted[0] += count_targets(batch)
-            yield batch
+            yield batch, len(members)  # one process: the whole batch, no weights to apply
 
     optimizer = make_optimizer(model, schedule)
     started = time.perf_counter()

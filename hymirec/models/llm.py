@@ -109,6 +109,11 @@ class LLMBatch:
     window: torch.Tensor  # [B R] tokens item_idx + 1, left-padded with 0
     targets: torch.Tensor  # [B R W] the next W item_idx after each window position, -1 where none
 
+    @property
+    def loss_terms(self) -> int:
+        """How many terms DMIL's mean averages: one per target (weights shards under torchrun)."""
+        return int((self.targets >= 0).sum())
+
 
 def attention_bias(allowed: torch.Tensor) -> torch.Tensor:
     """A float 4D mask [B 1 T T] from a boolean one [B T T]: 0 where attended, the dtype's minimum elsewhere.

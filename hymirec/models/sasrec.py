@@ -73,6 +73,11 @@ class SASRecBatch:
     inputs: torch.Tensor  # [B L] tokens, left-padded
     labels: torch.Tensor  # [B L] next item_idx at each position, -100 where there is none
 
+    @property
+    def loss_terms(self) -> int:
+        """How many terms the models' mean loss averages: the labelled positions (weights shards under torchrun)."""
+        return int((self.labels >= 0).sum())
+
 
 class CausalSequenceModel(nn.Module):
     """Causal transformer over left-padded item tokens, trained on the next item at every position.

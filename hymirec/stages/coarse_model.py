@@ -14,6 +14,7 @@ import logging
 import mlflow
 import numpy as np
 
+from hymirec import distributed
 from hymirec.codebook import load_reconstructions
 from hymirec.config import HyMiRecConfig
 from hymirec.io import atomic_directory, write_json
@@ -62,6 +63,8 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
             models[name] = model
             logger.info("coarse_model %s: best valid ndcg@10 %.4f", name, outputs[name].best_valid["ndcg@10"])
 
+        if not distributed.is_main():
+            return  # the other ranks trained alongside rank 0, which writes
         with atomic_directory(layout.coarse_dir) as staging:
             for name, model in models.items():
                 save_model(model, config.coarse, data.num_items, staging / name, embedding_dim=embeddings.shape[1])

@@ -20,6 +20,7 @@ import mlflow
 import numpy as np
 import torch
 
+from hymirec import distributed
 from hymirec.codebook import load_reconstructions
 from hymirec.config import HyMiRecConfig, Variant
 from hymirec.explain import sample_interests_markdown
@@ -69,7 +70,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
         for variant in config.llm.variants:
             checkpoint = layout.checkpoint(f"llm_model-{variant.value}", variant_fingerprint(config, variant))
             finished[variant] = checkpoint.with_suffix("")  # folder of the trained model
-            if (finished[variant] / TRAINING_SUMMARY).exists():
+            if distributed.from_main((finished[variant] / TRAINING_SUMMARY).exists()):  # rank 0's disk decides for all
                 logger.info("llm_model %s: already trained in %s", variant.value, finished[variant])
                 continue
             spec = variant_spec(config.llm, variant)
@@ -86,10 +87,14 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
                 categories=categories,
             )
             logger.info("llm_model %s: best valid ndcg@10 %.4f", variant.value, output.best_valid["ndcg@10"])
+            if not distributed.is_main():
+                continue  # the other ranks trained alongside rank 0, which writes
             with atomic_directory(finished[variant]) as staging:
                 save_hymirec(model, staging)
                 write_training_record(output, staging)
 
+        if not distributed.is_main():
+            return
         # publish every variant at once, then the curves and the summary
         with atomic_directory(layout.llm_dir) as staging:
             for variant, folder in finished.items():

@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel
 from torch import nn
 
+from hymirec import distributed
 from hymirec.config import HyMiRecConfig
 from hymirec.io import atomic_directory, write_json
 from hymirec.models.comirec import ComiRec
@@ -78,6 +79,8 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
             )
             logger.info("sasrec_model %s: best valid ndcg@10 %.4f", name, outputs[name].best_valid["ndcg@10"])
 
+        if not distributed.is_main():
+            return  # the other ranks trained alongside rank 0, which writes
         # store the best models, their curves, then the metrics
         with atomic_directory(layout.baselines_dir) as staging:
             for name, model in models.items():
