@@ -43,7 +43,6 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    from hymirec.config import ConfigError
     from hymirec.recommend import run
     from hymirec.serving import RequestError
 

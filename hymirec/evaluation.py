@@ -58,23 +58,25 @@ def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return (scores >= target_scores).sum(axis=1)  # the target itself counts as the 1
 
 
-def ranking_keys(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def ranking_keys(scores: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
     """One int64 per item that sorts ascending in the exported order: (score desc, is target, item index).
 
     High 32 bits: the float32 score's bits mapped to an order-preserving int32, complemented for
     descending order (−0.0 is folded into +0.0 first, as ``==`` treats them). Low 32 bits: bit 31 marks
     the target, so it follows every item tied with it; below it the item index. Keys are unique, so a
-    partition on them has no ties to break at the depth boundary.
+    partition on them has no ties to break at the depth boundary. Without ``targets`` (serving: there
+    is no target) the order is (score desc, item index).
     """
     bits = (np.asarray(scores, dtype=np.float32) + np.float32(0.0)).view(np.int32)
     ordered = bits ^ ((bits >> 31) & np.int32(0x7FFFFFFF))  # int32 order == float order
     keys = (~ordered).astype(np.int64) << 32
     keys += np.arange(scores.shape[1], dtype=np.int64)
-    keys[np.arange(len(targets)), targets] += np.int64(1) << 31
+    if targets is not None:
+        keys[np.arange(len(targets)), targets] += np.int64(1) << 31
     return keys
 
 
-def top_items(scores: np.ndarray, depth: int, targets: np.ndarray) -> np.ndarray:
+def top_items(scores: np.ndarray, depth: int, targets: np.ndarray | None = None) -> np.ndarray:
     """Item indices of the ``depth`` first items per row in the order of ``ranking_keys``, best first.
 
     A top-k selection on the keys (torch's, multi-threaded; ~40 % faster here than numpy's partition

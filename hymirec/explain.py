@@ -1,7 +1,8 @@
 """The interest explorer: what each of a user's K interests stands for, and which one produced each recommendation.
 
 For a multi-interest model (``ServedModel.has_interests``) and one history, s_k(i) is interest k's
-score of item i (the cosine for HyMiRec, the dot product for ComiRec-SA; the model ranks by
+score of item i (the cosine for HyMiRec — the dot product with ``llm.scoring: dot`` —, the dot product
+for ComiRec-SA; the model ranks by
 max_k s_k(i)). Each interest is shown as its ``NEAREST`` best-scoring catalog items, **seen items
 included** (marked ``*``: an interest is often best described by what the user already watched), and
 each recommended item names the interest that produced it, argmax_k s_k(i), with its score. A
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hymirec.data.schema import USER_ID
+from hymirec.evaluation import top_items
 from hymirec.sequences import USER_IDX, SequenceData, SplitView
 from hymirec.serving import POPULARITY, ServedModel
 
@@ -50,7 +52,7 @@ def explain(served: ServedModel, history: np.ndarray, n: int, nearest: int = NEA
     if not served.has_interests or from_popularity:
         return Explanation(history, items, scores, None, [], from_popularity)
     per_interest = served.interests([history])[0] @ served.item_vectors.T  # [K I] s_k(i)
-    order = np.argsort(-per_interest, axis=1, kind="stable")[:, :nearest]
+    order = top_items(per_interest, nearest)  # [K nearest], ties: lower item_idx first
     producers = per_interest[:, items].argmax(axis=0)
     interests = [
         Interest(order[k], per_interest[k, order[k]], int((producers == k).sum())) for k in range(len(per_interest))

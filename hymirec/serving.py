@@ -7,7 +7,7 @@ data fingerprint (``hymirec.registry.data_fingerprint``). Two ways to rank, both
 - multi-interest models (every HyMiRec variant and ComiRec-SA: the models with ``user_interests``) go
   through faiss (``hymirec.retrieval.MultiInterestRetriever``): each of the K interests searches the
   item index, and an item scores what its best interest gives it, s(u, i) = max_k s_k(u, i) — the
-  cosine for HyMiRec (unit vectors), the dot product for ComiRec-SA;
+  cosine for HyMiRec (unit vectors; the dot product with ``llm.scoring: dot``), the dot product for ComiRec-SA;
 - every other model (SASRec, sasrec_text, the coarse models, Popularity) scores the whole catalog
   (``score_items``) and the seen items are masked.
 
@@ -28,7 +28,7 @@ import torch
 
 from hymirec.config import CoarseConfig, ComiRecConfig, SASRecConfig, ServingConfig
 from hymirec.data.schema import GENRE_SEPARATOR, GENRES, ITEM_ID, TITLE
-from hymirec.evaluation import mask_histories
+from hymirec.evaluation import mask_histories, top_items
 from hymirec.io import read_json, write_json, write_npy, write_parquet
 from hymirec.models.base import Recommender
 from hymirec.models.coarse import CoarseModel
@@ -176,7 +176,7 @@ class ServedModel:
 
     @classmethod
     def popularity(cls, catalog: Catalog) -> ServedModel:
-        return cls(POPULARITY, Popularity.from_counts(catalog.popularity), catalog, ServingConfig(), seed=0)  # no index
+        return cls(POPULARITY, Popularity(catalog.popularity), catalog, ServingConfig(), seed=0)  # no index
 
     @property
     def has_interests(self) -> bool:
@@ -223,5 +223,5 @@ class ServedModel:
             top = self.retriever.top_items(interests, depth, histories)  # [B N]
             return top, np.einsum("bkd,bnd->bkn", interests, self.item_vectors[top]).max(axis=1)
         scores = mask_histories(np.array(self.model.score_items(histories), dtype=np.float32), histories)
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :depth]
+        top = top_items(scores, depth)  # the evaluation's order: score desc, lower item_idx first
         return top, np.take_along_axis(scores, top, axis=1)

@@ -42,6 +42,8 @@ def test_history_is_masked_and_ties_count_against_the_target() -> None:
     assert list(top_items(masked, 4, np.array([4]))[0]) == [1, 2, 4, 3]
     assert list(top_items(masked, 4, np.array([1]))[0]) == [2, 4, 1, 3]
     assert list(top_items(masked, 2, np.array([1]))[0]) == [2, 4]
+    # without a target (serving) ties go by index alone
+    assert list(top_items(masked, 4)[0]) == [1, 2, 4, 3]
 
 
 def _rescored(top: np.ndarray, targets: np.ndarray, ks) -> dict[str, float]:
@@ -88,6 +90,7 @@ def test_partitioned_top_k_equals_the_full_stable_sort() -> None:
             tied = [i for i, item in enumerate(row) if scores[user, item] >= scores[user, target]]
             row.insert(tied[-1] + 1 if tied else 0, target)
             expected[user] = row
+        np.testing.assert_array_equal(top_items(scores, depth), np.argsort(-scores, axis=1, kind="stable")[:, :depth])
         np.testing.assert_array_equal(top_items(scores, depth, targets), expected[:, :depth])
         ranks = target_ranks(scores, targets)
         np.testing.assert_array_equal((expected == targets[:, None]).argmax(axis=1) + 1, ranks)

@@ -24,21 +24,26 @@ from hymirec.models.sasrec import SASRec, training_batch
 from hymirec.paths import Layout
 from hymirec.sequences import split_view, training_sequences
 from hymirec.stages.common import load_sequence_data
-from hymirec.training import TrainingSchedule, batch_order, make_optimizer, seed_everything, train_epoch, train_with_early_stopping
+from hymirec.training import (
+    TrainingSchedule, batch_order, make_optimizer, process_shards, seed_everything, train_epoch, train_with_early_stopping,
+)
 
 
 def _timed_epoch(model: torch.nn.Module, samples: list[Any], make_batch: Callable[[list[Any]], Any],
-                 count_targets: Callable[[Any], int], schedule: TrainingSchedule, seed: int,
+                 schedule: TrainingSchedule, seed: int,
                  length_of: Callable[[Any], int] | None = None, max_batches: int | None = None) -> dict:
-    """One epoch (or its first ``max_batches`` batches) of optimiser steps; batching time included."""
+    """One epoch (or its first ``max_batches`` batches) of optimiser steps; batching time included.
+
+    The batches are the training loop's own (``process_shards``), and its count of the terms each loss
+    averages (``loss_terms``: labelled positions, DMIL targets) is the number of targets trained.
+    """
     order = batch_order(samples, schedule.batch_size, np.random.default_rng(seed + 1), length_of)
     counted = [0]
 
     def batches() -> Iterator[tuple[Any, float]]:
-        for members in order[:max_batches]:
-            batch = make_batch([samples[i] for i in members])
-            counted[0] += count_targets(batch)
-            yield batch, len(members)  # one process: the whole batch, no weights to apply
+        for batch, terms in process_shards(samples, order[:max_batches], make_batch):
+            counted[0] += terms
+            yield batch, terms
 
     optimizer = make_optimizer(model, schedule)
     started = time.perf_counter()
@@ -51,10 +56,6 @@ def _timed_epoch(model: torch.nn.Module, samples: list[Any], make_batch: Callabl
     return result
 
 
-def sasrec_targets(batch: Any) -> int:
-    return int((batch.labels >= 0).sum())
-
-
 def sasrec_epoch(config: HyMiRecConfig, layout: Layout, sasrec: SASRecConfig | None = None) -> dict:
     """One SASRec epoch on ``sasrec`` (default: the config's), then one full validation pass, timed apart."""
     sasrec = sasrec or config.sasrec
@@ -62,7 +63,7 @@ def sasrec_epoch(config: HyMiRecConfig, layout: Layout, sasrec: SASRecConfig | N
     seed_everything(config.seed)
     model = SASRec(sasrec, data.num_items)
     result = _timed_epoch(model, training_sequences(data.sequences), lambda batch: training_batch(batch, sasrec.max_length),
-                          sasrec_targets, TrainingSchedule.of(sasrec), config.seed, length_of=len)
+                          TrainingSchedule.of(sasrec), config.seed, length_of=len)
     started = time.perf_counter()
     evaluate(model.score_items, split_view(data.sequences, "valid"), config.evaluation, model_name="sasrec", with_top_items=False)
     result["validation_seconds"] = round(time.perf_counter() - started, 2)
@@ -79,8 +80,7 @@ def hymirec_epoch(config: HyMiRecConfig, layout: Layout, max_batches: int | None
                           coarse_item_tower(coarse_state) if llm.warm_start_item_tower else None)
     windows = training_windows(training_sequences(data.sequences), llm.recent_items, llm.windows_per_user, config.seed, 1)
     return _timed_epoch(model, windows, lambda batch: llm_batch(batch, llm.recent_items, llm.target_window),
-                        lambda batch: int((batch.targets >= 0).sum()), TrainingSchedule.of(llm), config.seed,
-                        max_batches=max_batches)
+                        TrainingSchedule.of(llm), config.seed, max_batches=max_batches)
 
 
 def sasrec_converged(config: HyMiRecConfig, layout: Layout) -> dict:

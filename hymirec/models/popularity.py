@@ -6,15 +6,15 @@ import numpy as np
 
 
 class Popularity:
-    """Counts item occurrences in the given histories (the split's inputs: no target is counted)."""
+    """Items scored by their event counts (a served model's catalog stores them counted)."""
 
-    def __init__(self, histories: list[np.ndarray], num_items: int) -> None:
-        self.item_scores = np.bincount(np.concatenate(histories), minlength=num_items).astype(np.float32)
+    def __init__(self, counts: np.ndarray) -> None:
+        self.item_scores = np.asarray(counts, dtype=np.float32)
 
     @classmethod
-    def from_counts(cls, counts: np.ndarray) -> Popularity:
-        """The model of events already counted per item (what a served model's catalog stores)."""
-        return cls([np.repeat(np.arange(len(counts)), np.asarray(counts, dtype=np.int64))], len(counts))
+    def of_histories(cls, histories: list[np.ndarray], num_items: int) -> Popularity:
+        """Counts item occurrences in the given histories (the split's inputs: no target is counted)."""
+        return cls(np.bincount(np.concatenate(histories), minlength=num_items))
 
     def score_items(self, histories: list[np.ndarray]) -> np.ndarray:
         return np.broadcast_to(self.item_scores, (len(histories), len(self.item_scores))).copy()

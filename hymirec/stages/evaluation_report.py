@@ -61,7 +61,7 @@ def compression_effect(metrics: dict[str, dict[str, dict[str, float]]], metric: 
 
 def build_models(view: SplitView, num_items: int, trained: dict[str, Recommender]) -> dict[str, Recommender]:
     """Popularity counts the split's own inputs; trained models are loaded once and shared by both splits."""
-    return {"popularity": Popularity(view.histories, num_items), **trained}
+    return {"popularity": Popularity.of_histories(view.histories, num_items), **trained}
 
 
 def rankings_frame(result: EvaluationResult, view: SplitView, data: SequenceData) -> pd.DataFrame:

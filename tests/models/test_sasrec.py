@@ -111,7 +111,7 @@ def test_training_is_deterministic_and_resumes_identically(tmp_path) -> None:
 
 
 def test_popularity_ranks_by_input_counts() -> None:
-    model = Popularity([np.array([0, 1]), np.array([1, 2]), np.array([1])], num_items=4)
+    model = Popularity.of_histories([np.array([0, 1]), np.array([1, 2]), np.array([1])], num_items=4)
     assert model.score_items([np.array([0])]).tolist() == [[1.0, 3.0, 1.0, 0.0]]
 
 
