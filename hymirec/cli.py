@@ -4,6 +4,7 @@
     hymirec validate --interactions PATH [--items PATH]
     hymirec recommend --user 1 [--explain] [--model URI|NAME]   (or --history ITEM_ID…, --history-file PATH, --all-users --out PATH)
     hymirec publish --root ../bench -c configs/benchmark_ml1m.yaml --out results/benchmark_ml1m
+    hymirec seeds results/run_seed42 results/run_seed43 --out results/run_seeds
     hymirec bench [--sections pipeline serving training converge recbole]
 
 Expected failures (bad config, bad data) print one clear message and exit 1, never a traceback.
@@ -67,6 +68,22 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seeds(args: argparse.Namespace) -> int:
+    from hymirec.io import write_json, write_text
+    from hymirec.seeds import seed_summary, summary_markdown
+
+    try:
+        summary = seed_summary([Path(run) for run in args.runs])
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    write_json(summary, out / "seeds.json")
+    write_text(summary_markdown(summary), out / "seeds.md")
+    print(f"seeds {summary['seeds']} -> {out / 'seeds.json'}, {out / 'seeds.md'}")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from hymirec.bench.run import run_bench
 
@@ -117,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--stage-seconds", help="lines '<stage> <seconds>' measured while the stages ran")
     publish.add_argument("--note", default="", help="what a reader must know that the numbers do not say")
     publish.set_defaults(handler=_publish)
+
+    seeds = commands.add_parser("seeds", help="mean ± std of each model's test metrics over published runs of several seeds")
+    seeds.add_argument("runs", nargs="+", help="results directories written by 'hymirec publish', one per seed")
+    seeds.add_argument("--out", required=True, help="folder for seeds.json and seeds.md")
+    seeds.set_defaults(handler=_seeds)
 
     from hymirec.bench.run import SECTIONS
 

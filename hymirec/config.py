@@ -341,6 +341,12 @@ class LLMConfig(TrainingBudgetConfig):
         "space it was trained in) plus what the decoder adds (head initialised at zero): the LLM model refines the "
         "coarse interest instead of learning it again. Needs a coarse context and interest_size == coarse.hidden_size.",
     )
+    max_score_loss_weight: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Weight of a second loss beside DMIL: the next items' softmax of the serving score max_k s_k(i) over "
+        "the catalog (hymirec.losses.max_score_loss), so that the interests are trained as serving merges them.",
+    )
     target_window: int = Field(default=10, ge=1, description="W: next items that are the targets of a training position.")
     cluster_iterations: int = Field(default=10, ge=1)
     full_catalog_max_items: int = Field(

@@ -4,8 +4,9 @@
 - ``in_batch_info_nce``: the item encoder's contrastive adaptation (DESIGN.md §2, item encoder).
 - ``dmil_loss`` with ``cosine_kmeans`` and ``match_groups_to_interests``: disentangled
   multi-interest learning (DESIGN.md §2, DMIL) over the whole catalog.
+- ``max_score_loss``: the softmax of the multi-interest serving score max_k s_k(i) (``llm.max_score_loss_weight``).
 
-Both full-catalog losses go through ``chunked_logsumexp``, which never materialises the
+Every full-catalog loss goes through ``chunked_logsumexp``, which never materialises the
 [positions × catalog] logits. In every contrastive loss a false negative (a key that is the same item
 as, or a near-duplicate of, one of the query's positives) is removed from the denominator.
 """
@@ -27,6 +28,9 @@ CHUNK_ELEMENTS = 1 << 18  # logits computed per chunk of rows: ~1 MB of fp32, sm
 class _ChunkedLogSumExp(torch.autograd.Function):
     """logsumexp_j (q_i · k_j) over all keys except the blocked (row, key) pairs, never holding [Q N] logits.
 
+    A query may be K vectors ([Q K d]): its logit of key j is then max_k q_ik · k_j, the multi-interest
+    serving score, and the gradient of each logit goes to the vector that won its max.
+
     The forward keeps only the [Q] results; the backward recomputes each chunk of logits, so memory is
     O(chunk · N) and every elementwise pass runs on a chunk that is still in cache (the full logits of
     a batch, [positions × catalog] in fp32, are tens of MB and made each elementwise op memory-bound).
@@ -34,11 +38,11 @@ class _ChunkedLogSumExp(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, queries: torch.Tensor, keys: torch.Tensor, blocked_rows: torch.Tensor, blocked_keys: torch.Tensor) -> torch.Tensor:
-        chunk = max(1, CHUNK_ELEMENTS // max(1, len(keys)))
+        chunk = max(1, CHUNK_ELEMENTS // max(1, len(keys) * _vectors_per_query(queries)))
         bounds = torch.searchsorted(blocked_rows, torch.arange(0, len(queries) + chunk, chunk, device=queries.device))
         result = torch.empty(len(queries), dtype=queries.dtype, device=queries.device)
         for index, start in enumerate(range(0, len(queries), chunk)):
-            logits = queries[start : start + chunk] @ keys.T
+            logits, _ = _chunk_logits(queries[start : start + chunk], keys)
             low, high = bounds[index], bounds[index + 1]
             logits[blocked_rows[low:high] - start, blocked_keys[low:high]] = float("-inf")
             result[start : start + chunk] = torch.logsumexp(logits, dim=1)
@@ -53,14 +57,31 @@ class _ChunkedLogSumExp(torch.autograd.Function):
         grad_queries, grad_keys = torch.empty_like(queries), torch.zeros_like(keys)
         for index, start in enumerate(range(0, len(queries), chunk)):
             rows = slice(start, start + chunk)
-            logits = queries[rows] @ keys.T
+            logits, winner = _chunk_logits(queries[rows], keys)
             low, high = bounds[index], bounds[index + 1]
             logits[blocked_rows[low:high] - start, blocked_keys[low:high]] = float("-inf")
             # d lse_i / d logit_ij = softmax_ij; a row with every key blocked has no gradient
             weights = torch.exp(logits - result[rows, None]).nan_to_num_(0.0).mul_(grad[rows, None])
-            grad_queries[rows] = weights @ keys
-            grad_keys.addmm_(weights.T, queries[rows])
+            if winner is None:
+                grad_queries[rows] = weights @ keys
+                grad_keys.addmm_(weights.T, queries[rows])
+                continue
+            # a max passes its gradient to the vector that won it: [c K N] weights, zero where k lost
+            per_vector = weights[:, None, :] * (winner[:, None, :] == torch.arange(queries.shape[1], device=winner.device)[None, :, None])
+            grad_queries[rows] = per_vector @ keys
+            grad_keys.addmm_(per_vector.flatten(0, 1).T, queries[rows].flatten(0, 1))
         return grad_queries, grad_keys, None, None
+
+
+def _vectors_per_query(queries: torch.Tensor) -> int:
+    return queries.shape[1] if queries.dim() == 3 else 1
+
+
+def _chunk_logits(queries: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Logits [c N] of a chunk of queries, [c d] (q · k) or [c K d] (max_k q_k · k), and which k won each max."""
+    if queries.dim() == 2:
+        return queries @ keys.T, None
+    return (queries @ keys.T).max(dim=1)
 
 
 def chunked_logsumexp(
@@ -69,7 +90,8 @@ def chunked_logsumexp(
     """[Q] logsumexp over keys of the logits ``queries`` [Q d] · ``keys`` [N d]ᵀ, skipping ``blocked`` (rows, keys) pairs.
 
     Equal to ``torch.logsumexp((queries @ keys.T).index_put(blocked, -inf), dim=1)``, with gradients, at a
-    fraction of the memory traffic (``_ChunkedLogSumExp``). ``blocked`` rows must be sorted.
+    fraction of the memory traffic (``_ChunkedLogSumExp``). ``blocked`` rows must be sorted. Queries of
+    K vectors each ([Q K d]) take the max over their vectors: logits (queries @ keys.T).amax(dim=1).
     """
     empty = torch.empty(0, dtype=torch.long, device=queries.device)
     rows, columns = blocked if blocked is not None else (empty, empty)
@@ -257,3 +279,35 @@ def dmil_loss(
     positive_query = query_index[positive_row, target_groups[positive_row, positive_column]]
     positive_logits = (scaled[positive_query] * target_vectors[positive_row, positive_column]).sum(dim=-1)
     return (torch.logaddexp(partition[positive_query], positive_logits) - positive_logits).mean()
+
+
+def max_score_loss(
+    interests: torch.Tensor,
+    items: torch.Tensor,
+    targets: torch.Tensor,
+    temperature: torch.Tensor,
+    duplicates: torch.Tensor,
+    candidates: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Next-items softmax of the serving score s(u, i) = max_k s_k(i) / τ (DESIGN.md §2), over the catalog.
+
+    DMIL trains each interest on its own group against its own scores: nothing in it asks that an item
+    one interest scores highly rank below the target another interest scores — yet serving merges the
+    interests by a max. This loss trains that merged ranking: for row p with interests ``interests``
+    [P K d] and next items ``targets`` [P W] (-1 = none),
+
+        L = −mean_{(p,w)} log [ exp(s_p(v_w)) / (exp(s_p(v_w)) + Σ_{j ∉ E_p} exp(s_p(j))) ],  s_p(j) = max_k u_pk · v_j / τ
+
+    with E_p, ``candidates`` and the log-Q correction as in ``dmil_loss``. With K = 1 it is the plain
+    next-items softmax.
+    """
+    num_items = len(items)
+    keys, correction = items, 0.0
+    if candidates is not None:
+        keys, correction = items[candidates], math.log(num_items / len(candidates))
+    rows = torch.arange(len(targets), device=targets.device)
+    scaled = interests / temperature
+    partition = chunked_logsumexp(scaled, keys, excluded_pairs(targets, duplicates, rows, candidates, num_items)) + correction  # [P]
+    valid = targets >= 0
+    positive_logits = torch.einsum("pkd,pwd->pwk", scaled, items[targets.clamp(min=0)]).amax(dim=-1)  # [P W]
+    return (torch.logaddexp(partition[:, None], positive_logits) - positive_logits)[valid].mean()

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
 from hymirec.losses import in_batch_info_nce
@@ -208,3 +209,60 @@ def test_next_item_cross_entropy_equals_torch_cross_entropy_on_the_labelled_posi
     torch.testing.assert_close(fused, plain)
     torch.testing.assert_close(fused_grads[0], hidden.grad)
     torch.testing.assert_close(fused_grads[1], items.grad)
+
+
+# --- the serving score's own softmax ----------------------------------------------------------------
+
+from hymirec.losses import max_score_loss  # noqa: E402
+
+
+@pytest.mark.parametrize("chunk_elements", [7, 1 << 18])
+def test_chunked_logsumexp_of_multi_vector_queries_takes_the_max_and_routes_gradients_to_its_winner(monkeypatch, chunk_elements: int) -> None:
+    monkeypatch.setattr(losses, "CHUNK_ELEMENTS", chunk_elements)
+    generator = torch.Generator().manual_seed(2)
+    keys = torch.randn(11, 5, generator=generator).abs().requires_grad_()
+    queries = torch.randn(6, 3, 5, generator=generator)
+    queries[1, 2] = queries[1, 0] - 10.0  # below vector 0 on every (positive) key: wins no max
+    queries.requires_grad_()
+    blocked = (torch.tensor([0, 2, 2, 5]), torch.tensor([4, 0, 10, 3]))
+    weights = torch.randn(6, generator=generator)
+    (chunked_logsumexp(queries, keys, blocked) * weights).sum().backward()
+    fused_grads = queries.grad.clone(), keys.grad.clone()
+    queries.grad, keys.grad = None, None
+    plain = torch.einsum("qkd,nd->qkn", queries, keys).amax(dim=1).index_put(blocked, torch.tensor(float("-inf")))
+    expected = torch.logsumexp(plain, dim=1)
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(chunked_logsumexp(queries, keys, blocked), expected)
+    torch.testing.assert_close(fused_grads[0], queries.grad)
+    torch.testing.assert_close(fused_grads[1], keys.grad)
+    assert fused_grads[0][1, 2].abs().sum() == 0 and fused_grads[0][1, 0].abs().sum() > 0
+
+
+def test_max_score_loss_equals_its_formula_computed_naively() -> None:
+    generator = torch.Generator().manual_seed(3)
+    interests = F.normalize(torch.randn(4, 3, 6, generator=generator), dim=-1)
+    items = F.normalize(torch.randn(9, 6, generator=generator), dim=-1)
+    targets = torch.tensor([[1, 2], [0, -1], [5, 5], [8, 3]])
+    duplicates = torch.full((9, 1), -1)
+    duplicates[2, 0] = 7  # item 7 is a near-duplicate of item 2: no negative of row 0
+    temperature = torch.tensor(0.1)
+    scores = torch.einsum("pkd,nd->pkn", interests, items).amax(dim=1) / temperature
+    losses_by_hand = []
+    for row, row_targets in enumerate(targets.tolist()):
+        positives = [t for t in row_targets if t >= 0]
+        excluded = set(positives) | ({7} if 2 in positives else set())
+        negatives = [j for j in range(9) if j not in excluded]
+        for target in positives:
+            logits = torch.cat([scores[row, [target]], scores[row, negatives]])
+            losses_by_hand.append(-torch.log_softmax(logits, dim=0)[0])
+    expected = torch.stack(losses_by_hand).mean()
+    torch.testing.assert_close(max_score_loss(interests, items, targets, temperature, duplicates), expected)
+
+
+def test_max_score_loss_with_one_interest_is_the_next_item_cross_entropy() -> None:
+    generator = torch.Generator().manual_seed(4)
+    states = torch.randn(5, 1, 6, generator=generator)
+    items = torch.randn(12, 6, generator=generator)
+    labels = torch.tensor([[3], [0], [11], [7], [3]])
+    loss = max_score_loss(states, items, labels, torch.tensor(1.0), torch.full((12, 1), -1))
+    torch.testing.assert_close(loss, next_item_cross_entropy(states[:, 0][None], labels[:, 0][None], items))

@@ -43,7 +43,7 @@ from torch import nn
 
 from hymirec.config import BackboneConfig, CoarseConfig, LLMConfig, Variant
 from hymirec.io import read_json, write_atomically, write_json
-from hymirec.losses import cosine_kmeans, dmil_loss
+from hymirec.losses import cosine_kmeans, dmil_loss, max_score_loss
 from hymirec.models.base import evaluating, left_pad
 from hymirec.models.coarse import CoarseModel
 from hymirec.models.item_tower import ItemTower
@@ -303,7 +303,8 @@ class HyMiRecModel(nn.Module):
         return self._duplicates
 
     def loss(self, batch: LLMBatch) -> torch.Tensor:
-        """DMIL at every window position over its next W items, against the whole catalog (or a sample)."""
+        """DMIL at every window position over its next W items, against the whole catalog (or a sample), plus
+        the serving score's own softmax when ``llm.max_score_loss_weight`` > 0."""
         items = self.item_vectors()
         recent = batch.window.shape[1]
         interests = self.window_interests(batch.before, batch.window, items, torch.arange(recent))  # [B R K d]
@@ -317,7 +318,11 @@ class HyMiRecModel(nn.Module):
         candidates = None
         if self.num_items > self.config.full_catalog_max_items:
             candidates = torch.randperm(self.num_items)[: self.config.sampled_negatives]
-        return dmil_loss(interests, items, targets, groups, self.temperature(), self.duplicates(), candidates)
+        temperature, duplicates = self.temperature(), self.duplicates()
+        loss = dmil_loss(interests, items, targets, groups, temperature, duplicates, candidates)
+        if self.config.max_score_loss_weight > 0:
+            loss = loss + self.config.max_score_loss_weight * max_score_loss(interests, items, targets, temperature, duplicates, candidates)
+        return loss
 
     @torch.no_grad()
     def score_items(self, histories: list[np.ndarray]) -> np.ndarray:

@@ -41,7 +41,9 @@ SCRATCH_VARIANTS = [variant for variant in Variant if variant is not Variant.SMO
 DOT_WITH_STATES = CONFIG.model_copy(update={"scoring": "dot", "coarse_item_states": True})
 # ... and each interest the coarse model's state plus the decoder's refinement (needs d = the coarse width)
 RESIDUAL = DOT_WITH_STATES.model_copy(update={"coarse_residual": True, "interest_size": COARSE.hidden_size})
-CONFIGS = {"cosine": CONFIG, "dot_with_states": DOT_WITH_STATES, "coarse_residual": RESIDUAL}
+# DMIL plus the softmax of the serving score max_k s_k(i)
+MAX_SCORE = CONFIG.model_copy(update={"max_score_loss_weight": 1.0})
+CONFIGS = {"cosine": CONFIG, "dot_with_states": DOT_WITH_STATES, "coarse_residual": RESIDUAL, "max_score": MAX_SCORE}
 
 
 def _embeddings(seed: int = 0) -> np.ndarray:
@@ -177,6 +179,17 @@ def test_a_tiny_model_overfits_a_tiny_data_set(llm_config: LLMConfig) -> None:
     model, output, view, config = _train(config=llm_config)
     assert output.best_valid["recall@10"] == 1.0
     assert evaluate(model.score_items, view, config, model_name="hymirec").metrics["recall@10"] == 1.0
+
+
+def test_the_max_score_loss_is_added_with_its_weight() -> None:
+    batch = llm_batch(training_windows(_cyclic_sequences(), CONFIG.recent_items, 2, seed=0, epoch=1)[:8], CONFIG.recent_items, CONFIG.target_window)
+    losses = {}
+    for weight in (0.0, 1.0, 2.5):
+        model = _model(config=CONFIG.model_copy(update={"max_score_loss_weight": weight})).eval()  # eval: no dropout
+        losses[weight] = model.loss(batch).item()
+    added = losses[1.0] - losses[0.0]
+    assert added > 0.1  # a softmax over 19 items from untrained interests costs about log(19)
+    assert losses[2.5] - losses[0.0] == pytest.approx(2.5 * added, rel=1e-4)
 
 
 def test_reruns_are_deterministic_and_a_saved_model_scores_the_same(tmp_path: Path) -> None:

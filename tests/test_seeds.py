@@ -1,0 +1,48 @@
+"""hymirec seeds: mean ± std over published runs that differ only in their seed (and which models they train)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hymirec.cli import main
+from hymirec.io import read_json, write_json, write_text
+
+CONFIG = "seed: {seed}\nllm:\n  learning_rate: {lr}\n  variants: {variants}\ntracking:\n  experiment_name: x{seed}\n"
+
+
+def _run(results: Path, name: str, seed: int, test: dict, lr: float = 0.003, variants: str = "[hymirec]") -> Path:
+    run = results / name
+    write_text(CONFIG.format(seed=seed, lr=lr, variants=variants), run / "study.yaml")
+    write_json({"config": "study.yaml"}, run / "provenance.json")
+    write_json({"test": test, "valid": {}}, run / "metrics.json")
+    return run
+
+
+def test_seeds_reports_mean_and_sample_std_per_model_with_the_runs_that_trained_it(tmp_path: Path, capsys) -> None:
+    runs = [
+        _run(tmp_path, "s42", 42, {"hymirec": {"ndcg@10": 0.10, "ild@10": 0.5}, "comirec": {"ndcg@10": 0.05}}, variants="[hymirec, hymirec_k1]"),
+        _run(tmp_path, "s43", 43, {"hymirec": {"ndcg@10": 0.12, "ild@10": 0.7}}),
+        _run(tmp_path, "s44", 44, {"hymirec": {"ndcg@10": 0.14, "ild@10": 0.6}}),
+    ]
+    assert main(["seeds", *map(str, runs), "--out", str(tmp_path / "summary")]) == 0
+    summary = read_json(tmp_path / "summary" / "seeds.json")
+    assert summary["seeds"] == [42, 43, 44]
+    hymirec = summary["models"]["hymirec"]
+    assert hymirec["n"] == 3 and hymirec["ndcg@10"]["mean"] == pytest.approx(0.12) and hymirec["ndcg@10"]["std"] == pytest.approx(0.02)
+    assert summary["models"]["comirec"] == {"n": 1, "ndcg@10": {"mean": 0.05, "std": None, "values": [0.05]}}
+    table = (tmp_path / "summary" / "seeds.md").read_text()
+    assert "| hymirec | 3 | 0.1200 ± 0.0200 |" in table and "| comirec | 1 | 0.0500 |" in table
+    assert table.index("hymirec") < table.index("comirec")  # best mean NDCG@10 first
+
+
+def test_runs_with_other_settings_or_a_repeated_seed_are_refused(tmp_path: Path, capsys) -> None:
+    first = _run(tmp_path, "a", 42, {"hymirec": {"ndcg@10": 0.1}})
+    other_lr = _run(tmp_path, "b", 43, {"hymirec": {"ndcg@10": 0.1}}, lr=0.01)
+    same_seed = _run(tmp_path, "c", 42, {"hymirec": {"ndcg@10": 0.1}})
+    assert main(["seeds", str(first), str(other_lr), "--out", str(tmp_path / "out")]) == 1
+    assert "other settings" in capsys.readouterr().err
+    assert main(["seeds", str(first), str(same_seed), "--out", str(tmp_path / "out")]) == 1
+    assert "repeat a seed" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
