@@ -175,9 +175,11 @@ from hymirec import losses  # noqa: E402
 from hymirec.losses import chunked_logsumexp, next_item_cross_entropy  # noqa: E402
 
 
+@pytest.mark.parametrize("kept_bytes", [0, 1 << 28], ids=["recomputed", "kept"])  # the backward's softmax
 @pytest.mark.parametrize("chunk_elements", [7, 1 << 18])  # many chunks of 1 row, and one chunk
-def test_chunked_logsumexp_and_its_gradients_equal_the_plain_computation(monkeypatch, chunk_elements: int) -> None:
+def test_chunked_logsumexp_and_its_gradients_equal_the_plain_computation(monkeypatch, chunk_elements: int, kept_bytes: int) -> None:
     monkeypatch.setattr(losses, "CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(losses, "KEPT_SOFTMAX_BYTES", kept_bytes)
     generator = torch.Generator().manual_seed(0)
     queries = torch.randn(9, 5, generator=generator, requires_grad=True)
     keys = torch.randn(13, 5, generator=generator, requires_grad=True)
@@ -216,9 +218,11 @@ def test_next_item_cross_entropy_equals_torch_cross_entropy_on_the_labelled_posi
 from hymirec.losses import max_score_loss  # noqa: E402
 
 
+@pytest.mark.parametrize("kept_bytes", [0, 1 << 28], ids=["recomputed", "kept"])  # the backward's softmax
 @pytest.mark.parametrize("chunk_elements", [7, 1 << 18])
-def test_chunked_logsumexp_of_multi_vector_queries_takes_the_max_and_routes_gradients_to_its_winner(monkeypatch, chunk_elements: int) -> None:
+def test_chunked_logsumexp_of_multi_vector_queries_takes_the_max_and_routes_gradients_to_its_winner(monkeypatch, chunk_elements: int, kept_bytes: int) -> None:
     monkeypatch.setattr(losses, "CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(losses, "KEPT_SOFTMAX_BYTES", kept_bytes)
     generator = torch.Generator().manual_seed(2)
     keys = torch.randn(11, 5, generator=generator).abs().requires_grad_()
     queries = torch.randn(6, 3, 5, generator=generator)
