@@ -46,14 +46,14 @@ class _ChunkedLogSumExp(torch.autograd.Function):
         chunk = max(1, CHUNK_ELEMENTS // max(1, len(keys) * _vectors_per_query(queries)))
         bounds = torch.searchsorted(blocked_rows, torch.arange(0, len(queries) + chunk, chunk, device=queries.device))
         result = torch.empty(len(queries), dtype=queries.dtype, device=queries.device)
-        bytes_per_logit = queries.element_size() + (1 if queries.dim() == 3 else 0)  # + the max's winner as uint8
-        keep = len(queries) * len(keys) * bytes_per_logit <= KEPT_SOFTMAX_BYTES
+        kept_per_logit = 1 + (queries.shape[1] if queries.dim() == 3 else 0)  # the softmax, and each vector's logit
+        keep = len(queries) * len(keys) * kept_per_logit * queries.element_size() <= KEPT_SOFTMAX_BYTES
         kept = []
         for index, start in enumerate(range(0, len(queries), chunk)):
-            logits, winner = _blocked_chunk_logits(queries, keys, blocked_rows, blocked_keys, bounds, index, chunk)
+            logits, per_vector = _blocked_chunk_logits(queries, keys, blocked_rows, blocked_keys, bounds, index, chunk)
             result[start : start + chunk] = torch.logsumexp(logits, dim=1)
             if keep:
-                kept.append((_softmax(logits, result[start : start + chunk]), None if winner is None else winner.to(torch.uint8)))
+                kept.append((_softmax(logits, result[start : start + chunk]), per_vector))
         ctx.save_for_backward(queries, keys, blocked_rows, blocked_keys, result, bounds)
         ctx.chunk, ctx.kept = chunk, kept if keep else None
         return result
@@ -66,19 +66,21 @@ class _ChunkedLogSumExp(torch.autograd.Function):
         for index, start in enumerate(range(0, len(queries), chunk)):
             rows = slice(start, start + chunk)
             if ctx.kept is not None:
-                softmax, winner = ctx.kept[index]
+                softmax, per_vector = ctx.kept[index]
             else:
-                logits, winner = _blocked_chunk_logits(queries, keys, blocked_rows, blocked_keys, bounds, index, chunk)
+                logits, per_vector = _blocked_chunk_logits(queries, keys, blocked_rows, blocked_keys, bounds, index, chunk)
                 softmax = _softmax(logits, result[rows])
             weights = softmax.mul_(grad[rows, None])  # d lse_i / d logit_ij = softmax_ij
-            if winner is None:
+            if per_vector is None:
                 grad_queries[rows] = weights @ keys
                 grad_keys.addmm_(weights.T, queries[rows])
                 continue
-            # a max passes its gradient to the vector that won it: [c K N] weights, zero where k lost
-            per_vector = weights[:, None, :] * (winner[:, None, :] == torch.arange(queries.shape[1], device=winner.device)[None, :, None])
-            grad_queries[rows] = per_vector @ keys
-            grad_keys.addmm_(per_vector.flatten(0, 1).T, queries[rows].flatten(0, 1))
+            # a max passes its gradient to the vector that reaches it: [c K N] weights, zero elsewhere (an exact
+            # tie, which has probability zero, would pass it to each tied vector)
+            winners = per_vector == per_vector.amax(dim=1, keepdim=True)
+            vector_weights = winners * weights[:, None, :]
+            grad_queries[rows] = vector_weights @ keys
+            grad_keys.addmm_(vector_weights.flatten(0, 1).T, queries[rows].flatten(0, 1))
         ctx.kept = None
         return grad_queries, grad_keys, None, None
 
@@ -86,12 +88,12 @@ class _ChunkedLogSumExp(torch.autograd.Function):
 def _blocked_chunk_logits(
     queries: torch.Tensor, keys: torch.Tensor, blocked_rows: torch.Tensor, blocked_keys: torch.Tensor, bounds: torch.Tensor, index: int, chunk: int
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Chunk ``index``'s logits with its blocked pairs at -inf, and the max's winners (``_chunk_logits``)."""
+    """Chunk ``index``'s logits with its blocked pairs at -inf, and each vector's (``_chunk_logits``)."""
     start = index * chunk
-    logits, winner = _chunk_logits(queries[start : start + chunk], keys)
+    logits, per_vector = _chunk_logits(queries[start : start + chunk], keys)
     low, high = bounds[index], bounds[index + 1]
     logits[blocked_rows[low:high] - start, blocked_keys[low:high]] = float("-inf")
-    return logits, winner
+    return logits, per_vector
 
 
 def _softmax(logits: torch.Tensor, logsumexp: torch.Tensor) -> torch.Tensor:
@@ -104,10 +106,15 @@ def _vectors_per_query(queries: torch.Tensor) -> int:
 
 
 def _chunk_logits(queries: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Logits [c N] of a chunk of queries, [c d] (q · k) or [c K d] (max_k q_k · k), and which k won each max."""
+    """Logits [c N] of a chunk of queries, [c d] (q · k) or [c K d] (max_k q_k · k), and then each vector's [c K N].
+
+    The max's winners are found again in the backward from each vector's logits: ``amax`` here costs little
+    beside the matmul, a ``max`` with indices more than doubled the chunk's time.
+    """
     if queries.dim() == 2:
         return queries @ keys.T, None
-    return (queries @ keys.T).max(dim=1)
+    per_vector = queries @ keys.T
+    return per_vector.amax(dim=1), per_vector
 
 
 def chunked_logsumexp(
