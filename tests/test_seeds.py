@@ -8,6 +8,7 @@ import pytest
 
 from hymirec.cli import main
 from hymirec.io import read_json, write_json, write_text
+from hymirec.seeds import seed_summary
 
 CONFIG = "seed: {seed}\nllm:\n  learning_rate: {lr}\n  variants: {variants}\ntracking:\n  experiment_name: x{seed}\n"
 
@@ -46,3 +47,13 @@ def test_runs_with_other_settings_or_a_repeated_seed_are_refused(tmp_path: Path,
     assert main(["seeds", str(first), str(same_seed), "--out", str(tmp_path / "out")]) == 1
     assert "repeat a seed" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+SUMMARIES = sorted(RESULTS.glob("*/seeds.json"))
+
+
+@pytest.mark.parametrize("summary_path", SUMMARIES, ids=lambda path: path.parent.name)
+def test_committed_seed_summaries_are_what_their_published_runs_give(summary_path: Path) -> None:
+    summary = read_json(summary_path)
+    assert seed_summary([RESULTS / run for run in summary["runs"]]) == summary
