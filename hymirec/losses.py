@@ -51,9 +51,9 @@ class _ChunkedLogSumExp(torch.autograd.Function):
         kept = []
         for index, start in enumerate(range(0, len(queries), chunk)):
             logits, per_vector = _blocked_chunk_logits(queries, keys, blocked_rows, blocked_keys, bounds, index, chunk)
-            result[start : start + chunk] = torch.logsumexp(logits, dim=1)
+            exps, totals, result[start : start + chunk] = _exp_and_logsumexp(logits)
             if keep:
-                kept.append((_softmax(logits, result[start : start + chunk]), per_vector))
+                kept.append((exps.mul_(torch.where(totals > 0, totals, 1.0).reciprocal()[:, None]), per_vector))  # the softmax
         ctx.save_for_backward(queries, keys, blocked_rows, blocked_keys, result, bounds)
         ctx.chunk, ctx.kept = chunk, kept if keep else None
         return result
@@ -94,6 +94,20 @@ def _blocked_chunk_logits(
     low, high = bounds[index], bounds[index + 1]
     logits[blocked_rows[low:high] - start, blocked_keys[low:high]] = float("-inf")
     return logits, per_vector
+
+
+def _exp_and_logsumexp(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """exp(logit − row max) in place in ``logits``, each row's sum of them, and its logsumexp.
+
+    One exp per logit serves both the logsumexp and the kept softmax (exps / sum): ``torch.logsumexp``
+    and then a softmax took two, and the exp pass is the loss's largest cost after its matmuls. A row
+    with every key blocked has sum 0 and logsumexp −inf (its max is clamped to a finite value, so its
+    exps are 0, not NaN).
+    """
+    peaks = logits.amax(dim=1).clamp_(min=torch.finfo(logits.dtype).min)
+    exps = logits.sub_(peaks[:, None]).exp_()
+    totals = exps.sum(dim=1)
+    return exps, totals, peaks + totals.log()
 
 
 def _softmax(logits: torch.Tensor, logsumexp: torch.Tensor) -> torch.Tensor:
@@ -262,6 +276,25 @@ def excluded_pairs(
     return query, related[query, slot]
 
 
+def negatives_logsumexp(
+    queries: torch.Tensor,
+    rows: torch.Tensor,
+    items: torch.Tensor,
+    targets: torch.Tensor,
+    duplicates: torch.Tensor,
+    candidates: torch.Tensor | None,
+) -> torch.Tensor:
+    """Each query's logsumexp over its negatives: the catalog ``items`` minus its row's targets and their
+    near-duplicates (``excluded_pairs``; query q belongs to row ``rows[q]``). With ``candidates`` [S]
+    the sum runs over those uniformly drawn items only, plus log(I / S): the log-Q correction that makes
+    the sampled sum estimate the full one. ``queries`` [Q d] or [Q K d] as ``chunked_logsumexp`` takes them.
+    """
+    keys, correction = items, 0.0
+    if candidates is not None:
+        keys, correction = items[candidates], math.log(len(items) / len(candidates))
+    return chunked_logsumexp(queries, keys, excluded_pairs(targets, duplicates, rows, candidates, len(items))) + correction
+
+
 def dmil_loss(
     interests: torch.Tensor,
     items: torch.Tensor,
@@ -285,10 +318,9 @@ def dmil_loss(
     (row, interest) as Z = logsumexp_{j ∉ E_p}, and L_pw = logaddexp(Z, l_w) − l_w: K softmaxes per
     position, not W. ``items`` [I d] are the item vectors: unit ones for cosine scoring (``llm.scoring``); for
     dot-product scoring ``temperature`` is 1 and cos(u, v)/τ reads u·v. Groups are matched by cosine either way. With ``candidates`` [S] (catalogs too
-    large for a full softmax), Z runs over those uniformly drawn items only, plus log(I / S) — the
-    log-Q correction that makes the sampled sum estimate the full one.
+    large for a full softmax), Z is estimated from a sample (``negatives_logsumexp``).
     """
-    num_items, num_interests = len(items), interests.shape[1]
+    num_interests = interests.shape[1]
     valid = targets >= 0
     target_vectors = items[targets.clamp(min=0)]  # [P W d]
     # group centroids in the interest space, then which interest serves which group
@@ -299,12 +331,8 @@ def dmil_loss(
     # one softmax per used (row, group): its interest against the catalog, false negatives removed
     query_row, query_group = group_used.nonzero(as_tuple=True)  # [Q]
     queries = interests[query_row, interest_of_group[query_row, query_group]]  # [Q d]
-    keys, correction = items, 0.0
-    if candidates is not None:
-        keys, correction = items[candidates], math.log(num_items / len(candidates))
-    blocked = excluded_pairs(targets, duplicates, query_row, candidates, num_items)
     scaled = queries / temperature  # dividing [Q d] rather than the [Q N] logits: same values, far less work
-    partition = chunked_logsumexp(scaled, keys, blocked) + correction  # [Q]
+    partition = negatives_logsumexp(scaled, query_row, items, targets, duplicates, candidates)  # [Q]
     # every positive reads its own query's partition
     positive_row, positive_column = valid.nonzero(as_tuple=True)  # [N+]
     query_index = torch.zeros(len(group_used), num_interests, dtype=torch.long, device=targets.device)
@@ -334,13 +362,8 @@ def max_score_loss(
     with E_p, ``candidates`` and the log-Q correction as in ``dmil_loss``. With K = 1 it is the plain
     next-items softmax.
     """
-    num_items = len(items)
-    keys, correction = items, 0.0
-    if candidates is not None:
-        keys, correction = items[candidates], math.log(num_items / len(candidates))
-    rows = torch.arange(len(targets), device=targets.device)
     scaled = interests / temperature
-    partition = chunked_logsumexp(scaled, keys, excluded_pairs(targets, duplicates, rows, candidates, num_items)) + correction  # [P]
+    partition = negatives_logsumexp(scaled, torch.arange(len(targets), device=targets.device), items, targets, duplicates, candidates)  # [P]
     valid = targets >= 0
     positive_logits = torch.einsum("pkd,pwd->pwk", scaled, items[targets.clamp(min=0)]).amax(dim=-1)  # [P W]
     return (torch.logaddexp(partition[:, None], positive_logits) - positive_logits)[valid].mean()

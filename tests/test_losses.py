@@ -196,6 +196,21 @@ def test_chunked_logsumexp_and_its_gradients_equal_the_plain_computation(monkeyp
     torch.testing.assert_close(fused_grads[1], keys.grad)
 
 
+@pytest.mark.parametrize("kept_bytes", [0, 1 << 28], ids=["recomputed", "kept"])
+def test_a_row_with_every_key_blocked_has_logsumexp_minus_inf_and_no_gradient(monkeypatch, kept_bytes: int) -> None:
+    monkeypatch.setattr(losses, "KEPT_SOFTMAX_BYTES", kept_bytes)
+    generator = torch.Generator().manual_seed(3)
+    queries = torch.randn(3, 4, generator=generator, requires_grad=True)
+    keys = torch.randn(5, 4, generator=generator, requires_grad=True)
+    blocked = (torch.tensor([1] * 5), torch.arange(5))  # row 1: no negative left
+    values = chunked_logsumexp(queries, keys, blocked)
+    assert values[1].item() == float("-inf")
+    values[[0, 2]].sum().backward()
+    assert torch.equal(queries.grad[1], torch.zeros(4))
+    torch.testing.assert_close(values[[0, 2]], torch.logsumexp(queries[[0, 2]] @ keys.T, dim=1))
+    assert torch.isfinite(keys.grad).all()
+
+
 def test_next_item_cross_entropy_equals_torch_cross_entropy_on_the_labelled_positions(monkeypatch) -> None:
     monkeypatch.setattr(losses, "CHUNK_ELEMENTS", 20)
     generator = torch.Generator().manual_seed(1)

@@ -25,6 +25,7 @@ from torch import nn
 from hymirec.config import SASRecConfig, SequenceModelConfig
 from hymirec.losses import next_item_cross_entropy
 from hymirec.models.base import evaluating, left_pad, trimmed_tokens
+from hymirec.models.dropout import Dropout, fast_dropout
 from hymirec.models.item_tower import ItemTower
 
 
@@ -39,9 +40,9 @@ class CausalSelfAttentionBlock(nn.Module):
         self.out = nn.Linear(hidden_size, hidden_size)
         self.ffn_norm = nn.LayerNorm(hidden_size)
         self.ffn = nn.Sequential(
-            nn.Linear(hidden_size, hidden_size), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden_size, hidden_size)
+            nn.Linear(hidden_size, hidden_size), nn.GELU(), Dropout(dropout), nn.Linear(hidden_size, hidden_size)
         )
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.attention_dropout = dropout
 
     def forward(self, hidden: torch.Tensor, allowed: torch.Tensor, last: int | None = None) -> torch.Tensor:
@@ -60,12 +61,19 @@ class CausalSelfAttentionBlock(nn.Module):
         else:
             query, key, value = self.qkv(normed).chunk(3, dim=-1)
         heads = lambda x: x.view(batch, -1, self.num_heads, width // self.num_heads).transpose(1, 2)  # noqa: E731
-        attended = F.scaled_dot_product_attention(
-            heads(query), heads(key), heads(value), attn_mask=allowed,
-            dropout_p=self.attention_dropout if self.training else 0.0,
-        )  # [B H keep D/H]
+        attended = self._attend(heads(query), heads(key), heads(value), allowed)  # [B H keep D/H]
         hidden = hidden + self.dropout(self.out(attended.transpose(1, 2).reshape(batch, keep, width)))
         return hidden + self.dropout(self.ffn(self.ffn_norm(hidden)))
+
+    def _attend(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        """softmax(q kᵀ / √d, over the allowed keys) v. Training with attention dropout computes it step by
+        step, to drop attention weights with the fast CPU mask (``models.dropout``) — what torch's fused
+        attention does with its own (slow on a CPU) mask; otherwise the fused kernel."""
+        if not (self.training and self.attention_dropout > 0.0):
+            return F.scaled_dot_product_attention(query, key, value, attn_mask=allowed)
+        scores = (query @ key.transpose(-2, -1)) * query.shape[-1] ** -0.5
+        weights = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
+        return fast_dropout(weights, self.attention_dropout, training=True) @ value
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ class CausalSequenceModel(nn.Module):
         # so they start 8× above the positions instead of drowned in position noise, and the model leaves
         # the popularity plateau in its first epoch (README, "Training speed")
         nn.init.normal_(self.position_embedding.weight, std=config.hidden_size**-0.5)
-        self.embedding_dropout = nn.Dropout(config.dropout)
+        self.embedding_dropout = Dropout(config.dropout)
         self.blocks = nn.ModuleList(
             CausalSelfAttentionBlock(config.hidden_size, config.num_heads, config.dropout) for _ in range(config.num_layers)
         )
