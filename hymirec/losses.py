@@ -24,8 +24,9 @@ from scipy.optimize import linear_sum_assignment
 
 CHUNK_ELEMENTS = 1 << 18  # logits computed per chunk of rows: ~1 MB of fp32, small enough to stay in cache
 # the forward keeps each chunk's softmax for the backward while all of them fit in this budget; above it
-# (large catalogs) the backward recomputes them
-KEPT_SOFTMAX_BYTES = 1 << 28
+# (large catalogs) the backward recomputes them. 1 GiB keeps a batch of 256 ML-1M sequences of 200 items
+# (51,200 positions × 3,706 items, 759 MB): its SASRec epoch took 16-21 s instead of 30 s with 256 MB
+KEPT_SOFTMAX_BYTES = 1 << 30
 
 
 class _ChunkedLogSumExp(torch.autograd.Function):
