@@ -17,6 +17,13 @@ def test_a_failing_command_gives_no_numbers(tmp_path: Path) -> None:
     assert "boom" in (tmp_path / "fail.log").read_text()
 
 
+def test_a_measured_command_runs_in_the_folder_it_is_given(tmp_path) -> None:
+    # RecBole writes log/, saved/ and log_tensorboard/ into its working directory: never into the checkout
+    work = tmp_path / "work"
+    work.mkdir()
+    run_measured([sys.executable, "-c", "open('left_here.txt', 'w').write('x')"], tmp_path / "cwd.log", cwd=work)
+    assert (work / "left_here.txt").exists()
+
 def test_a_child_process_reports_its_own_peak_memory(tmp_path: Path) -> None:
     ballast = bytearray(400 * 2**20)  # this process is large when it starts the children
     ballast[::4096] = b"x" * len(ballast[::4096])

@@ -41,7 +41,9 @@ def recbole_python(venv: Path) -> Path:
 def recbole_side_by_side(config: HyMiRecConfig, layout: Layout, venv: Path, steps: int, logs: Path) -> dict:
     interactions, _ = bundled_files("movielens_1m")
     log = logs / "recbole.log"
-    cost = run_measured([str(recbole_python(venv)), str(SCRIPT), str(interactions.parent.parent), str(steps)], log)
+    # run in the logs folder: RecBole writes log/, saved/ and log_tensorboard/ into its working directory
+    cost = run_measured([str(recbole_python(venv).absolute()), str(SCRIPT), str(interactions.parent.parent.absolute()), str(steps)], log,
+                        cwd=logs)
     recbole = {**json.loads(log.read_text(encoding="utf-8").strip().splitlines()[-1]), "process_seconds": cost.seconds}
     ours = sasrec_epoch(config, layout, MATCHED)
     return {"recbole": recbole, "ours": ours, "settings": MATCHED.model_dump(mode="json"),

@@ -45,12 +45,13 @@ def python_module_command(peak_file: Path, module: str, *arguments: str) -> list
     return [sys.executable, "-m", "hymirec.bench.peak_memory", str(peak_file), module, *arguments]
 
 
-def run_measured(command: Sequence[str], log: Path, peak_file: Path | None = None) -> ProcessCost:
-    """Run ``command`` with stdout and stderr to ``log``; its wall time, and the peak RSS it left in ``peak_file``."""
+def run_measured(command: Sequence[str], log: Path, peak_file: Path | None = None, cwd: Path | None = None) -> ProcessCost:
+    """Run ``command`` (in ``cwd``, default ours) with stdout and stderr to ``log``; its wall time, and the peak
+    RSS it left in ``peak_file``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w", encoding="utf-8") as out:
         started = time.perf_counter()
-        returncode = subprocess.run(list(command), stdout=out, stderr=subprocess.STDOUT, check=False).returncode
+        returncode = subprocess.run(list(command), stdout=out, stderr=subprocess.STDOUT, check=False, cwd=cwd).returncode
         seconds = time.perf_counter() - started
     if returncode != 0:
         raise CommandFailed(f"{' '.join(command)} exited {returncode}: see {log}")
