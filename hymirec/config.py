@@ -83,6 +83,16 @@ class TrainingBudgetConfig(_Section):
     weight_decay: float = Field(default=0.0, ge=0.0)
     max_epochs: int = Field(default=200, ge=1)
     patience: int = Field(default=10, ge=1, description="Epochs without a better validation NDCG@10 before stopping.")
+    rate_schedule: Literal["constant", "cosine"] = Field(
+        default="constant", description="constant, or cosine: the rate falls as half a cosine to 0 at max_epochs (TrainingSchedule.rate_at)."
+    )
+    warmup_epochs: float = Field(default=0.0, ge=0.0, description="Epochs of linear warm-up of the learning rate from 0.")
+
+    @model_validator(mode="after")
+    def _warmup_within_the_budget(self) -> TrainingBudgetConfig:
+        if self.warmup_epochs >= self.max_epochs:
+            raise ValueError(f"warmup_epochs={self.warmup_epochs} must be below max_epochs={self.max_epochs}")
+        return self
 
 
 class SequenceModelConfig(TrainingBudgetConfig):

@@ -7,6 +7,7 @@ score validation users. The best state (by validation NDCG@10) is kept and resto
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -50,11 +51,32 @@ class TrainingSchedule:
     weight_decay: float
     max_epochs: int
     patience: int
+    rate_schedule: str = "constant"
+    warmup_epochs: float = 0.0
 
     @classmethod
     def of(cls, section: TrainingBudgetConfig) -> TrainingSchedule:
         """The budget of a config section (``sasrec``, ``comirec``, ``coarse`` and ``llm`` all carry one)."""
-        return cls(section.batch_size, section.learning_rate, section.weight_decay, section.max_epochs, section.patience)
+        return cls(
+            section.batch_size, section.learning_rate, section.weight_decay, section.max_epochs, section.patience,
+            section.rate_schedule, section.warmup_epochs,
+        )
+
+    def rate_at(self, progress: float) -> float:
+        """The learning rate after ``progress`` epochs of training (fractional: it changes every step).
+
+        A linear warm-up over ``warmup_epochs``, then ``constant``, or ``cosine``: half a cosine from the rate
+        down to 0 at ``max_epochs``. A high constant rate leaves the popularity plateau fast but ends on a
+        noisy curve (the benchmark SASRec at 1e-2 moves ±0.005 validation NDCG@10 from epoch to epoch); the
+        cosine keeps the fast start and lets the last epochs settle. A function of the progress only, so a
+        resumed run follows the same rates.
+        """
+        if progress < self.warmup_epochs:
+            return self.learning_rate * progress / self.warmup_epochs
+        if self.rate_schedule == "constant":
+            return self.learning_rate
+        decayed = (progress - self.warmup_epochs) / max(self.max_epochs - self.warmup_epochs, 1e-9)
+        return self.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(decayed, 1.0)))
 
 
 @dataclass
@@ -100,9 +122,16 @@ def make_optimizer(model: nn.Module, schedule: TrainingSchedule) -> torch.optim.
 
 
 def train_epoch(
-    model: nn.Module, optimizer: torch.optim.Optimizer, shards: Iterable[tuple[Any | None, float]], epoch: int
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    shards: Iterable[tuple[Any | None, float]],
+    epoch: int,
+    rate_of_step: Callable[[int], float] | None = None,
 ) -> list[float]:
     """One optimiser step per global batch, in train mode; the losses. A non-finite loss raises before its step.
+
+    ``rate_of_step`` gives the learning rate of each step of the epoch (``TrainingSchedule.rate_at``);
+    without it the optimiser's rate is left as it is.
 
     ``shards`` holds this process's part of each batch (None when it has no sample of it) and how many
     terms its mean loss averages (``process_shards``). In a single process that is the whole batch; under
@@ -113,6 +142,9 @@ def train_epoch(
     losses = []
     for index, (batch, terms) in enumerate(tqdm(shards, desc=f"epoch {epoch}", leave=False, disable=None)):
         optimizer.zero_grad(set_to_none=True)
+        if rate_of_step is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = rate_of_step(index)
         loss = model.loss(batch) if batch is not None else None
         if loss is not None and torch.isfinite(loss):
             loss.backward()
@@ -141,6 +173,10 @@ def process_shards(
 def resumable(checkpoint: Path | None) -> bool:
     """Whether this process should resume from ``checkpoint``: it exists, and this is rank 0 (which reads it for all)."""
     return checkpoint is not None and distributed.is_main() and checkpoint.exists()
+
+
+def _rate_of_step(schedule: TrainingSchedule, epoch: int, steps: int, step: int) -> float:
+    return schedule.rate_at(epoch - 1 + step / steps)
 
 
 def train_with_early_stopping(
@@ -187,7 +223,8 @@ def train_with_early_stopping(
             break
         epoch_samples = samples(epoch) if callable(samples) else samples
         batches = batch_order(epoch_samples, schedule.batch_size, np.random.default_rng(seed + epoch), length_of)
-        losses = train_epoch(model, optimizer, process_shards(epoch_samples, batches, make_batch), epoch)
+        rate_of_step = functools.partial(_rate_of_step, schedule, epoch, len(batches))
+        losses = train_epoch(model, optimizer, process_shards(epoch_samples, batches, make_batch), epoch, rate_of_step)
         model.eval()
         valid = distributed.from_main(validate(model) if distributed.is_main() else None)
         record = {"epoch": epoch, "train_loss": float(np.mean(losses)), **{f"valid_{k}": v for k, v in valid.items()}}

@@ -1,4 +1,4 @@
-"""The shared training loop: a broken loss stops the run; batches of similar lengths change no sample."""
+"""The shared training loop: a broken loss stops the run; batches of similar lengths change no sample; the rate schedule."""
 
 from __future__ import annotations
 
@@ -66,3 +66,28 @@ def test_a_trimmed_batch_gives_every_sample_the_same_inputs_and_targets_as_a_ful
     assert torch.equal(full[:, -4:], trimmed.inputs) and not full[:, :-4].any()
     model = SASRec(SASRecConfig(hidden_size=8, num_layers=1, num_heads=1, dropout=0.0, max_length=50), 10).eval()
     torch.testing.assert_close(model(full)[:, -4:], model(trimmed.inputs))  # positions count from the right
+
+
+def test_the_cosine_schedule_warms_up_then_falls_to_zero_at_max_epochs() -> None:
+    schedule = TrainingSchedule(4, 0.01, 0.0, max_epochs=11, patience=3, rate_schedule="cosine", warmup_epochs=1.0)
+    assert schedule.rate_at(0.0) == 0.0 and schedule.rate_at(0.5) == pytest.approx(0.005)
+    assert schedule.rate_at(1.0) == pytest.approx(0.01) and schedule.rate_at(6.0) == pytest.approx(0.005)
+    assert schedule.rate_at(11.0) == pytest.approx(0.0, abs=1e-12)
+    rates = [schedule.rate_at(progress / 10) for progress in range(10, 111)]
+    assert all(later <= earlier for earlier, later in zip(rates, rates[1:]))
+    constant = TrainingSchedule(4, 0.01, 0.0, max_epochs=11, patience=3)
+    assert constant.rate_at(0.0) == constant.rate_at(10.5) == 0.01
+
+
+def test_training_sets_each_step_s_rate_from_the_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[float] = []
+    original_step = torch.optim.AdamW.step
+
+    def recording_step(self: torch.optim.AdamW, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
+    schedule = TrainingSchedule(2, 0.01, 0.0, max_epochs=2, patience=5, rate_schedule="cosine", warmup_epochs=0.5)
+    train_with_early_stopping(_ExplodingModel(finite_steps=10**6), list(range(8)), lambda batch: batch, lambda trained: {"ndcg@10": 0.0}, schedule, seed=0)
+    assert seen == pytest.approx([schedule.rate_at(step / 4) for step in range(8)])

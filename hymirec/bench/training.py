@@ -69,8 +69,9 @@ def sasrec_epoch(config: HyMiRecConfig, layout: Layout, sasrec: SASRecConfig | N
     data = load_sequence_data(layout)
     seed_everything(config.seed)
     model = SASRec(sasrec, data.num_items)
+    sequences = training_sequences(data.sequences)
     epochs = [
-        _timed_epoch(model, training_sequences(data.sequences), lambda batch: training_batch(batch, sasrec.max_length),
+        _timed_epoch(model, sequences, lambda batch: training_batch(batch, sasrec.max_length),
                      TrainingSchedule.of(sasrec), config.seed + epoch, length_of=len)
         for epoch in range(TIMED_SASREC_EPOCHS)
     ]

@@ -27,6 +27,8 @@ MASK_LEVELS = 1 << 16  # one uint16 draw per element
 def dropout_mask(shape: torch.Size, p: float) -> torch.Tensor:
     """A float32 CPU mask of ``shape``: 0 with probability ≈ p, else 1 / (probability of keeping)."""
     dropped_levels = round(p * MASK_LEVELS)
+    if dropped_levels == MASK_LEVELS:  # p within 2⁻¹⁷ of 1: nothing is kept (and there is no scale to keep it by)
+        return torch.zeros(shape)
     scale = MASK_LEVELS / (MASK_LEVELS - dropped_levels)
     seed = int(torch.randint(0, 2**62, (1,)))
     draws = np.frombuffer(np.random.default_rng(seed).bytes(2 * int(np.prod(shape))), dtype=np.uint16)

@@ -21,6 +21,11 @@ def test_the_mask_keeps_one_minus_p_and_preserves_the_expectation_exactly() -> N
     assert scale.item() * keep_probability == pytest.approx(1.0, abs=1e-7)  # E[mask] = 1
 
 
+def test_a_rate_that_rounds_to_dropping_everything_gives_zeros_not_a_division_by_zero() -> None:
+    mask = dropout_mask(torch.Size([3, 4]), 1.0 - 2**-18)
+    assert torch.equal(mask, torch.zeros(3, 4))
+
+
 def test_masks_follow_torchs_seed_and_differ_between_draws() -> None:
     torch.manual_seed(3)
     first, second = dropout_mask(torch.Size([64, 50]), 0.5), dropout_mask(torch.Size([64, 50]), 0.5)
