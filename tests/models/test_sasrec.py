@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import functools
+
 import mlflow
 import numpy as np
 import pytest
@@ -60,7 +62,9 @@ def test_causal_attention_ignores_future_items() -> None:
     torch.testing.assert_close(a[0, :4], b[0, :4])
 
 
-def _train(sequences, epochs: int, seed: int = 0, checkpoint=None, interrupt_at_epoch=None, config=CONFIG) -> tuple[SASRec, object]:
+def _train(
+    sequences, epochs: int, seed: int = 0, checkpoint=None, interrupt_at_epoch=None, config=CONFIG, rate_schedule: str = "constant"
+) -> tuple[SASRec, object]:
     seed_everything(seed)
     model = SASRec(config, NUM_ITEMS)
     view = SplitView([s[:-1] for s in sequences], np.array([s[-1] for s in sequences]), np.arange(len(sequences)), "valid")
@@ -77,7 +81,7 @@ def _train(sequences, epochs: int, seed: int = 0, checkpoint=None, interrupt_at_
         sequences,
         lambda batch: training_batch(batch, config.max_length),
         validate,
-        TrainingSchedule(batch_size=4, learning_rate=1e-2, weight_decay=0.0, max_epochs=epochs, patience=epochs),
+        TrainingSchedule(4, 1e-2, 0.0, max_epochs=epochs, patience=epochs, rate_schedule=rate_schedule, warmup_epochs=0.5),
         seed=seed,
         checkpoint=checkpoint,
     )
@@ -96,15 +100,16 @@ def test_tiny_model_overfits_a_predictable_data_set(tmp_path) -> None:
 
 def test_training_is_deterministic_and_resumes_identically(tmp_path) -> None:
     sequences, config = _cyclic_sequences(), CONFIG.model_copy(update={"dropout": 0.3})  # dropout masks drawn too
-    _, first = _train(sequences, epochs=3, config=config)
-    _, second = _train(sequences, epochs=3, config=config)
+    train = functools.partial(_train, config=config, rate_schedule="cosine")  # and a rate that changes every step
+    _, first = train(sequences, epochs=3)
+    _, second = train(sequences, epochs=3)
     assert first.history == second.history
     # interrupted during epoch 3's validation: the epoch-2 checkpoint stays, and a rerun resumes from it
     checkpoint = tmp_path / "state.pt"
     with pytest.raises(KeyboardInterrupt):
-        _train(sequences, epochs=3, checkpoint=checkpoint, interrupt_at_epoch=3, config=config)
+        train(sequences, epochs=3, checkpoint=checkpoint, interrupt_at_epoch=3)
     assert checkpoint.exists()
-    _, resumed = _train(sequences, epochs=3, checkpoint=checkpoint, config=config)
+    _, resumed = train(sequences, epochs=3, checkpoint=checkpoint)
     assert resumed.history == first.history
     assert mlflow.active_run() is None  # training outside a stage run leaves no stray MLflow run
     assert not checkpoint.exists()  # a finished run removes its checkpoint
