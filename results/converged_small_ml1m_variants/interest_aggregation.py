@@ -6,21 +6,11 @@ t·logsumexp(s/t), of each interest alone, and of an oracle that takes each user
 how many targets and top-10 items each interest wins the max for; the mean cosine between a user's interests.
 """
 import sys, json
-from pathlib import Path
 import numpy as np, torch
-from hymirec.paths import Layout
-from hymirec.stages.common import load_sequence_data
-from hymirec.sequences import split_view
-from hymirec.serving import load_trained
 from hymirec.evaluation import mask_histories, target_ranks
+import workspace_model
 
-root = Path(sys.argv[1]); name = sys.argv[2]; split = sys.argv[3] if len(sys.argv) > 3 else "valid"
-torch.set_num_threads(1)
-layout = Layout(root)
-data = load_sequence_data(layout)
-view = split_view(data.sequences, split)
-model = load_trained(name, layout.llm_dir / name, layout)
-model.eval()
+name, view, model = workspace_model.from_arguments(sys.argv)
 with torch.no_grad():
     items = model.item_vectors()
     I = []

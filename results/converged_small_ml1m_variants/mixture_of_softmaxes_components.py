@@ -1,20 +1,17 @@
-"""Diagnostics of a mixture-of-softmaxes HyMiRec: gate weights, which component explains the target, max vs mixture."""
-import sys, json
-from pathlib import Path
-import numpy as np, torch
-from hymirec.paths import Layout
-from hymirec.stages.common import load_sequence_data
-from hymirec.sequences import split_view
-from hymirec.serving import load_trained
-from hymirec.evaluation import mask_histories, target_ranks
+"""How a mixture-of-softmaxes HyMiRec's interests combine (README here: "A mixture of softmaxes").
 
-root = Path(sys.argv[1]); name = sys.argv[2]; split = sys.argv[3] if len(sys.argv) > 3 else "valid"
-torch.set_num_threads(1)
-layout = Layout(root)
-data = load_sequence_data(layout)
-view = split_view(data.sequences, split)
-model = load_trained(name, layout.llm_dir / name, layout)
-model.eval()
+usage (from the mixture branch's checkout, ``mixture_of_softmaxes.patch``): python
+mixture_of_softmaxes_components.py WORKSPACE MODEL [valid|test]. NDCG@10 of the mixture (what the model
+ranks by), of the max of the weighted components' log-probabilities, of the raw max, of an unweighted
+mixture and of each component alone; the gate's mean weights; which component explains each target best;
+the mean cosine between a user's interests.
+"""
+import sys, json
+import numpy as np, torch
+from hymirec.evaluation import mask_histories, target_ranks
+import workspace_model
+
+name, view, model = workspace_model.from_arguments(sys.argv)
 with torch.no_grad():
     items = model.item_vectors()
     I, G = [], []
