@@ -5,11 +5,18 @@ three seeds (issue 10). Each run is a results directory written by ``hymirec pub
 from the config copy published beside the metrics, and the runs must share everything else in it
 (checked, but for ``FREE_FIELDS``: a summary over different settings would be a summary of nothing). A model enters the summary
 with the runs that trained it (``n``); the standard deviation is the sample one (n − 1), absent for one run.
+
+Two models' means, each ± its spread over seeds, hide how much of that spread they share: the models of one
+run share what its seed drew (the codebook, the coarse model the LLM variants read, the training windows).
+The summary therefore also gives each model's
+*paired* difference from the reference model (``hymirec``), seed by seed over the runs that trained both,
+whose standard deviation is the one that tells a difference from noise.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +25,8 @@ import yaml
 from hymirec.io import read_json
 
 SUMMARISED_METRICS = ("ndcg@10", "recall@10", "ndcg@50", "mrr", "ild@10")
+PAIRED_METRICS = ("ndcg@10", "ild@10")
+REFERENCE_MODEL = "hymirec"
 
 
 def run_config(run: Path) -> dict[str, Any]:
@@ -42,7 +51,11 @@ def _settings(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def seed_summary(runs: list[Path]) -> dict[str, Any]:
-    """{"seeds": [...], "runs": [...], "models": {model: {metric: {"mean", "std", "values"}, "n"}}} over ``runs``."""
+    """{"seeds", "runs", "models": {model: {"n", metric: {"mean", "std", "values"}}}, "paired"} over ``runs``.
+
+    ``paired`` is {"reference", "models": {model: {"n", metric: {...}}}}: per-seed differences from the
+    reference model, for every model trained beside it in at least two runs.
+    """
     configs = [run_config(run) for run in runs]
     seeds = [config["seed"] for config in configs]
     if len(set(seeds)) != len(seeds):
@@ -54,34 +67,56 @@ def seed_summary(runs: list[Path]) -> dict[str, Any]:
     models: dict[str, Any] = {}
     for model in sorted({name for test in tests for name in test}):
         trained = [test[model] for test in tests if model in test]
-        summary: dict[str, Any] = {"n": len(trained)}
-        for metric in SUMMARISED_METRICS:
-            values = [metrics[metric] for metrics in trained if metric in metrics]
-            if values:
-                summary[metric] = {
-                    "mean": statistics.fmean(values),
-                    "std": statistics.stdev(values) if len(values) > 1 else None,
-                    "values": values,
-                }
-        models[model] = summary
-    return {"seeds": seeds, "runs": [run.name for run in runs], "models": models}
+        models[model] = {"n": len(trained)} | _spread(trained, SUMMARISED_METRICS, lambda metrics, metric: metrics.get(metric))
+    paired: dict[str, Any] = {}
+    for model in sorted(models):
+        both = [test for test in tests if model in test and REFERENCE_MODEL in test]
+        if model != REFERENCE_MODEL and len(both) > 1:
+            paired[model] = {"n": len(both)} | _spread(both, PAIRED_METRICS, lambda test, metric: _difference(test, model, metric))
+    return {"seeds": seeds, "runs": [run.name for run in runs], "models": models,
+            "paired": {"reference": REFERENCE_MODEL, "models": paired}}
+
+
+def _difference(test: dict[str, Any], model: str, metric: str) -> float | None:
+    """``model``'s ``metric`` minus the reference model's in one run's test metrics (None if either lacks it)."""
+    if metric not in test[model] or metric not in test[REFERENCE_MODEL]:
+        return None
+    return test[model][metric] - test[REFERENCE_MODEL][metric]
+
+
+def _spread(items: list[Any], metrics: tuple[str, ...], value_of: Callable[[Any, str], float | None]) -> dict[str, Any]:
+    """{metric: {"mean", "std" (sample; None for one value), "values"}} over ``items``, for metrics they have."""
+    spread = {}
+    for metric in metrics:
+        values = [value for value in (value_of(item, metric) for item in items) if value is not None]
+        if values:
+            spread[metric] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
+                              "values": values}
+    return spread
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:
-    """A table of mean ± std (sample) per model and metric, best mean NDCG@10 first."""
+    """A table of mean ± std (sample) per model and metric, best mean NDCG@10 first; then the paired differences."""
     header = "| model | n | " + " | ".join(SUMMARISED_METRICS) + " |"
     lines = [f"Test metrics over seeds {', '.join(map(str, summary['seeds']))} (mean ± sample std).", "", header,
              "|---|---:|" + "---:|" * len(SUMMARISED_METRICS)]
     ranked = sorted(summary["models"].items(), key=lambda item: -item[1].get("ndcg@10", {}).get("mean", float("-inf")))
     for model, metrics in ranked:
-        cells = []
-        for metric in SUMMARISED_METRICS:
-            value = metrics.get(metric)
-            if value is None:
-                cells.append("—")
-            elif value["std"] is None:
-                cells.append(f"{value['mean']:.4f}")
-            else:
-                cells.append(f"{value['mean']:.4f} ± {value['std']:.4f}")
-        lines.append(f"| {model} | {metrics['n']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {model} | {metrics['n']} | " + " | ".join(_cell(metrics.get(metric)) for metric in SUMMARISED_METRICS) + " |")
+    paired = summary["paired"]
+    if paired["models"]:
+        reference = paired["reference"]
+        lines += ["", f"Paired: each model minus {reference}, seed by seed over the runs that trained both (mean ± sample std).", "",
+                  "| model | n | " + " | ".join(f"Δ {metric}" for metric in PAIRED_METRICS) + " |",
+                  "|---|---:|" + "---:|" * len(PAIRED_METRICS)]
+        for model, metrics in paired["models"].items():
+            lines.append(f"| {model} | {metrics['n']} | "
+                         + " | ".join(_cell(metrics.get(metric), signed=True) for metric in PAIRED_METRICS) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _cell(value: dict[str, Any] | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    mean = f"{value['mean']:+.4f}" if signed else f"{value['mean']:.4f}"
+    return mean if value["std"] is None else f"{mean} ± {value['std']:.4f}"

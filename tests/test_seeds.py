@@ -38,6 +38,22 @@ def test_seeds_reports_mean_and_sample_std_per_model_with_the_runs_that_trained_
     assert table.index("hymirec") < table.index("comirec")  # best mean NDCG@10 first
 
 
+def test_seeds_pairs_each_model_with_hymirec_over_the_runs_that_trained_both(tmp_path: Path) -> None:
+    runs = [
+        _run(tmp_path, "s42", 42, {"hymirec": {"ndcg@10": 0.10}, "sasrec": {"ndcg@10": 0.09}, "comirec": {"ndcg@10": 0.05}}),
+        _run(tmp_path, "s43", 43, {"hymirec": {"ndcg@10": 0.14}, "sasrec": {"ndcg@10": 0.12}}),
+        _run(tmp_path, "s44", 44, {"hymirec": {"ndcg@10": 0.12}, "sasrec": {"ndcg@10": 0.12}}),
+    ]
+    assert main(["seeds", *map(str, runs), "--out", str(tmp_path / "summary")]) == 0
+    paired = read_json(tmp_path / "summary" / "seeds.json")["paired"]
+    assert paired["reference"] == "hymirec" and set(paired["models"]) == {"sasrec"}  # comirec: one run, nothing to pair
+    sasrec = paired["models"]["sasrec"]
+    assert sasrec["n"] == 3 and sasrec["ndcg@10"]["values"] == pytest.approx([-0.01, -0.02, 0.0])
+    assert sasrec["ndcg@10"]["mean"] == pytest.approx(-0.01) and sasrec["ndcg@10"]["std"] == pytest.approx(0.01)
+    assert "ild@10" not in sasrec  # neither run has it
+    assert "| sasrec | 3 | -0.0100 ± 0.0100 | — |" in (tmp_path / "summary" / "seeds.md").read_text()
+
+
 def test_runs_with_other_settings_or_a_repeated_seed_are_refused(tmp_path: Path, capsys) -> None:
     first = _run(tmp_path, "a", 42, {"hymirec": {"ndcg@10": 0.1}})
     other_lr = _run(tmp_path, "b", 43, {"hymirec": {"ndcg@10": 0.1}}, lr=0.01)
