@@ -5,6 +5,7 @@
     hymirec recommend --user 1 [--explain] [--model URI|NAME]   (or --history ITEM_ID…, --history-file PATH, --all-users --out PATH)
     hymirec publish --root ../bench -c configs/benchmark_ml1m.yaml --out results/benchmark_ml1m
     hymirec seeds results/run_seed42 results/run_seed43 --out results/run_seeds
+    hymirec paired results/run_seed42
     hymirec bench [--sections pipeline serving training converge recbole]
 
 Expected failures (bad config, bad data) print one clear message and exit 1, never a traceback.
@@ -84,6 +85,19 @@ def _seeds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _paired(args: argparse.Namespace) -> int:
+    from hymirec.paired import write_paired
+
+    for run in map(Path, args.runs):
+        try:
+            write_paired(run)
+        except (FileNotFoundError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"paired differences from hymirec -> {run / 'paired.json'}, {run / 'paired.md'}")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from hymirec.bench.run import run_bench
 
@@ -141,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.set_defaults(handler=_seeds)
 
     from hymirec.bench.run import SECTIONS
+
+    paired = commands.add_parser("paired", help="each model's per-user NDCG@10 difference from hymirec in published runs")
+    paired.add_argument("runs", nargs="+", help="results directories written by 'hymirec publish' (publish writes these too)")
+    paired.set_defaults(handler=_paired)
 
     bench = commands.add_parser("bench", help="measure pipeline, training, serving and RecBole side by side -> reports/bench.json")
     bench.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))

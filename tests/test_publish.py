@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from hymirec.cli import main
 from hymirec.io import read_json, write_json, write_parquet, write_text
@@ -22,6 +24,7 @@ def _workspace(root: Path) -> Path:
     write_text("png", root / "reports" / "figures" / "plot.png")
     ranks = pd.DataFrame({"user_id": [1] * 12, "rank": range(1, 13), "item_id": range(100, 112), "target_item_id": 103})
     write_parquet(ranks, root / "reports" / "rankings" / "sasrec.parquet")
+    write_parquet(ranks.assign(target_item_id=100), root / "reports" / "rankings" / "hymirec.parquet")
     summary = {"best_epoch": 3, "epochs_trained": 6, "train_seconds": 12.5, "valid": {"ndcg@10": 0.4}}
     write_json({"sasrec": summary}, root / "reports" / "sasrec_model.json")
     write_json({"codebook": summary}, root / "reports" / "coarse_model.json")
@@ -41,6 +44,9 @@ def test_publish_copies_the_report_top_10_rankings_and_provenance(tmp_path: Path
     assert (out / "bench.yaml").read_text() == "seed: 7\n"
     ranking = pd.read_parquet(out / "rankings" / "sasrec.parquet")
     assert list(ranking.columns) == ["user_id", "rank", "item_id", "target_item_id"] and ranking["rank"].tolist() == list(range(1, 11))
+    paired = read_json(out / "paired.json")["models"]["sasrec"]  # target at rank 4 against hymirec's rank 1
+    assert paired["mean"] == pytest.approx(1 / np.log2(5) - 1) and paired["se"] is None  # one user: no spread
+    assert "| sasrec | -0.5693 | — | — | 0 / 1 |" in (out / "paired.md").read_text()
     provenance = read_json(out / "provenance.json")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path / "ws", capture_output=True, text=True).stdout.strip()
     assert provenance["commit"] == head  # only untracked outputs changed: not dirty

@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import ndcg_score
 
 from hymirec.io import read_json
+from hymirec.paired import paired_differences
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 PUBLISHED = sorted(path.parent for path in RESULTS.glob("*/metrics.json"))
@@ -50,3 +51,13 @@ def test_published_results_name_their_provenance() -> None:
         provenance = read_json(folder / "provenance.json")
         assert {"commit", "config", "config_sha256", "models", "machine"} <= set(provenance), folder
         assert (folder / provenance["config"]).exists(), folder
+
+
+@pytest.mark.parametrize("folder", [folder for folder in PUBLISHED if (folder / "rankings" / "hymirec.parquet").exists()],
+                         ids=lambda path: path.name)
+def test_published_paired_differences_are_what_the_rankings_give(folder: Path) -> None:
+    paired = read_json(folder / "paired.json")
+    assert paired == paired_differences(folder / "rankings")
+    test = read_json(folder / "metrics.json")["test"]
+    for model, row in paired["models"].items():  # per-user means agree with the report's NDCG@10
+        assert row["mean"] == pytest.approx(test[model]["ndcg@10"] - test["hymirec"]["ndcg@10"], abs=1e-9), model

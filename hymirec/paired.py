@@ -1,0 +1,75 @@
+"""How far each model of one published run is from HyMiRec, user by user, with the test set's sampling error.
+
+A benchmark's ablations run at one seed, so ``hymirec seeds`` cannot say whether a gap of 0.003 NDCG@10
+is real. Within one run, though, every model ranks for the same test users: the difference of their
+per-user NDCG@10 has a standard error that tells what the choice of test users alone could move the gap
+by. That error is not the seed-to-seed spread (training noise, ``hymirec seeds``); a gap must clear both.
+
+Per-user NDCG@10 is read back from the published top-10 rankings (rank of the target, 1/log2(rank + 1),
+0 when not listed) — the same figures ``tests/test_published_results.py`` re-scores with scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hymirec.io import write_json, write_text
+
+REFERENCE_MODEL = "hymirec"
+CUTOFF = 10
+Z_95 = 1.959964
+
+
+def per_user_ndcg(ranking: pd.DataFrame) -> pd.Series:
+    """NDCG@10 per user (index ``user_id``) of a top-10 ranking with the report's columns."""
+    hits = ranking[(ranking["item_id"] == ranking["target_item_id"]) & (ranking["rank"] <= CUTOFF)]
+    gains = pd.Series(1.0 / np.log2(hits["rank"].to_numpy() + 1.0), index=hits["user_id"].to_numpy())
+    users = pd.Index(ranking["user_id"].unique(), name="user_id")
+    return gains.groupby(level=0).sum().reindex(users, fill_value=0.0)
+
+
+def paired_differences(rankings_dir: Path, reference: str = REFERENCE_MODEL) -> dict[str, Any]:
+    """{"reference", "users", "models": {model: {"mean", "se", "ci95", "better", "worse"}}} for a rankings folder.
+
+    ``mean`` is model − reference NDCG@10 over the users both ranked (``se`` and ``ci95`` None for a single
+    user); ``better``/``worse`` count the users for whom the model's NDCG@10 is above/below the reference's.
+    """
+    rankings = {path.stem: per_user_ndcg(pd.read_parquet(path)) for path in sorted(rankings_dir.glob("*.parquet"))}
+    if reference not in rankings:
+        raise FileNotFoundError(f"{rankings_dir / (reference + '.parquet')}: no ranking of the reference model")
+    base = rankings.pop(reference)
+    models = {}
+    for model, ndcg in rankings.items():
+        if set(ndcg.index) != set(base.index):
+            raise ValueError(f"{rankings_dir / (model + '.parquet')}: ranks other users than {reference}")
+        difference = ndcg.reindex(base.index).to_numpy() - base.to_numpy()
+        mean = float(difference.mean())
+        se = float(difference.std(ddof=1) / math.sqrt(len(difference))) if len(difference) > 1 else None
+        models[model] = {"mean": mean, "se": se, "ci95": None if se is None else [mean - Z_95 * se, mean + Z_95 * se],
+                         "better": int((difference > 0).sum()), "worse": int((difference < 0).sum())}
+    return {"reference": reference, "users": len(base), "models": models}
+
+
+def paired_markdown(paired: dict[str, Any]) -> str:
+    """One row per model, closest to the reference first: Δ NDCG@10, its standard error and 95 % interval."""
+    reference = paired["reference"]
+    lines = [f"Test NDCG@10 of each model minus {reference}'s, user by user over {paired['users']} test users "
+             "(standard error and 95 % interval from the users alone: training noise is not in them).", "",
+             f"| model | Δ NDCG@10 | standard error | 95 % interval | users better / worse than {reference} |",
+             "|---|---:|---:|---:|---:|"]
+    for model, row in sorted(paired["models"].items(), key=lambda item: -item[1]["mean"]):
+        spread = "— | —" if row["se"] is None else f"{row['se']:.4f} | [{row['ci95'][0]:+.4f}, {row['ci95'][1]:+.4f}]"
+        lines.append(f"| {model} | {row['mean']:+.4f} | {spread} | {row['better']} / {row['worse']} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_paired(folder: Path) -> None:
+    """``paired.json`` and ``paired.md`` beside the ``rankings/`` of a published run."""
+    paired = paired_differences(folder / "rankings")
+    write_json(paired, folder / "paired.json")
+    write_text(paired_markdown(paired), folder / "paired.md")

@@ -1,0 +1,50 @@
+"""hymirec paired: each model's per-user NDCG@10 difference from HyMiRec in a published run, with its standard error."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hymirec.cli import main
+from hymirec.io import read_json, write_parquet
+from hymirec.paired import paired_differences
+
+
+def _ranking(folder: Path, model: str, target_ranks: dict[str, int | None]) -> None:
+    """A top-10 ranking in which each user's target sits at the given rank (None: not listed)."""
+    rows = []
+    for user, target_rank in target_ranks.items():
+        for rank in range(1, 11):
+            item = "target" if rank == target_rank else f"{user}-other-{rank}"
+            rows.append({"user_id": user, "rank": rank, "item_id": item, "target_item_id": "target"})
+    write_parquet(pd.DataFrame(rows), folder / "rankings" / f"{model}.parquet")
+
+
+def test_paired_differences_are_per_user_ndcg_differences_with_their_standard_error(tmp_path: Path, capsys) -> None:
+    _ranking(tmp_path, "hymirec", {"a": 1, "b": None, "c": 2})
+    _ranking(tmp_path, "sasrec", {"a": 3, "b": 1, "c": 2})
+    assert main(["paired", str(tmp_path)]) == 0
+    paired = read_json(tmp_path / "paired.json")
+    assert paired["reference"] == "hymirec" and paired["users"] == 3 and set(paired["models"]) == {"sasrec"}
+    differences = [0.5 - 1.0, 1.0, 0.0]  # a: rank 3 (1/log2 4) against rank 1; b: listed against not; c: same rank
+    mean = sum(differences) / 3
+    se = math.sqrt(sum((d - mean) ** 2 for d in differences) / 2) / math.sqrt(3)
+    sasrec = paired["models"]["sasrec"]
+    assert sasrec["mean"] == pytest.approx(mean) and sasrec["se"] == pytest.approx(se)
+    assert sasrec["ci95"] == pytest.approx([mean - 1.959964 * se, mean + 1.959964 * se])
+    assert (sasrec["better"], sasrec["worse"]) == (1, 1)
+    assert "| sasrec | +0.1667 |" in (tmp_path / "paired.md").read_text()
+
+
+def test_a_run_without_hymirec_or_with_other_users_is_refused(tmp_path: Path, capsys) -> None:
+    _ranking(tmp_path / "no_reference", "sasrec", {"a": 1})
+    assert main(["paired", str(tmp_path / "no_reference")]) == 1
+    assert "no ranking of the reference model" in capsys.readouterr().err
+    _ranking(tmp_path / "other_users", "hymirec", {"a": 1})
+    _ranking(tmp_path / "other_users", "sasrec", {"b": 1})
+    with pytest.raises(ValueError, match="ranks other users"):
+        paired_differences(tmp_path / "other_users" / "rankings")
+    assert not (tmp_path / "other_users" / "paired.json").exists()
