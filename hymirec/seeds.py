@@ -23,10 +23,10 @@ from typing import Any
 import yaml
 
 from hymirec.io import read_json
+from hymirec.paired import REFERENCE_MODEL
 
 SUMMARISED_METRICS = ("ndcg@10", "recall@10", "ndcg@50", "mrr", "ild@10")
 PAIRED_METRICS = ("ndcg@10", "ild@10")
-REFERENCE_MODEL = "hymirec"
 
 
 def run_config(run: Path) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def _ranking(folder: Path, model: str, target_ranks: dict[str, int | None]) -> N
     write_parquet(pd.DataFrame(rows), folder / "rankings" / f"{model}.parquet")
 
 
-def test_paired_differences_are_per_user_ndcg_differences_with_their_standard_error(tmp_path: Path, capsys) -> None:
+def test_paired_differences_are_per_user_ndcg_differences_with_their_standard_error(tmp_path: Path) -> None:
     _ranking(tmp_path, "hymirec", {"a": 1, "b": None, "c": 2})
     _ranking(tmp_path, "sasrec", {"a": 3, "b": 1, "c": 2})
     assert main(["paired", str(tmp_path)]) == 0
