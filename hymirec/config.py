@@ -345,6 +345,13 @@ class LLMConfig(TrainingBudgetConfig):
         "long history read up to and including that item, causal: no position sees a later item). Variants with a "
         "coarse context only.",
     )
+    train_context: bool = Field(
+        default=False,
+        description="Train the context model (the coarse model, warm-started from stage coarse_model) together with the "
+        "LLM model instead of keeping it frozen: its tokens learn what the decoder needs from the long history rather "
+        "than the coarse model's own next-item state. Dropout and no caching of its tokens while it trains. Variants "
+        "with a coarse context only (the pooled context of hymirec_no_coarse has nothing to train).",
+    )
     coarse_residual: bool = Field(
         default=False,
         description="Each interest is the coarse model's state at its position (its own user vector, in the item "

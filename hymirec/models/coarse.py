@@ -61,8 +61,10 @@ class CoarseModel(CausalSequenceModel):
     def token_size(self) -> int:
         return self.config.hidden_size
 
-    @torch.no_grad()
     def context_tokens(self, histories: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The last M hidden states [B M H] and which of them sit on real items [B M]."""
+        """The last M hidden states [B M H] and which of them sit on real items [B M].
+
+        With gradients where the weights take them (``llm.train_context``); a frozen model builds no graph.
+        """
         tokens = left_pad(histories, self.config.max_length)
         return self(tokens, last=self.config.num_tokens), tokens[:, -self.config.num_tokens :] > 0

@@ -25,7 +25,8 @@ the decoder adds, so the LLM model starts as the coarse model and learns a refin
 
 Each epoch draws, per user, the serving window (the training history's last R inputs) plus earlier
 windows that tile the history from a random offset (``window_ends``), so across epochs every item is
-a target. The context model is frozen (trained by stage ``coarse_model``) and stays in eval mode.
+a target. The context model is trained by stage ``coarse_model`` and frozen here (in eval mode), unless
+``llm.train_context`` trains it on along with the decoder.
 """
 
 from __future__ import annotations
@@ -167,8 +168,9 @@ class HyMiRecModel(nn.Module):
             self.context = PooledHistory(num_items, embedding_dim, coarse.max_length, coarse.num_tokens)
         else:
             self.context = None
+        self.trains_context = config.train_context and isinstance(self.context, CoarseModel)
         if self.context is not None:
-            self.context.requires_grad_(False)
+            self.context.requires_grad_(self.trains_context)
         self.item_tower = ItemTower(num_items, embedding_dim, config.interest_size, config.item_id_embeddings)
         self.backbone, width = build_backbone(self.spec.backbone, cache_dir)
         self.item_input = nn.Linear(config.interest_size, width)
@@ -195,7 +197,7 @@ class HyMiRecModel(nn.Module):
 
     def train(self, mode: bool = True) -> HyMiRecModel:
         super().train(mode)
-        if self.context is not None:
+        if self.context is not None and not self.trains_context:
             self.context.eval()  # frozen: no dropout in the context tokens
         return self
 
@@ -204,12 +206,13 @@ class HyMiRecModel(nn.Module):
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def context_tokens(self, before: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The frozen context model's tokens of ``before``; outside training, remembered by content.
+        """The context model's tokens of ``before``; of a frozen one, outside training, remembered by content.
 
-        Validation scores the same users' histories after every epoch, and the context model never
-        changes: its tokens are computed once (the ``CONTEXT_CACHE_BATCHES`` latest batches are kept).
+        Validation scores the same users' histories after every epoch, and a frozen context model never
+        changes: its tokens are computed once (the ``CONTEXT_CACHE_BATCHES`` latest batches are kept). A
+        context model that trains (``llm.train_context``) changes every step, so its tokens are never kept.
         """
-        if self.training:
+        if self.training or self.trains_context:
             return self.context.context_tokens(before)
         lengths = np.array([len(history) for history in before], dtype=np.int64)
         key = hashlib.blake2b(lengths.tobytes() + b"".join(np.asarray(h, dtype=np.int64).tobytes() for h in before)).digest()

@@ -43,7 +43,12 @@ DOT_WITH_STATES = CONFIG.model_copy(update={"scoring": "dot", "coarse_item_state
 RESIDUAL = DOT_WITH_STATES.model_copy(update={"coarse_residual": True, "interest_size": COARSE.hidden_size})
 # DMIL plus the softmax of the serving score max_k s_k(i)
 MAX_SCORE = CONFIG.model_copy(update={"max_score_loss_weight": 1.0})
-CONFIGS = {"cosine": CONFIG, "dot_with_states": DOT_WITH_STATES, "coarse_residual": RESIDUAL, "max_score": MAX_SCORE}
+# the coarse model trained on together with the decoder
+TRAINED_CONTEXT = MAX_SCORE.model_copy(update={"train_context": True})
+CONFIGS = {
+    "cosine": CONFIG, "dot_with_states": DOT_WITH_STATES, "coarse_residual": RESIDUAL, "max_score": MAX_SCORE,
+    "trained_context": TRAINED_CONTEXT,
+}
 
 
 def _embeddings(seed: int = 0) -> np.ndarray:
@@ -211,6 +216,25 @@ def test_the_coarse_context_is_frozen_and_the_rest_learns() -> None:
     after = model.state_dict()
     assert all(torch.equal(before[name], after[name]) for name in before if name.startswith("context."))
     assert not torch.equal(before["queries"], after["queries"]) and not torch.equal(before["log_temperature"], after["log_temperature"])
+
+
+def test_a_trained_context_learns_with_the_decoder_and_is_never_remembered() -> None:
+    model = _model(config=CONFIG.model_copy(update={"train_context": True}))
+    assert all(parameter.requires_grad for parameter in model.context.parameters())
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.loss(llm_batch(training_windows(_cyclic_sequences(), CONFIG.recent_items, 2, 0, 1)[:8], CONFIG.recent_items, 2)).backward()
+    optimizer.step()
+    after = model.state_dict()
+    assert not torch.equal(before["context.item_tower.id_embedding.weight"], after["context.item_tower.id_embedding.weight"])
+    histories = [np.arange(u, u + 12) % NUM_ITEMS for u in range(5)]
+    first = model.eval().score_items(histories)
+    assert not model._context_cache  # its tokens change with every step: never kept
+    with torch.no_grad():
+        model.context.item_tower.id_embedding.weight.add_(torch.randn_like(model.context.item_tower.id_embedding.weight))
+    assert not np.allclose(model.score_items(histories), first)
+    pooled = _model(Variant.NO_COARSE, config=CONFIG.model_copy(update={"train_context": True}))
+    assert not pooled.trains_context  # the pooled codebook history has nothing to train
 
 
 def test_scoring_remembers_the_frozen_context_tokens_and_forgets_them_with_new_weights() -> None:
