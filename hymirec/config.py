@@ -350,7 +350,8 @@ class LLMConfig(TrainingBudgetConfig):
         description="Train the context model (the coarse model, warm-started from stage coarse_model) together with the "
         "LLM model instead of keeping it frozen: its tokens learn what the decoder needs from the long history rather "
         "than the coarse model's own next-item state. Dropout and no caching of its tokens while it trains. Variants "
-        "with a coarse context only (the pooled context of hymirec_no_coarse has nothing to train).",
+        "with a coarse context only (the pooled context of hymirec_no_coarse has nothing to train); the per-item states "
+        "of coarse_item_states are read without gradient either way.",
     )
     coarse_residual: bool = Field(
         default=False,

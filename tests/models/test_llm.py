@@ -206,29 +206,26 @@ def test_reruns_are_deterministic_and_a_saved_model_scores_the_same(tmp_path: Pa
     np.testing.assert_allclose(reloaded.score_items(view.histories), first.score_items(view.histories), atol=1e-6)
 
 
-def test_the_coarse_context_is_frozen_and_the_rest_learns() -> None:
-    model = _model()
-    assert not any(parameter.requires_grad for parameter in model.context.parameters())
+@pytest.mark.parametrize("train_context", [False, True], ids=["frozen", "trained"])
+def test_the_coarse_context_learns_only_when_trained_and_the_rest_always_learns(train_context: bool) -> None:
+    model = _model(config=CONFIG.model_copy(update={"train_context": train_context}))
+    assert all(parameter.requires_grad is train_context for parameter in model.context.parameters())
     before = {name: value.clone() for name, value in model.state_dict().items()}
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1)
     model.loss(llm_batch(training_windows(_cyclic_sequences(), CONFIG.recent_items, 2, 0, 1)[:8], CONFIG.recent_items, 2)).backward()
     optimizer.step()
     after = model.state_dict()
-    assert all(torch.equal(before[name], after[name]) for name in before if name.startswith("context."))
+    if train_context:
+        assert not torch.equal(before["context.item_tower.id_embedding.weight"], after["context.item_tower.id_embedding.weight"])
+    else:
+        assert all(torch.equal(before[name], after[name]) for name in before if name.startswith("context."))
     assert not torch.equal(before["queries"], after["queries"]) and not torch.equal(before["log_temperature"], after["log_temperature"])
 
 
-def test_a_trained_context_learns_with_the_decoder_and_is_never_remembered() -> None:
-    model = _model(config=CONFIG.model_copy(update={"train_context": True}))
-    assert all(parameter.requires_grad for parameter in model.context.parameters())
-    before = {name: value.clone() for name, value in model.state_dict().items()}
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1)
-    model.loss(llm_batch(training_windows(_cyclic_sequences(), CONFIG.recent_items, 2, 0, 1)[:8], CONFIG.recent_items, 2)).backward()
-    optimizer.step()
-    after = model.state_dict()
-    assert not torch.equal(before["context.item_tower.id_embedding.weight"], after["context.item_tower.id_embedding.weight"])
+def test_a_trained_context_is_never_remembered() -> None:
+    model = _model(config=CONFIG.model_copy(update={"train_context": True})).eval()
     histories = [np.arange(u, u + 12) % NUM_ITEMS for u in range(5)]
-    first = model.eval().score_items(histories)
+    first = model.score_items(histories)
     assert not model._context_cache  # its tokens change with every step: never kept
     with torch.no_grad():
         model.context.item_tower.id_embedding.weight.add_(torch.randn_like(model.context.item_tower.id_embedding.weight))
