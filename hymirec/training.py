@@ -199,8 +199,11 @@ def train_with_early_stopping(
     A non-finite loss raises ``NonFiniteLossError`` at once, before the optimiser step it would poison.
 
     With ``checkpoint``, the full training state is saved after every epoch and an interrupted run
-    resumes from it; the file is removed once training ends. The data order of epoch e is drawn from
-    ``seed + e``, so a resumed run sees the same batches as an uninterrupted one.
+    resumes from it. The data order of epoch e is drawn from ``seed + e``, so a resumed run sees the
+    same batches as an uninterrupted one. The file outlives the training: resuming a finished run
+    returns its result without another epoch, so a stage that trains several models and is stopped
+    after the first (or carried to another machine, ``hymirec.snapshot``) does not train it again.
+    The caller removes the checkpoint once the trained model is saved.
 
     Under torchrun every rank draws the same batches and trains on its users of each
     (``distributed.shard``); rank 0 alone validates, reads and writes the checkpoint, and broadcasts
@@ -243,6 +246,4 @@ def train_with_early_stopping(
             }
             write_atomically(checkpoint, lambda temp: torch.save(state, temp))
     model.load_state_dict(best_state)
-    if checkpoint is not None and distributed.is_main():
-        checkpoint.unlink(missing_ok=True)
     return TrainingOutput(best_epoch, best_valid, len(history), elapsed_before + time.perf_counter() - started, history)

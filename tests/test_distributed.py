@@ -44,7 +44,8 @@ def test_two_processes_train_the_model_one_process_trains(tmp_path: Path) -> Non
     # each rank built batches of its half of every batch only: 472 + 471 of the 943 users an epoch
     counts = dict(re.findall(r"rank (\d) trained (\d+) samples", printed))
     assert counts == {"0": str(3 * 472), "1": str(3 * 471)}
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["sharded.json", "single.json"]  # checkpoints removed
+    # rank 0 alone wrote a checkpoint (kept after training, as train_with_early_stopping does)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["sharded.checkpoint", "sharded.json", "single.checkpoint", "single.json"]
     assert len(sharded) == len(single) == 3
     for alone, together in zip(single, sharded, strict=True):
         assert together["train_loss"] == pytest.approx(alone["train_loss"], rel=LOSS_RTOL)

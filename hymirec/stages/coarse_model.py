@@ -24,7 +24,9 @@ from hymirec.models.sasrec import training_batch
 from hymirec.paths import CURVES_FIGURE, Layout
 from hymirec.report import plot_training_curves
 from hymirec.sequences import split_view, training_sequences
-from hymirec.stages.common import item_categories, load_sequence_data, train_tracked, training_summary, write_training_record
+from hymirec.stages.common import (
+    item_categories, load_sequence_data, remove_checkpoints, train_tracked, training_summary, write_training_record,
+)
 from hymirec.tracking import stage_run
 from hymirec.training import TrainingSchedule, fingerprint, seed_everything
 
@@ -46,17 +48,18 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     sequences = training_sequences(data.sequences)
     categories = item_categories(data.items)
 
-    models, outputs = {}, {}
+    models, outputs, checkpoints = {}, {}, []
     with stage_run(config, layout.root, "coarse_model"):
         for name, vectors in history_inputs(config, layout).items():
             seed_everything(config.seed)
             model = CoarseModel.from_embeddings(config.coarse, vectors, embeddings)
+            checkpoints.append(layout.checkpoint(f"coarse_model-{name}", fingerprint(config.seed, config.coarse, config.evaluation, name)))
             outputs[name] = train_tracked(
                 f"coarse_{name}", model, sequences,
                 lambda batch: training_batch(batch, config.coarse.max_length),
                 valid_view, config.evaluation, TrainingSchedule.of(config.coarse),
                 seed=config.seed,
-                checkpoint=layout.checkpoint(f"coarse_model-{name}", fingerprint(config.seed, config.coarse, config.evaluation, name)),
+                checkpoint=checkpoints[-1],
                 categories=categories,
                 length_of=len,  # batches of similar lengths, each trimmed to its longest sequence
             )
@@ -73,3 +76,4 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
             plot_training_curves({name: output.history for name, output in outputs.items()}, staging / CURVES_FIGURE)
         mlflow.log_artifacts(str(layout.coarse_curves), artifact_path="figures")
         write_json({name: training_summary(output) for name, output in outputs.items()}, layout.stage_metrics("coarse_model"))
+    remove_checkpoints(checkpoints)

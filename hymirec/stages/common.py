@@ -78,6 +78,12 @@ def train_tracked(
     return output
 
 
+def remove_checkpoints(checkpoints: Sequence[Path]) -> None:
+    """Drop the training states of models now saved as outputs (``train_with_early_stopping`` keeps them until then)."""
+    for checkpoint in checkpoints:
+        checkpoint.unlink(missing_ok=True)
+
+
 TRAINING_HISTORY, TRAINING_SUMMARY = "history.json", "summary.json"  # beside each trained model's weights
 
 

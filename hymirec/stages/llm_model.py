@@ -30,7 +30,9 @@ from hymirec.paths import CURVES_FIGURE, Layout
 from hymirec.report import plot_training_curves
 from hymirec.sequences import split_view, training_sequences
 from hymirec.serving import Catalog, ServedModel
-from hymirec.stages.common import TRAINING_HISTORY, TRAINING_SUMMARY, item_categories, load_sequence_data, train_tracked, write_training_record
+from hymirec.stages.common import (
+    TRAINING_HISTORY, TRAINING_SUMMARY, item_categories, load_sequence_data, remove_checkpoints, train_tracked, write_training_record,
+)
 from hymirec.tracking import stage_run
 from hymirec.training import TrainingSchedule, fingerprint, seed_everything
 
@@ -92,6 +94,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
             with atomic_directory(finished[variant]) as staging:
                 save_hymirec(model, staging)
                 write_training_record(output, staging)
+            remove_checkpoints([checkpoint])  # the parked folder stands for it now
 
         if not distributed.is_main():
             return

@@ -29,7 +29,9 @@ from hymirec.models.sasrec import SASRec, SASRecText, training_batch
 from hymirec.paths import CURVES_FIGURE, Layout
 from hymirec.report import plot_training_curves
 from hymirec.sequences import split_view, training_sequences
-from hymirec.stages.common import item_categories, load_sequence_data, train_tracked, training_summary, write_training_record
+from hymirec.stages.common import (
+    item_categories, load_sequence_data, remove_checkpoints, train_tracked, training_summary, write_training_record,
+)
 from hymirec.tracking import stage_run
 from hymirec.training import TrainingSchedule, fingerprint, seed_everything
 
@@ -63,17 +65,18 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     chosen = baselines(config, layout, data.num_items)
     categories = item_categories(data.items)
 
-    models, outputs = {}, {}
+    models, outputs, checkpoints = {}, {}, []
     with stage_run(config, layout.root, "sasrec_model"):
         # each baseline from the same seed, every position of every training sequence per epoch
         for name, baseline in chosen.items():
             seed_everything(config.seed)
             models[name] = baseline.build()
+            checkpoints.append(layout.checkpoint(f"sasrec_model-{name}", fingerprint(config.seed, baseline.section, config.evaluation, name)))
             outputs[name] = train_tracked(
                 name, models[name], sequences,
                 lambda batch, length=baseline.section.max_length: training_batch(batch, length),
                 valid_view, config.evaluation, TrainingSchedule.of(baseline.section), seed=config.seed,
-                checkpoint=layout.checkpoint(f"sasrec_model-{name}", fingerprint(config.seed, baseline.section, config.evaluation, name)),
+                checkpoint=checkpoints[-1],
                 categories=categories,
                 length_of=len,  # batches of similar lengths, each trimmed to its longest sequence
             )
@@ -90,3 +93,4 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
             plot_training_curves({name: output.history for name, output in outputs.items()}, staging / CURVES_FIGURE)
         mlflow.log_artifacts(str(layout.baselines_dir), artifact_path="models")
         write_json({name: training_summary(output) for name, output in outputs.items()}, layout.stage_metrics("sasrec_model"))
+    remove_checkpoints(checkpoints)

@@ -109,10 +109,16 @@ def test_training_is_deterministic_and_resumes_identically(tmp_path) -> None:
     with pytest.raises(KeyboardInterrupt):
         train(sequences, epochs=3, checkpoint=checkpoint, interrupt_at_epoch=3)
     assert checkpoint.exists()
-    _, resumed = train(sequences, epochs=3, checkpoint=checkpoint)
+    resumed_model, resumed = train(sequences, epochs=3, checkpoint=checkpoint)
     assert resumed.history == first.history
     assert mlflow.active_run() is None  # training outside a stage run leaves no stray MLflow run
-    assert not checkpoint.exists()  # a finished run removes its checkpoint
+    # the finished run's state stays (its caller removes it once the model is saved): a rerun returns the
+    # same model and history without training another epoch
+    assert checkpoint.exists()
+    again, rerun = train(sequences, epochs=3, checkpoint=checkpoint, interrupt_at_epoch=1)  # raises if it trains an epoch
+    assert rerun.history == first.history and rerun.best_epoch == first.best_epoch
+    for name, weights in resumed_model.state_dict().items():
+        torch.testing.assert_close(again.state_dict()[name], weights, rtol=0, atol=0)
 
 
 def test_popularity_ranks_by_input_counts() -> None:
