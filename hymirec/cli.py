@@ -85,6 +85,22 @@ def _seeds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _snapshot(args: argparse.Namespace) -> int:
+    from hymirec import snapshot
+
+    try:
+        if args.action == "save":
+            manifest = snapshot.save(Path(args.root), Path(args.path), args.note)
+            print(f"saved {manifest['saved']} of {args.root} -> {args.path}")
+        else:
+            restored = snapshot.restore(Path(args.path), Path(args.root))
+            print(f"restored {restored} from {args.path} into {args.root}")
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _paired(args: argparse.Namespace) -> int:
     from hymirec.paired import write_paired
 
@@ -153,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("runs", nargs="+", help="results directories written by 'hymirec publish', one per seed")
     seeds.add_argument("--out", required=True, help="folder for seeds.json and seeds.md")
     seeds.set_defaults(handler=_seeds)
+
+    snapshot = commands.add_parser("snapshot", help="carry a workspace's training state (models, checkpoints) to another machine")
+    snapshot.add_argument("action", choices=("save", "restore"))
+    snapshot.add_argument("path", help="the snapshot folder (save: written whole; restore: read)")
+    snapshot.add_argument("--root", default=".", help="workspace root (restore: its data stages already re-run)")
+    snapshot.add_argument("--note", default="", help="save: what the snapshot holds, in words")
+    snapshot.set_defaults(handler=_snapshot)
 
     from hymirec.bench.run import SECTIONS
 
