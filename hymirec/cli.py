@@ -91,10 +91,10 @@ def _snapshot(args: argparse.Namespace) -> int:
     try:
         if args.action == "save":
             manifest = snapshot.save(Path(args.root), Path(args.path), args.note)
-            print(f"saved {manifest['saved']} of {args.root} -> {args.path}")
+            print(f"saved {len(manifest['sha256'])} files of {args.root} -> {args.path}")
         else:
             restored = snapshot.restore(Path(args.path), Path(args.root))
-            print(f"restored {restored} from {args.path} into {args.root}")
+            print(f"restored {len(restored)} files from {args.path} into {args.root}")
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot = commands.add_parser("snapshot", help="carry a workspace's training state (models, checkpoints) to another machine")
     snapshot.add_argument("action", choices=("save", "restore"))
     snapshot.add_argument("path", help="the snapshot folder (save: written whole; restore: read)")
-    snapshot.add_argument("--root", default=".", help="workspace root (restore: its data stages already re-run)")
+    snapshot.add_argument("--root", default=".", help="workspace root (restore: a fresh clone)")
     snapshot.add_argument("--note", default="", help="save: what the snapshot holds, in words")
     snapshot.set_defaults(handler=_snapshot)
 

@@ -1,14 +1,18 @@
 """Carry a benchmark workspace's training from one machine to the next.
 
 The full-size benchmark needs more hours of training than one machine lives (each session here gets a
-fresh one; preemptible cloud machines are the same). The data stages before training are cheap and
-deterministic (``results/determinism``): a fresh workspace re-runs them in minutes. Hours of training
-are what must travel. ``save`` copies what the training stages have produced so far — finished models,
-the per-epoch checkpoints of unfinished ones (``Layout.checkpoint``: finished LLM variants are parked
-there too), the stages' reports — and a manifest with the SHA-256 of every file those models were
-trained on. ``restore`` copies them into a workspace whose data stages have been re-run, once every
-input file there is byte-identical to the manifest's: a model is never resumed on other inputs than its
-own, and a data stage that stopped reproducing is an error, not a silently different benchmark.
+fresh one; preemptible cloud machines are the same). ``save`` copies what a training stage resumes
+from into one folder: the data stages' outputs the models were trained on, and what the training stages
+have produced so far — finished models, the per-epoch checkpoints of unfinished ones
+(``Layout.checkpoint``; finished LLM variants are parked there too), their reports — with the SHA-256
+of every file. ``restore`` copies it into a fresh clone, and the training stages resume where they
+stopped.
+
+The data stages' outputs travel rather than being re-run: they are deterministic on one machine
+(``results/determinism``) but not from one machine to another — re-run on a fresh machine with the same
+code and config, the full-size benchmark's coarse model scored validation NDCG@10 0.1669 where it had
+scored 0.1696 (from its first epoch on; SASRec, which reads no item vectors, reproduced 0.1762 exactly).
+A checkpoint resumed on inputs other than its own would be a different benchmark, silently.
 """
 
 from __future__ import annotations
@@ -22,76 +26,74 @@ from hymirec.io import atomic_directory, read_json, write_json
 from hymirec.paths import Layout
 
 MANIFEST = "manifest.json"
+DATA_STAGES = ("raw_logs", "validated_sequences", "item_embeddings", "codebook")
 TRAINING_STAGES = ("sasrec_model", "coarse_model", "llm_model")
 
 
-def training_state(layout: Layout) -> list[Path]:
-    """What the training stages have written so far, relative to the workspace (only what exists)."""
-    candidates = [layout.baselines_dir, layout.coarse_dir, layout.llm_dir, layout.root / "checkpoints"]
-    for stage in TRAINING_STAGES:
-        candidates += [layout.reports_dir / stage, layout.stage_metrics(stage)]
-    return [path.relative_to(layout.root) for path in candidates if path.exists()]
+def data_outputs(layout: Layout) -> list[Path]:
+    """The data stages' outputs the training stages read."""
+    return [layout.raw_dir, layout.sequences_dir, layout.embeddings_dir, layout.codebook_dir, layout.codebook_figures_dir]
 
 
-def training_inputs(layout: Layout) -> list[Path]:
-    """The data stages' outputs the training stages read: the files whose bytes a restore must match."""
-    return [layout.raw_dir, layout.sequences_dir, layout.embeddings_dir, layout.codebook_dir]
+def training_outputs(layout: Layout) -> list[Path]:
+    """Everything the training stages write, finished or not (their metrics JSONs aside)."""
+    return [layout.baselines_dir, layout.coarse_dir, layout.llm_dir, layout.baselines_curves, layout.coarse_curves,
+            layout.llm_curves, layout.root / "checkpoints"]
 
 
-def file_digests(root: Path, folders: list[Path]) -> dict[str, str]:
-    """SHA-256 of every file under ``folders``, keyed by its path relative to ``root``."""
-    digests = {}
-    for folder in folders:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            digests[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return digests
+def stage_records(layout: Layout) -> list[Path]:
+    """Each stage's metrics JSON. A fresh clone holds the default pipeline's committed copies, which these replace."""
+    return [layout.stage_metrics(stage) for stage in (*DATA_STAGES, *TRAINING_STAGES)]
 
 
 def save(root: Path, out: Path, note: str = "") -> dict[str, Any]:
-    """Copy the training state of the workspace ``root`` into ``out`` (replacing it whole), with its manifest."""
+    """Copy what the workspace ``root`` resumes from into ``out`` (replacing it whole), with its manifest."""
     layout = Layout(root.resolve())
-    state = training_state(layout)
-    if not state:
-        raise FileNotFoundError(f"{layout.root}: no training stage has written anything yet; nothing to save")
-    missing = [str(folder) for folder in training_inputs(layout) if not folder.is_dir()]
+    missing = [str(path) for path in data_outputs(layout) if not path.is_dir()]
     if missing:
-        raise FileNotFoundError(f"{layout.root}: the training inputs {missing} are missing; a snapshot needs them to check a restore")
-    manifest = {
-        "saved": [path.as_posix() for path in state],
-        "inputs_sha256": file_digests(layout.root, training_inputs(layout)),
-        "note": note,
-    }
+        raise FileNotFoundError(f"{layout.root}: the data stages' outputs {missing} are missing (run them first)")
+    trained = [path for path in training_outputs(layout) if path.exists()]
+    if not trained:
+        raise FileNotFoundError(f"{layout.root}: no training stage has written anything yet; nothing to save")
+    carried = [*data_outputs(layout), *trained, *(path for path in stage_records(layout) if path.exists())]
     with atomic_directory(out) as staging:
-        for path in state:
-            _copy(layout.root / path, staging / path)
+        for path in carried:
+            _copy(path, staging / path.relative_to(layout.root))
+        manifest = {"note": note, "sha256": _digests(staging)}
         write_json(manifest, staging / MANIFEST)
     return manifest
 
 
 def restore(snapshot: Path, root: Path) -> list[str]:
-    """Copy a snapshot's training state into the workspace ``root``; refuse if its inputs differ from the manifest's."""
+    """Copy a snapshot into the workspace ``root``, which must hold no outputs of its own; returns the paths copied.
+
+    Refuses, copying nothing, when a snapshot file is missing or not the bytes that were saved (a
+    partial checkout, a Git LFS pointer) or when the workspace already holds data or training outputs.
+    """
     manifest_path = snapshot / MANIFEST
     if not manifest_path.exists():
         raise FileNotFoundError(f"{manifest_path}: not a snapshot written by 'hymirec snapshot save'")
-    manifest = read_json(manifest_path)
+    expected = read_json(manifest_path)["sha256"]
+    present = _digests(snapshot)
+    damaged = sorted(name for name in expected if present.get(name) != expected[name])
+    if damaged:
+        raise ValueError(f"{snapshot}: files missing or not as saved: {damaged[:5]}{' …' if len(damaged) > 5 else ''}")
     layout = Layout(root.resolve())
-    already = training_state(layout)
-    if already:
-        raise ValueError(f"{layout.root}: already holds training state ({[path.as_posix() for path in already]}); "
-                         "restore only into a workspace that has trained nothing, so that nothing is overwritten")
-    present = file_digests(layout.root, [folder for folder in training_inputs(layout) if folder.is_dir()])
-    expected = manifest["inputs_sha256"]
-    differing = sorted(name for name in expected if present.get(name) != expected[name])
-    unexpected = sorted(set(present) - set(expected))
-    if differing or unexpected:
-        raise ValueError(
-            f"{layout.root}: the training inputs are not the ones the snapshot's models were trained on "
-            f"(missing or different: {differing[:5]}{' …' if len(differing) > 5 else ''}; not in the snapshot: {unexpected[:5]}). "
-            "Re-run the data stages with the snapshot's config and code first."
-        )
-    for name in manifest["saved"]:
+    occupied = [str(path.relative_to(layout.root)) for path in (*data_outputs(layout), *training_outputs(layout)) if path.exists()]
+    if occupied:
+        raise ValueError(f"{layout.root}: already holds {occupied}; restore only into a fresh clone, so that nothing is overwritten")
+    for name in expected:
         _copy(snapshot / name, layout.root / name)
-    return manifest["saved"]
+    return sorted(expected)
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder`` but the manifest, keyed by its path relative to ``folder``."""
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path != folder / MANIFEST
+    }
 
 
 def _copy(source: Path, target: Path) -> None:

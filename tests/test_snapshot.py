@@ -1,8 +1,8 @@
-"""A workspace's training state carried to a fresh workspace reports what the original reported.
+"""A workspace's training carried to a fresh clone reports what the original reported.
 
-The round trip is real (slow): the end-to-end test's materialised ML-100K workspace is saved; a fresh
-copy of the checkout re-runs only the data stages, restores the snapshot and runs ``evaluation_report``,
-which must reproduce the original report's metrics exactly. The refusals run on small files.
+The round trip is real (slow): the end-to-end test's materialised ML-100K workspace is saved, restored
+into a fresh copy of the checkout, and ``evaluation_report`` there must reproduce the original report's
+metrics exactly. The refusals run on files of a few bytes.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ from hymirec.io import read_json
 from hymirec.paths import Layout
 from tests.pipeline import build_workspace, run
 
-DATA_STAGES = ("raw_logs", "validated_sequences", "item_embeddings", "codebook")
-
 
 def _small_workspace(root: Path) -> Layout:
-    """Inputs and a finished model as files of a few bytes: enough to check what save and restore refuse."""
+    """Data outputs and one finished model as files of a few bytes."""
     layout = Layout(root)
-    for folder in snapshot.training_inputs(layout):
+    for folder in snapshot.data_outputs(layout):
         folder.mkdir(parents=True)
         (folder / "part.bin").write_bytes(folder.name.encode())
     layout.baselines_dir.mkdir(parents=True)
@@ -31,41 +29,30 @@ def _small_workspace(root: Path) -> Layout:
     return layout
 
 
-def _fresh_inputs(root: Path, source: Layout) -> Layout:
-    """A workspace holding the same inputs as ``source`` and no training state."""
-    layout = Layout(root)
-    for folder in snapshot.training_inputs(source):
-        target = layout.root / folder.relative_to(source.root)
-        target.mkdir(parents=True)
-        for path in folder.iterdir():
-            (target / path.name).write_bytes(path.read_bytes())
-    return layout
-
-
-def test_restore_copies_the_training_state_onto_identical_inputs(tmp_path: Path) -> None:
+def test_restore_copies_data_and_training_state_into_a_fresh_workspace(tmp_path: Path) -> None:
     source = _small_workspace(tmp_path / "source")
     manifest = snapshot.save(source.root, tmp_path / "snap", note="two epochs")
-    assert manifest["saved"] == ["models/baselines"] and manifest["note"] == "two epochs"
-    fresh = _fresh_inputs(tmp_path / "fresh", source)
-    assert snapshot.restore(tmp_path / "snap", fresh.root) == ["models/baselines"]
+    assert manifest["note"] == "two epochs" and "models/baselines/weights.pt" in manifest["sha256"]
+    restored = snapshot.restore(tmp_path / "snap", tmp_path / "fresh")
+    assert "data/embeddings/part.bin" in restored
+    fresh = Layout(tmp_path / "fresh")
     assert (fresh.baselines_dir / "weights.pt").read_bytes() == b"weights"
+    assert (fresh.embeddings_dir / "part.bin").read_bytes() == b"embeddings"
 
 
-def test_restore_refuses_inputs_other_than_the_snapshots(tmp_path: Path) -> None:
-    source = _small_workspace(tmp_path / "source")
-    snapshot.save(source.root, tmp_path / "snap")
-    fresh = _fresh_inputs(tmp_path / "fresh", source)
-    (fresh.embeddings_dir / "part.bin").write_bytes(b"other embeddings")
+def test_restore_refuses_a_snapshot_whose_files_are_not_as_saved(tmp_path: Path) -> None:
+    snapshot.save(_small_workspace(tmp_path / "source").root, tmp_path / "snap")
+    (tmp_path / "snap" / "data" / "embeddings" / "part.bin").write_bytes(b"version https://git-lfs.github.com/spec/v1")
     with pytest.raises(ValueError, match="data/embeddings/part.bin"):
-        snapshot.restore(tmp_path / "snap", fresh.root)
-    assert not fresh.baselines_dir.exists()  # nothing was copied
+        snapshot.restore(tmp_path / "snap", tmp_path / "fresh")
+    assert not (tmp_path / "fresh").exists()  # nothing was copied
 
 
-def test_restore_never_overwrites_a_workspace_that_has_trained(tmp_path: Path) -> None:
+def test_restore_never_overwrites_a_workspace_that_has_outputs(tmp_path: Path) -> None:
     source = _small_workspace(tmp_path / "source")
     snapshot.save(source.root, tmp_path / "snap")
     (source.baselines_dir / "weights.pt").write_bytes(b"newer weights")
-    with pytest.raises(ValueError, match="already holds training state"):
+    with pytest.raises(ValueError, match="already holds"):
         snapshot.restore(tmp_path / "snap", source.root)
     assert (source.baselines_dir / "weights.pt").read_bytes() == b"newer weights"
 
@@ -87,8 +74,6 @@ def test_a_restored_workspace_reports_the_metrics_of_the_original(materialised, 
     fresh.mkdir()
     env = build_workspace(fresh, smollm2_cache)
     cli = [sys.executable, "-m", "hymirec.cli"]
-    for stage in DATA_STAGES:
-        run([*cli, "stage", stage], fresh, env)
     run([*cli, "snapshot", "restore", str(tmp_path / "snap")], fresh, env)
     run([*cli, "stage", "evaluation_report"], fresh, env)
     restored, expected = read_json(Layout(fresh).metrics), read_json(Layout(original).metrics)
