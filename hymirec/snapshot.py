@@ -12,7 +12,7 @@ The data stages' outputs travel rather than being re-run: they are deterministic
 (``results/determinism``; the full-size benchmark's embeddings and codebook too, at 1 and 2 threads) but
 not from one machine to another — re-run on a fresh machine with the same code and config, the full-size
 benchmark's coarse model, which reads the item vectors, scored validation NDCG@10 0.1669 where it had
-scored 0.1696 (apart from its first epoch on), while SASRec, which reads none, reproduced 0.1762 exactly.
+scored 0.1696 (the curves part at the first epoch), while SASRec, which reads none, reproduced 0.1762 exactly.
 A checkpoint resumed on inputs other than its own would be a different benchmark, silently.
 """
 
