@@ -10,10 +10,11 @@ stopped.
 
 The data stages' outputs travel rather than being re-run: they are deterministic on one machine
 (``results/determinism``; the full-size benchmark's embeddings and codebook too, at 1 and 2 threads) but
-not from one machine to another — re-run on a fresh machine with the same code and config, the full-size
-benchmark's coarse model, which reads the item vectors, scored validation NDCG@10 0.1669 where it had
-scored 0.1696 (the curves part at the first epoch), while SASRec, which reads none, reproduced 0.1762 exactly.
-A checkpoint resumed on inputs other than its own would be a different benchmark, silently.
+not from one machine to another. Re-run on a fresh machine with the same code and config, the full-size
+benchmark's codebook came out otherwise: the coarse model reading it scored validation NDCG@10 0.1669
+where it had scored 0.1696 (the curves part at the first epoch), while SASRec (0.1762), SASRec with the
+item text (0.1741) and the coarse model on the exact item vectors (0.1689) reproduced exactly. A
+checkpoint resumed on inputs other than its own would be a different benchmark, silently.
 """
 
 from __future__ import annotations
