@@ -8,6 +8,13 @@ have produced so far — finished models, the per-epoch checkpoints of unfinishe
 of every file. ``restore`` copies it into a fresh clone, and the training stages resume where they
 stopped.
 
+Each distinct tensor is stored once (``tensors/<sha256>.pt``), and every ``.pt`` file as its structure
+with references to them: a checkpoint holds its model twice (last and best state) beside the optimiser,
+and every model of the benchmark holds the same item-vector tables (3,706 × 384 floats, twice in an LLM
+variant). Stored whole, one session's state of the full-size benchmark is ~175 MB; deduplicated, the
+tables are stored once and a model adds little more than what it learned. ``save`` rebuilds every file
+from what it stored and compares it with the original before it keeps anything.
+
 The data stages' outputs travel rather than being re-run: they are deterministic on one machine
 (``results/determinism``; the full-size benchmark's embeddings and codebook too, at 1 and 2 threads) but
 not from one machine to another. Re-run on a fresh machine with the same code and config, the full-size
@@ -24,10 +31,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from hymirec.io import atomic_directory, read_json, write_json
+import torch
+
+from hymirec.io import atomic_directory, read_json, write_atomically, write_json
 from hymirec.paths import Layout
 
 MANIFEST = "manifest.json"
+TENSORS = "tensors"  # the snapshot's folder of distinct tensors, each named by its content's SHA-256
+TENSOR_REFERENCE = "__snapshot_tensor__"  # the key of a tensor's stand-in in a stored structure
+FORMAT = 1  # of the snapshot folder; restore refuses another, rather than copying structures it cannot read
 DATA_STAGES = ("raw_logs", "validated_sequences", "item_embeddings", "codebook")
 TRAINING_STAGES = ("sasrec_model", "coarse_model", "llm_model")
 
@@ -58,10 +70,16 @@ def save(root: Path, out: Path, note: str = "") -> dict[str, Any]:
     if not trained:
         raise FileNotFoundError(f"{layout.root}: no training stage has written anything yet; nothing to save")
     carried = [*data_outputs(layout), *trained, *(path for path in stage_records(layout) if path.exists())]
+    files = [path for top in carried for path in ([top] if top.is_file() else sorted(top.rglob("*"))) if path.is_file()]
     with atomic_directory(out) as staging:
-        for path in carried:
-            _copy(path, staging / path.relative_to(layout.root))
-        manifest = {"note": note, "sha256": _digests(staging)}
+        for path in files:
+            target = staging / path.relative_to(layout.root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.suffix == ".pt":
+                _store_deduplicated(path, target, staging / TENSORS)
+            else:
+                shutil.copy2(path, target)
+        manifest = {"format": FORMAT, "note": note, "sha256": _digests(staging)}
         write_json(manifest, staging / MANIFEST)
     return manifest
 
@@ -75,7 +93,10 @@ def restore(snapshot: Path, root: Path) -> list[str]:
     manifest_path = snapshot / MANIFEST
     if not manifest_path.exists():
         raise FileNotFoundError(f"{manifest_path}: not a snapshot written by 'hymirec snapshot save'")
-    expected = read_json(manifest_path)["sha256"]
+    manifest = read_json(manifest_path)
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"{manifest_path}: snapshot format {manifest.get('format')}, this code reads format {FORMAT}")
+    expected = manifest["sha256"]
     present = _digests(snapshot)
     damaged = sorted(name for name in expected if present.get(name) != expected[name])
     if damaged:
@@ -84,9 +105,74 @@ def restore(snapshot: Path, root: Path) -> list[str]:
     occupied = [str(path.relative_to(layout.root)) for path in (*data_outputs(layout), *training_outputs(layout)) if path.exists()]
     if occupied:
         raise ValueError(f"{layout.root}: already holds {occupied}; restore only into a fresh clone, so that nothing is overwritten")
-    for name in expected:
-        _copy(snapshot / name, layout.root / name)
-    return sorted(expected)
+    restored = sorted(name for name in expected if not name.startswith(f"{TENSORS}/"))
+    for name in restored:
+        target = layout.root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.suffix == ".pt":
+            rebuilt = _rebuilt(torch.load(snapshot / name, weights_only=False), snapshot / TENSORS)
+            write_atomically(target, lambda temp, rebuilt=rebuilt: torch.save(rebuilt, temp))
+        else:
+            shutil.copy2(snapshot / name, target)
+    return restored
+
+
+def _store_deduplicated(source: Path, target: Path, tensors: Path) -> None:
+    """Store the ``.pt`` file ``source`` as its structure in ``target`` and each tensor in ``tensors`` (once)."""
+    original = torch.load(source, weights_only=False)
+    found: dict[str, torch.Tensor] = {}
+    structure = _with_references(original, found)
+    tensors.mkdir(exist_ok=True)
+    for key, tensor in found.items():
+        if not (tensors / f"{key}.pt").exists():
+            torch.save(tensor, tensors / f"{key}.pt")
+    torch.save(structure, target)
+    if not _same(_rebuilt(torch.load(target, weights_only=False), tensors), original):
+        raise ValueError(f"{source}: rebuilt from the snapshot it differs from the original; not saved")
+
+
+def _tensor_key(tensor: torch.Tensor) -> str:
+    content = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+    return hashlib.sha256(f"{tensor.dtype}{tuple(tensor.shape)}".encode() + content).hexdigest()
+
+
+def _with_references(value: Any, found: dict[str, torch.Tensor]) -> Any:
+    """``value`` with every tensor replaced by a reference to its content, collected in ``found``."""
+    if isinstance(value, torch.Tensor):
+        key = _tensor_key(value)
+        found.setdefault(key, value.detach().cpu().clone())
+        return {TENSOR_REFERENCE: key}
+    return _map_containers(value, lambda item: _with_references(item, found))
+
+
+def _rebuilt(value: Any, tensors: Path) -> Any:
+    """A stored structure with its tensors read back."""
+    if isinstance(value, dict) and set(value) == {TENSOR_REFERENCE}:
+        return torch.load(tensors / f"{value[TENSOR_REFERENCE]}.pt", weights_only=True)
+    return _map_containers(value, lambda item: _rebuilt(item, tensors))
+
+
+def _map_containers(value: Any, convert: Any) -> Any:
+    """``convert`` applied to every item of a dict, list or tuple (a state dict keeps its version metadata)."""
+    if isinstance(value, dict):
+        mapped = type(value)((key, convert(item)) for key, item in value.items())
+        if hasattr(value, "_metadata"):
+            mapped._metadata = value._metadata
+        return mapped
+    if isinstance(value, (list, tuple)):
+        return type(value)(convert(item) for item in value)
+    return value
+
+
+def _same(first: Any, second: Any) -> bool:
+    if isinstance(first, torch.Tensor) or isinstance(second, torch.Tensor):
+        return (isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor) and first.dtype == second.dtype
+                and first.shape == second.shape and torch.equal(first, second))
+    if isinstance(first, dict) and isinstance(second, dict):
+        return first.keys() == second.keys() and all(_same(first[key], second[key]) for key in first)
+    if isinstance(first, (list, tuple)) and isinstance(second, (list, tuple)):
+        return type(first) is type(second) and len(first) == len(second) and all(map(_same, first, second))
+    return type(first) is type(second) and first == second
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -96,11 +182,3 @@ def _digests(folder: Path) -> dict[str, str]:
         for path in sorted(folder.rglob("*"))
         if path.is_file() and path != folder / MANIFEST
     }
-
-
-def _copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if source.is_dir():
-        shutil.copytree(source, target)
-    else:
-        shutil.copy2(source, target)

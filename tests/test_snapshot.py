@@ -7,10 +7,12 @@ metrics exactly. The refusals run on files of a few bytes.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from hymirec import snapshot
 from hymirec.io import read_json
@@ -19,25 +21,35 @@ from tests.pipeline import build_workspace, run
 
 
 def _small_workspace(root: Path) -> Layout:
-    """Data outputs and one finished model as files of a few bytes."""
+    """Data outputs as files of a few bytes; a finished model and a checkpoint that share an item table."""
     layout = Layout(root)
     for folder in snapshot.data_outputs(layout):
         folder.mkdir(parents=True)
         (folder / "part.bin").write_bytes(folder.name.encode())
+    table = torch.arange(12, dtype=torch.float32).reshape(4, 3)
     layout.baselines_dir.mkdir(parents=True)
-    (layout.baselines_dir / "weights.pt").write_bytes(b"weights")
+    torch.save({"items": table, "bias": torch.zeros(3, dtype=torch.bfloat16)}, layout.baselines_dir / "model.pt")
+    (layout.root / "checkpoints").mkdir()
+    torch.save({"model": {"items": table}, "best_state": {"items": table.clone()}, "history": [{"epoch": 1, "loss": 2.5}],
+                "rng": torch.get_rng_state()}, layout.root / "checkpoints" / "run.pt")
     return layout
 
 
-def test_restore_copies_data_and_training_state_into_a_fresh_workspace(tmp_path: Path) -> None:
+def test_restore_rebuilds_data_and_training_state_in_a_fresh_workspace(tmp_path: Path) -> None:
     source = _small_workspace(tmp_path / "source")
     manifest = snapshot.save(source.root, tmp_path / "snap", note="two epochs")
-    assert manifest["note"] == "two epochs" and "models/baselines/weights.pt" in manifest["sha256"]
+    assert manifest["note"] == "two epochs" and "models/baselines/model.pt" in manifest["sha256"]
+    # the item table, held three times, is stored once: table, bias and the RNG state
+    assert len(list((tmp_path / "snap" / snapshot.TENSORS).iterdir())) == 3
     restored = snapshot.restore(tmp_path / "snap", tmp_path / "fresh")
-    assert "data/embeddings/part.bin" in restored
+    assert "data/embeddings/part.bin" in restored and not any(name.startswith(snapshot.TENSORS) for name in restored)
     fresh = Layout(tmp_path / "fresh")
-    assert (fresh.baselines_dir / "weights.pt").read_bytes() == b"weights"
     assert (fresh.embeddings_dir / "part.bin").read_bytes() == b"embeddings"
+    for name in ("models/baselines/model.pt", "checkpoints/run.pt"):
+        original, rebuilt = torch.load(source.root / name, weights_only=False), torch.load(fresh.root / name, weights_only=False)
+        assert snapshot._same(rebuilt, original), name
+    model = torch.load(fresh.baselines_dir / "model.pt", weights_only=True)  # as load_model reads it
+    assert model["bias"].dtype == torch.bfloat16
 
 
 def test_restore_refuses_a_snapshot_whose_files_are_not_as_saved(tmp_path: Path) -> None:
@@ -51,16 +63,16 @@ def test_restore_refuses_a_snapshot_whose_files_are_not_as_saved(tmp_path: Path)
 def test_restore_never_overwrites_a_workspace_that_has_outputs(tmp_path: Path) -> None:
     source = _small_workspace(tmp_path / "source")
     snapshot.save(source.root, tmp_path / "snap")
-    (source.baselines_dir / "weights.pt").write_bytes(b"newer weights")
+    (source.baselines_dir / "model.pt").write_bytes(b"newer weights")
     with pytest.raises(ValueError, match="already holds"):
         snapshot.restore(tmp_path / "snap", source.root)
-    assert (source.baselines_dir / "weights.pt").read_bytes() == b"newer weights"
+    assert (source.baselines_dir / "model.pt").read_bytes() == b"newer weights"
 
 
 def test_save_refuses_a_workspace_that_has_trained_nothing(tmp_path: Path) -> None:
     layout = _small_workspace(tmp_path / "source")
-    (layout.baselines_dir / "weights.pt").unlink()
-    layout.baselines_dir.rmdir()
+    shutil.rmtree(layout.baselines_dir)
+    shutil.rmtree(layout.root / "checkpoints")
     with pytest.raises(FileNotFoundError, match="nothing to save"):
         snapshot.save(layout.root, tmp_path / "snap")
     assert not (tmp_path / "snap").exists()
