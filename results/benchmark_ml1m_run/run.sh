@@ -12,7 +12,7 @@
 # what is left) and evaluation_report. A variant parks under checkpoints/ when it finishes and every
 # epoch leaves a checkpoint, so any stage may stop at any point.
 # The snapshot is written and read by this checkout's code, whatever commit the workspaces run.
-# save: SIGSTOPs the running stages, parks and copies $WS2's newer checkpoints into $WS, writes
+# save: SIGSTOPs the running stages, parks and copies $WS2's checkpoints of its variants into $WS, writes
 # `hymirec snapshot save` of $WS to snapshot/ and the logs to logs/, and SIGCONTs the stages.
 set -u
 MAIN=$(cd "$(dirname "$0")/../.." && pwd)
@@ -76,7 +76,10 @@ save() {
   local pids; pids=$(pgrep -f "hymirec.cli stage" || true)
   [ -n "$pids" ] && kill -STOP $pids
   park
-  [ -d "$WS2/checkpoints" ] && cp -ru "$WS2/checkpoints/." "$WS/checkpoints/"
+  local variant  # only $WS2's own variants: its restored copies of $WS's checkpoints are stale
+  for variant in ${WS2_VARIANTS//,/ }; do
+    cp -ru "$WS2"/checkpoints/llm_model-"$variant"-* "$WS/checkpoints/" 2>/dev/null
+  done
   (cd "$MAIN" && .venv/bin/python -m hymirec.cli snapshot save "$RUN/snapshot" --root "$WS" --note "${NOTE:-}")
   local status=$?
   mkdir -p "$RUN/logs" && cp "$WS"/logs/*.log "$WS/logs/stage_times.txt" "$RUN/logs/"
