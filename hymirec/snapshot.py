@@ -35,14 +35,12 @@ from typing import Any
 import torch
 
 from hymirec.io import atomic_directory, read_json, write_atomically, write_json
-from hymirec.paths import Layout
+from hymirec.paths import STAGES, Layout
 
 MANIFEST = "manifest.json"
 TENSORS = "tensors"  # the snapshot's folder of distinct tensors, each named by its content's SHA-256
 TENSOR_REFERENCE = "__snapshot_tensor__"  # the key of a tensor's stand-in in a stored structure
 FORMAT = 1  # of the snapshot folder; restore refuses another, rather than copying structures it cannot read
-DATA_STAGES = ("raw_logs", "validated_sequences", "item_embeddings", "codebook")
-TRAINING_STAGES = ("sasrec_model", "coarse_model", "llm_model")
 
 
 def data_outputs(layout: Layout) -> list[Path]:
@@ -57,8 +55,8 @@ def training_outputs(layout: Layout) -> list[Path]:
 
 
 def stage_records(layout: Layout) -> list[Path]:
-    """Each stage's metrics JSON. A fresh clone holds the default pipeline's committed copies, which these replace."""
-    return [layout.stage_metrics(stage) for stage in (*DATA_STAGES, *TRAINING_STAGES)]
+    """The metrics JSON of each stage up to training. A fresh clone holds the default pipeline's committed copies, which these replace."""
+    return [layout.stage_metrics(stage) for stage in STAGES if stage != "evaluation_report"]
 
 
 def save(root: Path, out: Path, note: str = "") -> dict[str, Any]:
