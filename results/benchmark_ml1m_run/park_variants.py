@@ -2,8 +2,10 @@
 
 A workspace's ``llm_model`` stage skips every variant parked under its checkpoints/ (keyed by the
 variant's settings) and publishes models/llm/ once all are there; publishing removes the parked copies.
-Two workspaces that each train some of the variants (``run.sh``) therefore park what either published
-into the first before it runs the whole list, which then trains nothing twice.
+Run again with a longer variant list, it would retrain what it published (seed 42 published five
+variants before ``hymirec_smollm2`` trains). Parking what models/llm/ holds first (``run.sh resume``)
+lets the whole list train only what is new; a second workspace that trained some variants in parallel
+parks its published ones into the first the same way.
 
     python park_variants.py CONFIG TARGET_WORKSPACE SOURCE_WORKSPACE...
 """
