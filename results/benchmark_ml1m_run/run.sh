@@ -11,52 +11,37 @@
 # variants not parked: hymirec_smollm2 since seed 42's others were published) and evaluation_report.
 # Every epoch leaves a checkpoint, so the stage may stop at any point. seed.sh trains the seed runs.
 # The snapshot is written and read by this checkout's code, whatever commit the workspace runs.
-# save: SIGSTOPs the running stages, writes `hymirec snapshot save` of $WS to snapshot/ and its logs to
-# logs/, and SIGCONTs the stages.
+# save: pauses the running stages, writes `hymirec snapshot save` of $WS to snapshot/ and its logs to
+# logs/, and lets the stages go on.
 set -u
 MAIN=$(cd "$(dirname "$0")/../.." && pwd)
 RUN="$MAIN/results/benchmark_ml1m_run"
 WS=${WS:-$MAIN/../bench_full}
 CFG=configs/benchmark_ml1m.yaml
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-
-log() { echo "$(date -Is) $*" >> "$WS/logs/stage_times.txt"; }
-
-stage() {  # stage NAME
-  log "start $1 ($WS)"
-  if (cd "$WS" && HYMIREC_THREADS=1 .venv/bin/python -m hymirec.cli stage "$1" -c "$CFG" >> "logs/$1.log" 2>&1); then
-    log "done $1 ($WS)"
-  else
-    log "FAILED $1 ($WS)"; return 1
-  fi
-}
+source "$RUN/common.sh"
 
 workspace() {  # a clone of this checkout holding the snapshot (or the data stages' outputs)
   [ -d "$WS" ] && return 0
-  git clone -q "$MAIN" "$WS" && ln -s "$MAIN/.venv" "$WS/.venv" && mkdir -p "$WS/logs" || return 1
-  cp -n "$RUN"/logs/* "$WS/logs/" 2>/dev/null
+  clone_workspace "$WS" "$RUN/logs" || return 1
   if [ -f "$RUN/snapshot/manifest.json" ]; then
-    (cd "$MAIN" && .venv/bin/python -m hymirec.cli snapshot restore "$RUN/snapshot" --root "$WS") || return 1
+    restore_snapshot "$RUN/snapshot" "$WS" || return 1
   else
-    for name in raw_logs validated_sequences item_embeddings codebook; do stage "$name" || return 1; done
+    for name in raw_logs validated_sequences item_embeddings codebook; do stage "$WS" "$name" "$CFG" || return 1; done
   fi
 }
 
 resume() {
   workspace || exit 1
   (cd "$WS" && .venv/bin/python "$RUN/park_variants.py" "$CFG" "$WS" "$WS" >> logs/park.log 2>&1) || exit 1
-  [ -d "$WS/models/baselines" ] || stage sasrec_model || exit 1
-  [ -d "$WS/models/coarse" ] || stage coarse_model || exit 1
-  stage llm_model && stage evaluation_report
+  [ -d "$WS/models/baselines" ] || stage "$WS" sasrec_model "$CFG" || exit 1
+  [ -d "$WS/models/coarse" ] || stage "$WS" coarse_model "$CFG" || exit 1
+  stage "$WS" llm_model "$CFG" && stage "$WS" evaluation_report "$CFG"
 }
 
 save() {
-  local pids; pids=$(pgrep -f "hymirec.cli stage" || true)
-  [ -n "$pids" ] && kill -STOP $pids
-  (cd "$MAIN" && .venv/bin/python -m hymirec.cli snapshot save "$RUN/snapshot" --root "$WS" --note "${NOTE:-}")
+  save_snapshot "$WS" "$RUN/snapshot"
   local status=$?
   mkdir -p "$RUN/logs" && cp "$WS"/logs/*.log "$WS"/logs/*.txt "$RUN/logs/"
-  [ -n "$pids" ] && kill -CONT $pids
   return $status
 }
 

@@ -19,31 +19,35 @@ WS=${WS:-$MAIN/../bench_full}
 WS_SEED=${WS_SEED:-$MAIN/../bench_seed$SEED}
 CFG=configs/benchmark_ml1m_seed$SEED.yaml
 CARRIED=$MAIN/results/benchmark_ml1m_run/seed$SEED  # snapshot/, logs/ and the config of an unfinished run
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+source "$MAIN/results/benchmark_ml1m_run/common.sh"
 
-log() { echo "$(date -Is) $*" >> "$WS_SEED/logs/stage_times.txt"; }
-
-if [ "${2:-}" = save ]; then  # pause the stages, snapshot the workspace beside this script, go on
-  pids=$(pgrep -f "hymirec.cli stage" || true)
-  [ -n "$pids" ] && kill -STOP $pids
-  (cd "$MAIN" && .venv/bin/python -m hymirec.cli snapshot save "$CARRIED/snapshot" --root "$WS_SEED" --note "${NOTE:-}")
+if [ "${2:-}" = save ]; then
+  save_snapshot "$WS_SEED" "$CARRIED/snapshot"
   status=$?
   mkdir -p "$CARRIED/logs" && cp "$WS_SEED"/logs/* "$CARRIED/logs/" && cp "$WS_SEED/$CFG" "$CARRIED/"
-  [ -n "$pids" ] && kill -CONT $pids
   exit $status
 fi
 
 if [ ! -d "$WS_SEED" ] && [ -f "$CARRIED/snapshot/manifest.json" ]; then  # a new machine: go on from the snapshot
-  git clone -q "$MAIN" "$WS_SEED" && ln -s "$MAIN/.venv" "$WS_SEED/.venv" && cp -r "$CARRIED/logs" "$WS_SEED/logs" || exit 1
-  (cd "$MAIN" && .venv/bin/python -m hymirec.cli snapshot restore "$CARRIED/snapshot" --root "$WS_SEED") || exit 1
+  clone_workspace "$WS_SEED" "$CARRIED/logs" && restore_snapshot "$CARRIED/snapshot" "$WS_SEED" || exit 1
   cp "$CARRIED/${CFG##*/}" "$WS_SEED/$CFG" || exit 1
 fi
 if [ ! -d "$WS_SEED" ]; then
-  git clone -q "$MAIN" "$WS_SEED" && ln -s "$MAIN/.venv" "$WS_SEED/.venv" && mkdir -p "$WS_SEED/logs" || exit 1
-  for path in data/raw data/sequences data/embeddings models/codebook reports/codebook \
-      reports/raw_logs.json reports/validated_sequences.json reports/item_embeddings.json reports/codebook.json; do
-    rm -rf "${WS_SEED:?}/$path" && mkdir -p "$(dirname "$WS_SEED/$path")" && cp -a "$WS/$path" "$WS_SEED/$path" || exit 1
-  done
+  clone_workspace "$WS_SEED" || exit 1
+  # the data stages' outputs and records, as hymirec.snapshot lists them
+  (cd "$MAIN" && .venv/bin/python -c '
+import shutil, sys
+from pathlib import Path
+from hymirec.paths import Layout
+from hymirec.snapshot import data_outputs
+source, target = Layout(Path(sys.argv[1]).resolve()), Layout(Path(sys.argv[2]).resolve())
+records = [source.stage_metrics(stage) for stage in ("raw_logs", "validated_sequences", "item_embeddings", "codebook")]
+for path in [*data_outputs(source), *records]:
+    copy = target.root / path.relative_to(source.root)
+    shutil.rmtree(copy, ignore_errors=True) if copy.is_dir() else copy.unlink(missing_ok=True)
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    (shutil.copytree if path.is_dir() else shutil.copy2)(path, copy)
+' "$WS" "$WS_SEED") || exit 1
   sed -e "s/^seed: .*/seed: $SEED/" \
       -e "s/^  variants: .*/  variants: [hymirec, hymirec_k1]/" \
       -e "s/^  train_text_twin: .*/  train_text_twin: false/" \
@@ -52,10 +56,5 @@ if [ ! -d "$WS_SEED" ]; then
 fi
 
 for name in sasrec_model coarse_model llm_model evaluation_report; do
-  log "start $name"
-  if (cd "$WS_SEED" && HYMIREC_THREADS=1 .venv/bin/python -m hymirec.cli stage "$name" -c "$CFG" >> "logs/$name.log" 2>&1); then
-    log "done $name"
-  else
-    log "FAILED $name"; exit 1
-  fi
+  stage "$WS_SEED" "$name" "$CFG" || exit 1
 done
