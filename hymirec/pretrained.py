@@ -134,6 +134,11 @@ def _smollm2_lora_decoder(config: BackboneConfig, cache_dir: Path) -> nn.Module:
         if getattr(model.config, "layer_types", None) is not None:
             model.config.layer_types = list(model.config.layer_types)[:kept]
     model.config.use_cache = False
+    # Items arrive as vectors, so the 49,152-row token table is never read: keep one zero row (as the
+    # scratch decoder does) instead of 113 MB that every process would hold. from_pretrained on a given
+    # weight draws nothing from the global generator, so the LoRA initialisation below is unchanged.
+    model.embed_tokens = nn.Embedding.from_pretrained(torch.zeros(1, model.config.hidden_size))
+    model.config.vocab_size = 1
     model.requires_grad_(False)
     lora = LoraConfig(
         r=config.lora_rank,

@@ -101,6 +101,7 @@ def test_smollm2_backbone_keeps_layers_and_trains_only_lora(smollm2_cache: Path)
     assert hidden == 576
     decoder = model.get_base_model()
     assert len(decoder.layers) == 2 and decoder.config.num_hidden_layers == 2
+    assert decoder.embed_tokens.weight.shape == (1, 576)  # the 49,152-row token table is never read
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in name for name in trainable)
     assert {name.split(".")[-3] for name in trainable} == {"lora_A", "lora_B"}
