@@ -179,6 +179,29 @@ def _rate_of_step(schedule: TrainingSchedule, epoch: int, steps: int, step: int)
     return schedule.rate_at(epoch - 1 + step / steps)
 
 
+def _frozen_parameter_names(model: nn.Module) -> set[str]:
+    return {name for name, parameter in model.named_parameters(remove_duplicate=False) if not parameter.requires_grad}
+
+
+def training_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state without its frozen parameters, which training never changes.
+
+    Whoever builds the model to resume a run builds those again (a pretrained decoder from its cache, a
+    frozen context model from its stage's output), so a checkpoint need not hold them: a SmolLM2 layer
+    alone is 14 MB, twice over (current and best state), in a file carried between machines.
+    """
+    frozen = _frozen_parameter_names(model)
+    return {name: value for name, value in model.state_dict().items() if name not in frozen}
+
+
+def restore_training_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Load a ``training_state`` (or a full state dict: its frozen entries are left as the model has them)."""
+    frozen = _frozen_parameter_names(model)
+    missing, unexpected = model.load_state_dict({k: v for k, v in state.items() if k not in frozen}, strict=False)
+    if unexpected or set(missing) - frozen:
+        raise ValueError(f"training state does not match the model: missing {sorted(set(missing) - frozen)}, unexpected {unexpected}")
+
+
 def train_with_early_stopping(
     model: nn.Module,
     samples: Sequence[Any] | Callable[[int], Sequence[Any]],
@@ -215,7 +238,7 @@ def train_with_early_stopping(
     started, elapsed_before = time.perf_counter(), 0.0
     state = distributed.from_main(torch.load(checkpoint, weights_only=False) if resumable(checkpoint) else None)
     if state is not None:
-        model.load_state_dict(state["model"])
+        restore_training_state(model, state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
         best_state, best_valid, best_epoch = state["best_state"], state["best_valid"], state["best_epoch"]
@@ -236,14 +259,14 @@ def train_with_early_stopping(
         improved = valid[monitor] > best_valid[monitor]
         logger.info("epoch %d loss %.4f valid %s %.4f%s", epoch, record["train_loss"], monitor, valid[monitor], " *" if improved else "")
         if improved:
-            best_state, best_valid, best_epoch = copy.deepcopy(model.state_dict()), valid, epoch
+            best_state, best_valid, best_epoch = copy.deepcopy(training_state(model)), valid, epoch
         elapsed = elapsed_before + time.perf_counter() - started
         if checkpoint is not None and distributed.is_main():
             state = {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
+                "model": training_state(model), "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
                 "best_state": best_state, "best_valid": best_valid, "best_epoch": best_epoch,
                 "history": history, "elapsed": elapsed,
             }
             write_atomically(checkpoint, lambda temp: torch.save(state, temp))
-    model.load_state_dict(best_state)
+    restore_training_state(model, best_state)
     return TrainingOutput(best_epoch, best_valid, len(history), elapsed_before + time.perf_counter() - started, history)

@@ -49,6 +49,36 @@ def test_samples_may_be_drawn_anew_each_epoch() -> None:
     assert seen == [[10, 11, 12], [20, 21, 22]]
 
 
+class _HalfFrozenModel(nn.Module):
+    """A trainable weight scaled by a frozen one (as LoRA adapts a frozen pretrained decoder)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(3))
+        self.pretrained = nn.Parameter(torch.tensor([1.0, 2.0, 3.0]), requires_grad=False)
+
+    def loss(self, batch: list[int]) -> torch.Tensor:
+        return (self.weight * self.pretrained - 1.0).pow(2).sum() * len(batch)
+
+
+def _fit(model: _HalfFrozenModel, epochs: int, checkpoint=None) -> None:
+    train_with_early_stopping(
+        model, list(range(8)), lambda batch: batch, lambda trained: {"ndcg@10": 1 / (1 + float(trained.loss([0])))},
+        TrainingSchedule(4, 0.05, 0.0, epochs, 5), seed=0, checkpoint=checkpoint,
+    )
+
+
+def test_checkpoints_leave_frozen_parameters_out_and_resume_to_the_same_weights(tmp_path) -> None:
+    uninterrupted, resumed = _HalfFrozenModel(), _HalfFrozenModel()
+    _fit(uninterrupted, epochs=4)
+    _fit(_HalfFrozenModel(), epochs=2, checkpoint=tmp_path / "state.pt")
+    saved = torch.load(tmp_path / "state.pt", weights_only=False)
+    assert set(saved["model"]) == set(saved["best_state"]) == {"weight"}
+    _fit(resumed, epochs=4, checkpoint=tmp_path / "state.pt")  # epochs 3 and 4 on top of the checkpoint
+    torch.testing.assert_close(resumed.weight, uninterrupted.weight, rtol=0, atol=0)
+    torch.testing.assert_close(resumed.pretrained, torch.tensor([1.0, 2.0, 3.0]), rtol=0, atol=0)
+
+
 def test_bucketed_batches_hold_every_sample_once_with_similar_lengths() -> None:
     lengths = np.random.default_rng(0).integers(1, 300, size=1000)
     batches = batch_order(list(lengths), 16, np.random.default_rng(1), length_of=int)
