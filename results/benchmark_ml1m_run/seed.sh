@@ -55,6 +55,7 @@ for path in [*data_outputs(source), *records]:
       "$WS/configs/benchmark_ml1m.yaml" > "$WS_SEED/$CFG" || exit 1
 fi
 
-for name in sasrec_model coarse_model llm_model evaluation_report; do
-  stage "$WS_SEED" "$name" "$CFG" || exit 1
-done
+# a stage's outputs appear only once it has finished (atomically): skip the finished training stages
+[ -d "$WS_SEED/models/baselines" ] || stage "$WS_SEED" sasrec_model "$CFG" || exit 1
+[ -d "$WS_SEED/models/coarse" ] || stage "$WS_SEED" coarse_model "$CFG" || exit 1
+stage "$WS_SEED" llm_model "$CFG" && stage "$WS_SEED" evaluation_report "$CFG"
