@@ -43,9 +43,19 @@ TENSOR_REFERENCE = "__snapshot_tensor__"  # the key of a tensor's stand-in in a 
 FORMAT = 1  # of the snapshot folder; restore refuses another, rather than copying structures it cannot read
 
 
+def data_stage_outputs(layout: Layout) -> dict[str, list[Path]]:
+    """Each data stage's outputs that the training stages read, in pipeline order."""
+    return {
+        "raw_logs": [layout.raw_dir],
+        "validated_sequences": [layout.sequences_dir],
+        "item_embeddings": [layout.embeddings_dir],
+        "codebook": [layout.codebook_dir, layout.codebook_figures_dir],
+    }
+
+
 def data_outputs(layout: Layout) -> list[Path]:
     """The data stages' outputs the training stages read."""
-    return [layout.raw_dir, layout.sequences_dir, layout.embeddings_dir, layout.codebook_dir, layout.codebook_figures_dir]
+    return [path for paths in data_stage_outputs(layout).values() for path in paths]
 
 
 def training_outputs(layout: Layout) -> list[Path]:

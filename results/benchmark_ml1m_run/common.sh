@@ -1,4 +1,5 @@
-# Shared by run.sh and seed.sh (sourced): run a stage in a workspace, clone a workspace, snapshot one.
+# Shared by run.sh, seed.sh and lora_encoder.sh (sourced): run a stage in a workspace, clone a workspace,
+# copy data stages' outputs between workspaces, snapshot one, train what is left, carry an unfinished run.
 # Expects MAIN (the main checkout) to be set.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
@@ -17,6 +18,22 @@ clone_workspace() {  # clone_workspace ROOT [LOGS]: a clone of MAIN using its .v
   if [ -n "${2:-}" ] && [ -d "$2" ]; then cp -r "$2" "$1/logs"; else mkdir -p "$1/logs"; fi
 }
 
+copy_data_stages() {  # copy_data_stages SOURCE TARGET STAGE...: those data stages' outputs and records (hymirec.snapshot lists them)
+  (cd "$MAIN" && .venv/bin/python -c '
+import shutil, sys
+from pathlib import Path
+from hymirec.paths import Layout
+from hymirec.snapshot import data_stage_outputs
+source, target = Layout(Path(sys.argv[1]).resolve()), Layout(Path(sys.argv[2]).resolve())
+for stage in sys.argv[3:]:
+    for path in [*data_stage_outputs(source)[stage], source.stage_metrics(stage)]:
+        copy = target.root / path.relative_to(source.root)
+        shutil.rmtree(copy, ignore_errors=True) if copy.is_dir() else copy.unlink(missing_ok=True)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if path.is_dir() else shutil.copy2)(path, copy)
+' "$@")
+}
+
 restore_snapshot() {  # restore_snapshot DIR ROOT: with MAIN's code, whatever commit ROOT runs
   (cd "$MAIN" && .venv/bin/python -m hymirec.cli snapshot restore "$1" --root "$2")
 }
@@ -28,4 +45,22 @@ save_snapshot() {  # save_snapshot ROOT DIR: pause every running stage, snapshot
   status=$?
   [ -n "$pids" ] && kill -CONT $pids
   return $status
+}
+
+train_rest() {  # train_rest ROOT CONFIG: the training stages not finished yet (outputs appear only once one has), then evaluation_report
+  [ -d "$1/models/baselines" ] || stage "$1" sasrec_model "$2" || return 1
+  [ -d "$1/models/coarse" ] || stage "$1" coarse_model "$2" || return 1
+  stage "$1" llm_model "$2" && stage "$1" evaluation_report "$2"
+}
+
+carry_save() {  # carry_save ROOT CARRIED CONFIG: snapshot the unfinished run ROOT into CARRIED/snapshot, with its logs and config
+  save_snapshot "$1" "$2/snapshot"
+  local status=$?
+  mkdir -p "$2/logs" && cp "$1"/logs/* "$2/logs/" && cp "$1/$3" "$2/" || return 1
+  return $status
+}
+
+carry_restore() {  # carry_restore ROOT CARRIED CONFIG: on a new machine (no ROOT), a fresh clone holding what carry_save wrote
+  [ ! -d "$1" ] && [ -f "$2/snapshot/manifest.json" ] || return 0
+  clone_workspace "$1" "$2/logs" && restore_snapshot "$2/snapshot" "$1" && cp "$2/${3##*/}" "$1/$3"
 }

@@ -33,9 +33,7 @@ workspace() {  # a clone of this checkout holding the snapshot (or the data stag
 resume() {
   workspace || exit 1
   (cd "$WS" && .venv/bin/python "$RUN/park_variants.py" "$CFG" "$WS" "$WS" >> logs/park.log 2>&1) || exit 1
-  [ -d "$WS/models/baselines" ] || stage "$WS" sasrec_model "$CFG" || exit 1
-  [ -d "$WS/models/coarse" ] || stage "$WS" coarse_model "$CFG" || exit 1
-  stage "$WS" llm_model "$CFG" && stage "$WS" evaluation_report "$CFG"
+  train_rest "$WS" "$CFG"
 }
 
 save() {

@@ -22,40 +22,18 @@ CARRIED=$MAIN/results/benchmark_ml1m_run/seed$SEED  # snapshot/, logs/ and the c
 source "$MAIN/results/benchmark_ml1m_run/common.sh"
 
 if [ "${2:-}" = save ]; then
-  save_snapshot "$WS_SEED" "$CARRIED/snapshot"
-  status=$?
-  mkdir -p "$CARRIED/logs" && cp "$WS_SEED"/logs/* "$CARRIED/logs/" && cp "$WS_SEED/$CFG" "$CARRIED/"
-  exit $status
+  carry_save "$WS_SEED" "$CARRIED" "$CFG"
+  exit $?
 fi
 
-if [ ! -d "$WS_SEED" ] && [ -f "$CARRIED/snapshot/manifest.json" ]; then  # a new machine: go on from the snapshot
-  clone_workspace "$WS_SEED" "$CARRIED/logs" && restore_snapshot "$CARRIED/snapshot" "$WS_SEED" || exit 1
-  cp "$CARRIED/${CFG##*/}" "$WS_SEED/$CFG" || exit 1
-fi
+carry_restore "$WS_SEED" "$CARRIED" "$CFG" || exit 1
 if [ ! -d "$WS_SEED" ]; then
   clone_workspace "$WS_SEED" || exit 1
-  # the data stages' outputs and records, as hymirec.snapshot lists them
-  (cd "$MAIN" && .venv/bin/python -c '
-import shutil, sys
-from pathlib import Path
-from hymirec.paths import Layout
-from hymirec.snapshot import data_outputs
-source, target = Layout(Path(sys.argv[1]).resolve()), Layout(Path(sys.argv[2]).resolve())
-records = [source.stage_metrics(stage) for stage in ("raw_logs", "validated_sequences", "item_embeddings", "codebook")]
-for path in [*data_outputs(source), *records]:
-    copy = target.root / path.relative_to(source.root)
-    shutil.rmtree(copy, ignore_errors=True) if copy.is_dir() else copy.unlink(missing_ok=True)
-    copy.parent.mkdir(parents=True, exist_ok=True)
-    (shutil.copytree if path.is_dir() else shutil.copy2)(path, copy)
-' "$WS" "$WS_SEED") || exit 1
+  copy_data_stages "$WS" "$WS_SEED" raw_logs validated_sequences item_embeddings codebook || exit 1
   sed -e "s/^seed: .*/seed: $SEED/" \
       -e "s/^  variants: .*/  variants: [hymirec, hymirec_k1]/" \
       -e "s/^  train_text_twin: .*/  train_text_twin: false/" \
       -e "s/^comirec:/comirec:\n  enabled: false/" \
       "$WS/configs/benchmark_ml1m.yaml" > "$WS_SEED/$CFG" || exit 1
 fi
-
-# a stage's outputs appear only once it has finished (atomically): skip the finished training stages
-[ -d "$WS_SEED/models/baselines" ] || stage "$WS_SEED" sasrec_model "$CFG" || exit 1
-[ -d "$WS_SEED/models/coarse" ] || stage "$WS_SEED" coarse_model "$CFG" || exit 1
-stage "$WS_SEED" llm_model "$CFG" && stage "$WS_SEED" evaluation_report "$CFG"
+train_rest "$WS_SEED" "$CFG"
