@@ -38,5 +38,5 @@ if [ ! -d "$WS_LORA" ]; then
 fi
 # data outputs (ignored by git) appear only once their stage has finished
 [ -d "$WS_LORA/data/embeddings" ] || stage "$WS_LORA" item_embeddings "$CFG" || exit 1
-[ -d "$WS_LORA/data/codebook" ] || stage "$WS_LORA" codebook "$CFG" || exit 1
+[ -d "$WS_LORA/models/codebook" ] || stage "$WS_LORA" codebook "$CFG" || exit 1
 train_rest "$WS_LORA" "$CFG"
