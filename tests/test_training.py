@@ -63,7 +63,7 @@ class _HalfFrozenModel(nn.Module):
 
 def _fit(model: _HalfFrozenModel, epochs: int, checkpoint=None) -> None:
     train_with_early_stopping(
-        model, list(range(8)), lambda batch: batch, lambda trained: {"ndcg@10": 1 / (1 + float(trained.loss([0])))},
+        model, list(range(8)), lambda batch: batch, lambda trained: {"ndcg@10": 1 / (1 + trained.loss([0]).item())},
         TrainingSchedule(4, 0.05, 0.0, epochs, 5), seed=0, checkpoint=checkpoint,
     )
 
