@@ -64,3 +64,11 @@ carry_restore() {  # carry_restore ROOT CARRIED CONFIG: on a new machine (no ROO
   [ ! -d "$1" ] && [ -f "$2/snapshot/manifest.json" ] || return 0
   clone_workspace "$1" "$2/logs" && restore_snapshot "$2/snapshot" "$1" && cp "$2/${3##*/}" "$1/$3"
 }
+
+carry() {  # carry MODE ROOT CARRIED CONFIG: MODE "save" carries ROOT and exits the script; otherwise restores it if need be
+  if [ "$1" = save ]; then
+    carry_save "$2" "$3" "$4"
+    exit $?
+  fi
+  carry_restore "$2" "$3" "$4" || exit 1
+}

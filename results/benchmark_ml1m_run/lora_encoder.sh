@@ -20,12 +20,7 @@ CFG=configs/benchmark_ml1m_lora_encoder.yaml
 CARRIED=$MAIN/results/benchmark_ml1m_run/lora_encoder
 source "$MAIN/results/benchmark_ml1m_run/common.sh"
 
-if [ "${1:-}" = save ]; then
-  carry_save "$WS_LORA" "$CARRIED" "$CFG"
-  exit $?
-fi
-
-carry_restore "$WS_LORA" "$CARRIED" "$CFG" || exit 1
+carry "${1:-}" "$WS_LORA" "$CARRIED" "$CFG"  # save: snapshot into $CARRIED and stop here
 if [ ! -d "$WS_LORA" ]; then
   clone_workspace "$WS_LORA" || exit 1
   copy_data_stages "$WS" "$WS_LORA" raw_logs validated_sequences || exit 1

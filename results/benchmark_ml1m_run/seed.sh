@@ -21,12 +21,7 @@ CFG=configs/benchmark_ml1m_seed$SEED.yaml
 CARRIED=$MAIN/results/benchmark_ml1m_run/seed$SEED  # snapshot/, logs/ and the config of an unfinished run
 source "$MAIN/results/benchmark_ml1m_run/common.sh"
 
-if [ "${2:-}" = save ]; then
-  carry_save "$WS_SEED" "$CARRIED" "$CFG"
-  exit $?
-fi
-
-carry_restore "$WS_SEED" "$CARRIED" "$CFG" || exit 1
+carry "${2:-}" "$WS_SEED" "$CARRIED" "$CFG"  # save: snapshot into $CARRIED and stop here
 if [ ! -d "$WS_SEED" ]; then
   clone_workspace "$WS_SEED" || exit 1
   copy_data_stages "$WS" "$WS_SEED" raw_logs validated_sequences item_embeddings codebook || exit 1
