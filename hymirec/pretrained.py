@@ -125,7 +125,7 @@ def _scratch_decoder(config: BackboneConfig) -> LlamaModel:
 
 def with_lora(model: nn.Module, lora: LoraConfig) -> nn.Module:
     """``peft.get_peft_model`` without the FutureWarning peft 0.21 raises by reading transformers' deprecated
-    ``is_gradient_checkpointing`` (shared by the SmolLM2 decoder and the item encoder's adaptation)."""
+    ``is_gradient_checkpointing``."""
     from peft import get_peft_model
 
     with warnings.catch_warnings():

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from peft import LoraConfig
+from peft import LoraConfig, get_peft_model
 from tqdm import tqdm
 
 from hymirec.config import AdaptationConfig
 from hymirec.encoders.base import TextEncoder
 from hymirec.losses import in_batch_info_nce
-from hymirec.pretrained import with_lora
 from hymirec.tracking import log_metrics
 
 logger = logging.getLogger(__name__)
@@ -52,7 +51,7 @@ def adapt_with_lora(encoder: TextEncoder, texts: list[str], pairs: np.ndarray, c
         target_modules=list(config.target_modules or encoder.lora_target_modules),
     )
     torch.manual_seed(seed)
-    model = with_lora(encoder.model, lora)
+    model = get_peft_model(encoder.model, lora)
     encoder.model = model
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate)
