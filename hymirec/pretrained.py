@@ -15,7 +15,6 @@ import logging
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -23,9 +22,6 @@ from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, LlamaCo
 
 from hymirec.config import BackboneConfig
 from hymirec.io import atomic_directory
-
-if TYPE_CHECKING:
-    from peft import LoraConfig
 
 logger = logging.getLogger(__name__)
 
@@ -123,18 +119,8 @@ def _scratch_decoder(config: BackboneConfig) -> LlamaModel:
     return LlamaModel(llama)
 
 
-def with_lora(model: nn.Module, lora: LoraConfig) -> nn.Module:
-    """``peft.get_peft_model`` without the FutureWarning peft 0.21 raises by reading transformers' deprecated
-    ``is_gradient_checkpointing``."""
-    from peft import get_peft_model
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        return get_peft_model(model, lora)
-
-
 def _smollm2_lora_decoder(config: BackboneConfig, cache_dir: Path) -> nn.Module:
-    from peft import LoraConfig  # peft import is slow; only this kind needs it
+    from peft import LoraConfig, get_peft_model  # peft import is slow; only this kind needs it
 
     folder = cached_smollm2(cache_dir)
     model = AutoModel.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
@@ -161,8 +147,11 @@ def _smollm2_lora_decoder(config: BackboneConfig, cache_dir: Path) -> nn.Module:
         target_modules=list(config.lora_target_modules),
     )
     # Without a task_type, get_peft_model returns a plain PeftModel whose forward passes every keyword
-    # argument (inputs_embeds, attention_mask) straight to the wrapped LlamaModel.
-    wrapped = with_lora(model, lora)
+    # argument (inputs_embeds, attention_mask) straight to the wrapped LlamaModel. peft 0.21 still
+    # reads transformers' deprecated `is_gradient_checkpointing`: silence that one FutureWarning.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        wrapped = get_peft_model(model, lora)
     logger.info(
         "SmolLM2 backbone: %d of %d layers, %d trainable LoRA parameters",
         kept,
