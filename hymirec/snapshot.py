@@ -58,10 +58,19 @@ def data_outputs(layout: Layout) -> list[Path]:
     return [path for paths in data_stage_outputs(layout).values() for path in paths]
 
 
+def training_stage_outputs(layout: Layout) -> dict[str, list[Path]]:
+    """Each training stage's finished outputs (its models and curves), in pipeline order."""
+    return {
+        "sasrec_model": [layout.baselines_dir, layout.baselines_curves],
+        "coarse_model": [layout.coarse_dir, layout.coarse_curves],
+        "llm_model": [layout.llm_dir, layout.llm_curves],
+    }
+
+
 def training_outputs(layout: Layout) -> list[Path]:
     """Everything the training stages write, finished or not (their metrics JSONs aside)."""
-    return [layout.baselines_dir, layout.coarse_dir, layout.llm_dir, layout.baselines_curves, layout.coarse_curves,
-            layout.llm_curves, layout.root / "checkpoints"]
+    finished = [path for paths in training_stage_outputs(layout).values() for path in paths]
+    return [*finished, layout.root / "checkpoints"]
 
 
 def stage_records(layout: Layout) -> list[Path]:

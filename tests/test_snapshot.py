@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from hymirec import snapshot
 from hymirec.io import read_json
@@ -90,3 +91,14 @@ def test_a_restored_workspace_reports_the_metrics_of_the_original(materialised, 
     run([*cli, "stage", "evaluation_report"], fresh, env)
     restored, expected = read_json(Layout(fresh).metrics), read_json(Layout(original).metrics)
     assert restored["test"] == expected["test"] and restored["valid"] == expected["valid"]
+
+
+def test_each_stage_carries_exactly_the_outputs_dvc_yaml_declares(tmp_path: Path) -> None:
+    """The workspace scripts copy a finished stage by these lists: an output dvc.yaml adds must appear here."""
+    stages = yaml.safe_load((Path(__file__).resolve().parents[1] / "dvc.yaml").read_text())["stages"]
+    layout = Layout(tmp_path)
+    listed = snapshot.data_stage_outputs(layout) | snapshot.training_stage_outputs(layout)
+    assert [*listed] == [name for name in stages if name != "evaluation_report"]
+    for name, paths in listed.items():
+        declared = {next(iter(out)) if isinstance(out, dict) else out for out in stages[name]["outs"]}
+        assert {str(path.relative_to(tmp_path)) for path in paths} == declared, name

@@ -1,12 +1,12 @@
 # Shared by run.sh, seed.sh and lora_encoder.sh (sourced): run a stage in a workspace, clone a workspace,
-# copy data stages' outputs between workspaces, snapshot one, train what is left, carry an unfinished run.
+# copy stages' outputs between workspaces, snapshot one, train what is left, carry an unfinished run.
 # Expects MAIN (the main checkout) to be set.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-stage() {  # stage ROOT NAME CONFIG: one torch thread, log appended to ROOT/logs/NAME.log, times to stage_times.txt
+stage() {  # stage ROOT NAME CONFIG: HYMIREC_THREADS torch threads (default one), log appended to ROOT/logs/NAME.log, times to stage_times.txt
   local root=$1 name=$2 cfg=$3
   echo "$(date -Is) start $name ($root)" >> "$root/logs/stage_times.txt"
-  if (cd "$root" && HYMIREC_THREADS=1 .venv/bin/python -m hymirec.cli stage "$name" -c "$cfg" >> "logs/$name.log" 2>&1); then
+  if (cd "$root" && HYMIREC_THREADS=${HYMIREC_THREADS:-1} .venv/bin/python -m hymirec.cli stage "$name" -c "$cfg" >> "logs/$name.log" 2>&1); then
     echo "$(date -Is) done $name ($root)" >> "$root/logs/stage_times.txt"
   else
     echo "$(date -Is) FAILED $name ($root)" >> "$root/logs/stage_times.txt"; return 1
@@ -18,15 +18,16 @@ clone_workspace() {  # clone_workspace ROOT [LOGS]: a clone of MAIN using its .v
   if [ -n "${2:-}" ] && [ -d "$2" ]; then cp -r "$2" "$1/logs"; else mkdir -p "$1/logs"; fi
 }
 
-copy_data_stages() {  # copy_data_stages SOURCE TARGET STAGE...: those data stages' outputs and records (hymirec.snapshot lists them)
+copy_stages() {  # copy_stages SOURCE TARGET STAGE...: those data or training stages' outputs and records (hymirec.snapshot lists them)
   (cd "$MAIN" && .venv/bin/python -c '
 import shutil, sys
 from pathlib import Path
 from hymirec.paths import Layout
-from hymirec.snapshot import data_stage_outputs
+from hymirec.snapshot import data_stage_outputs, training_stage_outputs
 source, target = Layout(Path(sys.argv[1]).resolve()), Layout(Path(sys.argv[2]).resolve())
+outputs = data_stage_outputs(source) | training_stage_outputs(source)
 for stage in sys.argv[3:]:
-    for path in [*data_stage_outputs(source)[stage], source.stage_metrics(stage)]:
+    for path in [*outputs[stage], source.stage_metrics(stage)]:
         copy = target.root / path.relative_to(source.root)
         shutil.rmtree(copy, ignore_errors=True) if copy.is_dir() else copy.unlink(missing_ok=True)
         copy.parent.mkdir(parents=True, exist_ok=True)

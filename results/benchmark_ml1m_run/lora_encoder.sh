@@ -23,7 +23,7 @@ source "$MAIN/results/benchmark_ml1m_run/common.sh"
 carry "${1:-}" "$WS_LORA" "$CARRIED" "$CFG"  # save: snapshot into $CARRIED and stop here
 if [ ! -d "$WS_LORA" ]; then
   clone_workspace "$WS_LORA" || exit 1
-  copy_data_stages "$WS" "$WS_LORA" raw_logs validated_sequences || exit 1
+  copy_stages "$WS" "$WS_LORA" raw_logs validated_sequences || exit 1
   sed -e "s/^    enabled: false/    enabled: true\n    max_pairs: 32768/" \
       -e "s/^  variants: .*/  variants: [hymirec]/" \
       -e "s/^  train_text_twin: .*/  train_text_twin: false/" \

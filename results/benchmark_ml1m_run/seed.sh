@@ -24,7 +24,7 @@ source "$MAIN/results/benchmark_ml1m_run/common.sh"
 carry "${2:-}" "$WS_SEED" "$CARRIED" "$CFG"  # save: snapshot into $CARRIED and stop here
 if [ ! -d "$WS_SEED" ]; then
   clone_workspace "$WS_SEED" || exit 1
-  copy_data_stages "$WS" "$WS_SEED" raw_logs validated_sequences item_embeddings codebook || exit 1
+  copy_stages "$WS" "$WS_SEED" raw_logs validated_sequences item_embeddings codebook || exit 1
   sed -e "s/^seed: .*/seed: $SEED/" \
       -e "s/^  variants: .*/  variants: [hymirec, hymirec_k1]/" \
       -e "s/^  train_text_twin: .*/  train_text_twin: false/" \
