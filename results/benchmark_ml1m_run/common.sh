@@ -54,10 +54,11 @@ train_rest() {  # train_rest ROOT CONFIG: the training stages not finished yet (
   stage "$1" llm_model "$2" && stage "$1" evaluation_report "$2"
 }
 
-carry_save() {  # carry_save ROOT CARRIED CONFIG: snapshot the unfinished run ROOT into CARRIED/snapshot, with its logs and config
+carry_save() {  # carry_save ROOT CARRIED [CONFIG]: snapshot the unfinished run ROOT into CARRIED/snapshot, with its logs (and its untracked config)
   save_snapshot "$1" "$2/snapshot"
   local status=$?
-  mkdir -p "$2/logs" && cp "$1"/logs/* "$2/logs/" && cp "$1/$3" "$2/" || return 1
+  mkdir -p "$2/logs" && cp "$1"/logs/* "$2/logs/" || return 1
+  if [ -n "${3:-}" ]; then cp "$1/$3" "$2/" || return 1; fi
   return $status
 }
 

@@ -6,7 +6,8 @@
 #
 # resume: clones this checkout into $WS and restores snapshot/ into it when $WS does not exist (the data
 # stages run instead when there is no snapshot), parks every LLM variant published in models/llm/ under
-# checkpoints/ (park_variants.py: publishing removed the parked copies) and runs, one torch thread, what
+# checkpoints/ (park_variants.py: publishing removed the parked copies) and runs, one torch thread (or
+# HYMIREC_THREADS), what
 # is left of the config: sasrec_model and coarse_model when missing, llm_model (it trains only the
 # variants not parked: hymirec_smollm2 since seed 42's others were published) and evaluation_report.
 # Every epoch leaves a checkpoint, so the stage may stop at any point. seed.sh trains the seed runs.
@@ -36,15 +37,8 @@ resume() {
   train_rest "$WS" "$CFG"
 }
 
-save() {
-  save_snapshot "$WS" "$RUN/snapshot"
-  local status=$?
-  mkdir -p "$RUN/logs" && cp "$WS"/logs/*.log "$WS"/logs/*.txt "$RUN/logs/"
-  return $status
-}
-
 case "${1:-}" in
   resume) resume ;;
-  save) save ;;
+  save) carry_save "$WS" "$RUN" ;;  # the config is the tracked one
   *) echo "usage: $0 resume|save" >&2; exit 2 ;;
 esac
