@@ -7,9 +7,9 @@
 # resume: clones this checkout into $WS and restores snapshot/ into it when $WS does not exist (the data
 # stages run instead when there is no snapshot), parks every LLM variant published in models/llm/ under
 # checkpoints/ (park_variants.py: publishing removed the parked copies) and runs, one torch thread (or
-# HYMIREC_THREADS), what
-# is left of the config: sasrec_model and coarse_model when missing, llm_model (it trains only the
-# variants not parked: hymirec_smollm2 since seed 42's others were published) and evaluation_report.
+# HYMIREC_THREADS), what is left of the config: sasrec_model and coarse_model when missing, llm_model (it
+# trains only the variants not parked: hymirec_smollm2 since seed 42's others were published) and
+# evaluation_report.
 # Every epoch leaves a checkpoint, so the stage may stop at any point. seed.sh trains the seed runs.
 # The snapshot is written and read by this checkout's code, whatever commit the workspace runs.
 # save: pauses the running stages, writes `hymirec snapshot save` of $WS to snapshot/ and its logs to
