@@ -1,7 +1,9 @@
 # Shared by run.sh, seed.sh and lora_encoder.sh (sourced): run a stage in a workspace, clone a workspace,
-# copy stages' outputs between workspaces, snapshot one, train what is left, carry an unfinished run.
-# Expects MAIN (the main checkout) to be set.
+# copy stages' outputs between workspaces, set up a variant's workspace, snapshot one, train what is left, carry an unfinished run.
+# Expects MAIN (the main checkout) to be set; WS is the seed-42 workspace the other runs copy from.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+RUN=$MAIN/results/benchmark_ml1m_run
+WS=${WS:-$MAIN/../bench_full}
 
 stage() {  # stage ROOT NAME CONFIG: HYMIREC_THREADS torch threads (default one), log appended to ROOT/logs/NAME.log, times to stage_times.txt
   local root=$1 name=$2 cfg=$3
@@ -33,6 +35,11 @@ for stage in sys.argv[3:]:
         copy.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if path.is_dir() else shutil.copy2)(path, copy)
 ' "$@")
+}
+
+variant_workspace() {  # variant_workspace ROOT CONFIG SED STAGE...: a clone holding $WS's outputs of STAGE... and, at CONFIG, $WS's benchmark config edited by the sed script SED
+  local root=$1 cfg=$2 script=$3; shift 3
+  clone_workspace "$root" && copy_stages "$WS" "$root" "$@" && sed -e "$script" "$WS/configs/benchmark_ml1m.yaml" > "$root/$cfg"
 }
 
 restore_snapshot() {  # restore_snapshot DIR ROOT: with MAIN's code, whatever commit ROOT runs

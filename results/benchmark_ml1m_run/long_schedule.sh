@@ -13,19 +13,16 @@
 # evaluation_report. Resumable and carried like seed.sh (long_schedule/: snapshot, logs, config).
 set -u
 MAIN=$(cd "$(dirname "$0")/../.." && pwd)
-WS=${WS:-$MAIN/../bench_full}
+source "$MAIN/results/benchmark_ml1m_run/common.sh"
 WS_LONG=${WS_LONG:-$MAIN/../bench_long_schedule}
 CFG=configs/benchmark_ml1m_long_schedule.yaml
-CARRIED=$MAIN/results/benchmark_ml1m_run/long_schedule
-source "$MAIN/results/benchmark_ml1m_run/common.sh"
 
-carry "${1:-}" "$WS_LONG" "$CARRIED" "$CFG"  # save: snapshot into $CARRIED and stop here
+carry "${1:-}" "$WS_LONG" "$RUN/long_schedule" "$CFG"  # save: snapshot into long_schedule/ and stop here
 if [ ! -d "$WS_LONG" ]; then
-  clone_workspace "$WS_LONG" || exit 1
-  copy_stages "$WS" "$WS_LONG" raw_logs validated_sequences item_embeddings codebook sasrec_model coarse_model || exit 1
-  sed -e "/^llm:/,/^[a-z]/s/^  max_epochs: 20$/  max_epochs: 40/" \
-      -e "s/^  variants: .*/  variants: [hymirec, hymirec_k1]/" \
-      "$WS/configs/benchmark_ml1m.yaml" > "$WS_LONG/$CFG" || exit 1
+  variant_workspace "$WS_LONG" "$CFG" "
+/^llm:/,/^[a-z]/s/^  max_epochs: 20$/  max_epochs: 40/
+s/^  variants: .*/  variants: [hymirec, hymirec_k1]/" \
+    raw_logs validated_sequences item_embeddings codebook sasrec_model coarse_model || exit 1
   grep -A40 "^llm:" "$WS_LONG/$CFG" | grep -q "^  max_epochs: 40$" || { echo "llm.max_epochs not set to 40" >&2; exit 1; }
 fi
 train_rest "$WS_LONG" "$CFG"

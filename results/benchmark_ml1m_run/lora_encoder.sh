@@ -14,23 +14,17 @@
 # the adapted encoder's effect. Resumable and carried like seed.sh (lora_encoder/: snapshot, logs, config).
 set -u
 MAIN=$(cd "$(dirname "$0")/../.." && pwd)
-WS=${WS:-$MAIN/../bench_full}
+source "$MAIN/results/benchmark_ml1m_run/common.sh"
 WS_LORA=${WS_LORA:-$MAIN/../bench_lora_encoder}
 CFG=configs/benchmark_ml1m_lora_encoder.yaml
-CARRIED=$MAIN/results/benchmark_ml1m_run/lora_encoder
-source "$MAIN/results/benchmark_ml1m_run/common.sh"
 
-carry "${1:-}" "$WS_LORA" "$CARRIED" "$CFG"  # save: snapshot into $CARRIED and stop here
-if [ ! -d "$WS_LORA" ]; then
-  clone_workspace "$WS_LORA" || exit 1
-  copy_stages "$WS" "$WS_LORA" raw_logs validated_sequences || exit 1
-  sed -e "s/^    enabled: false/    enabled: true\n    max_pairs: 32768/" \
-      -e "s/^  variants: .*/  variants: [hymirec]/" \
-      -e "s/^  train_text_twin: .*/  train_text_twin: false/" \
-      -e "s/^  train_exact_twin: .*/  train_exact_twin: false/" \
-      -e "s/^comirec:/comirec:\n  enabled: false/" \
-      "$WS/configs/benchmark_ml1m.yaml" > "$WS_LORA/$CFG" || exit 1
-fi
+carry "${1:-}" "$WS_LORA" "$RUN/lora_encoder" "$CFG"  # save: snapshot into lora_encoder/ and stop here
+[ -d "$WS_LORA" ] || variant_workspace "$WS_LORA" "$CFG" "
+s/^    enabled: false/    enabled: true\n    max_pairs: 32768/
+s/^  variants: .*/  variants: [hymirec]/
+s/^  train_text_twin: .*/  train_text_twin: false/
+s/^  train_exact_twin: .*/  train_exact_twin: false/
+s/^comirec:/comirec:\n  enabled: false/" raw_logs validated_sequences || exit 1
 # data outputs (ignored by git) appear only once their stage has finished
 [ -d "$WS_LORA/data/embeddings" ] || stage "$WS_LORA" item_embeddings "$CFG" || exit 1
 [ -d "$WS_LORA/models/codebook" ] || stage "$WS_LORA" codebook "$CFG" || exit 1

@@ -16,10 +16,8 @@
 # logs/, and lets the stages go on.
 set -u
 MAIN=$(cd "$(dirname "$0")/../.." && pwd)
-RUN="$MAIN/results/benchmark_ml1m_run"
-WS=${WS:-$MAIN/../bench_full}
+source "$MAIN/results/benchmark_ml1m_run/common.sh"
 CFG=configs/benchmark_ml1m.yaml
-source "$RUN/common.sh"
 
 workspace() {  # a clone of this checkout holding the snapshot (or the data stages' outputs)
   [ -d "$WS" ] && return 0

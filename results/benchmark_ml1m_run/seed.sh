@@ -15,20 +15,14 @@
 set -u
 SEED=${1:?usage: $0 SEED}
 MAIN=$(cd "$(dirname "$0")/../.." && pwd)
-WS=${WS:-$MAIN/../bench_full}
+source "$MAIN/results/benchmark_ml1m_run/common.sh"
 WS_SEED=${WS_SEED:-$MAIN/../bench_seed$SEED}
 CFG=configs/benchmark_ml1m_seed$SEED.yaml
-CARRIED=$MAIN/results/benchmark_ml1m_run/seed$SEED  # snapshot/, logs/ and the config of an unfinished run
-source "$MAIN/results/benchmark_ml1m_run/common.sh"
 
-carry "${2:-}" "$WS_SEED" "$CARRIED" "$CFG"  # save: snapshot into $CARRIED and stop here
-if [ ! -d "$WS_SEED" ]; then
-  clone_workspace "$WS_SEED" || exit 1
-  copy_stages "$WS" "$WS_SEED" raw_logs validated_sequences item_embeddings codebook || exit 1
-  sed -e "s/^seed: .*/seed: $SEED/" \
-      -e "s/^  variants: .*/  variants: [hymirec, hymirec_k1]/" \
-      -e "s/^  train_text_twin: .*/  train_text_twin: false/" \
-      -e "s/^comirec:/comirec:\n  enabled: false/" \
-      "$WS/configs/benchmark_ml1m.yaml" > "$WS_SEED/$CFG" || exit 1
-fi
+carry "${2:-}" "$WS_SEED" "$RUN/seed$SEED" "$CFG"  # save: snapshot into seed<SEED>/ (snapshot/, logs/, config) and stop here
+[ -d "$WS_SEED" ] || variant_workspace "$WS_SEED" "$CFG" "
+s/^seed: .*/seed: $SEED/
+s/^  variants: .*/  variants: [hymirec, hymirec_k1]/
+s/^  train_text_twin: .*/  train_text_twin: false/
+s/^comirec:/comirec:\n  enabled: false/" raw_logs validated_sequences item_embeddings codebook || exit 1
 train_rest "$WS_SEED" "$CFG"
