@@ -104,13 +104,15 @@ def _snapshot(args: argparse.Namespace) -> int:
 def _paired(args: argparse.Namespace) -> int:
     from hymirec.paired import write_paired
 
+    against = None if args.against is None else Path(args.against)
     for run in map(Path, args.runs):
         try:
-            write_paired(run)
+            written = write_paired(run, against)
         except (FileNotFoundError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-        print(f"paired differences from hymirec -> {run / 'paired.json'}, {run / 'paired.md'}")
+        baseline = "hymirec" if against is None else f"the same models in {against}"
+        print(f"paired differences from {baseline} -> {written}, {written.with_suffix('.md')}")
     return 0
 
 
@@ -179,8 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from hymirec.bench.run import SECTIONS
 
-    paired = commands.add_parser("paired", help="each model's per-user NDCG@10 difference from hymirec in published runs")
+    paired = commands.add_parser("paired", help="each model's per-user NDCG@10 difference from hymirec (or the same model in another run) in published runs")
     paired.add_argument("runs", nargs="+", help="results directories written by 'hymirec publish' (publish writes these too)")
+    paired.add_argument("--against", help="another published run: each model's difference from the same model there")
     paired.set_defaults(handler=_paired)
 
     bench = commands.add_parser("bench", help="measure pipeline, training, serving and RecBole side by side -> reports/bench.json")

@@ -33,34 +33,60 @@ def per_user_ndcg(ranking: pd.DataFrame) -> pd.Series:
     return gains.groupby(level=0).sum().reindex(users, fill_value=0.0)
 
 
+def _per_user_rankings(rankings_dir: Path) -> dict[str, pd.Series]:
+    return {path.stem: per_user_ndcg(pd.read_parquet(path)) for path in sorted(rankings_dir.glob("*.parquet"))}
+
+
+def _difference(ndcg: pd.Series, base: pd.Series, where: Path, base_name: str) -> dict[str, Any]:
+    """Mean, standard error, 95 % interval and better/worse counts of ``ndcg − base`` over the same users."""
+    if set(ndcg.index) != set(base.index):
+        raise ValueError(f"{where}: ranks other users than {base_name}")
+    difference = ndcg.reindex(base.index).to_numpy() - base.to_numpy()
+    mean = float(difference.mean())
+    se = float(difference.std(ddof=1) / math.sqrt(len(difference))) if len(difference) > 1 else None
+    return {"mean": mean, "se": se, "ci95": None if se is None else [mean - Z_95 * se, mean + Z_95 * se],
+            "better": int((difference > 0).sum()), "worse": int((difference < 0).sum())}
+
+
 def paired_differences(rankings_dir: Path, reference: str = REFERENCE_MODEL) -> dict[str, Any]:
     """{"reference", "users", "models": {model: {"mean", "se", "ci95", "better", "worse"}}} for a rankings folder.
 
     ``mean`` is model − reference NDCG@10 over the users both ranked (``se`` and ``ci95`` None for a single
     user); ``better``/``worse`` count the users for whom the model's NDCG@10 is above/below the reference's.
     """
-    rankings = {path.stem: per_user_ndcg(pd.read_parquet(path)) for path in sorted(rankings_dir.glob("*.parquet"))}
+    rankings = _per_user_rankings(rankings_dir)
     if reference not in rankings:
         raise FileNotFoundError(f"{rankings_dir / (reference + '.parquet')}: no ranking of the reference model")
     base = rankings.pop(reference)
-    models = {}
-    for model, ndcg in rankings.items():
-        if set(ndcg.index) != set(base.index):
-            raise ValueError(f"{rankings_dir / (model + '.parquet')}: ranks other users than {reference}")
-        difference = ndcg.reindex(base.index).to_numpy() - base.to_numpy()
-        mean = float(difference.mean())
-        se = float(difference.std(ddof=1) / math.sqrt(len(difference))) if len(difference) > 1 else None
-        models[model] = {"mean": mean, "se": se, "ci95": None if se is None else [mean - Z_95 * se, mean + Z_95 * se],
-                         "better": int((difference > 0).sum()), "worse": int((difference < 0).sum())}
+    models = {model: _difference(ndcg, base, rankings_dir / f"{model}.parquet", reference) for model, ndcg in rankings.items()}
     return {"reference": reference, "users": len(base), "models": models}
+
+
+def paired_against(rankings_dir: Path, base_dir: Path) -> dict[str, Any]:
+    """Each model ranked in both folders: this run's per-user NDCG@10 minus the same model's in the base run.
+
+    A variant run (another item encoder, a longer schedule) retrains the models it changes on the same test
+    users: the same model's two rankings, user by user, tell the change from the test set's sampling error
+    (training noise is still not in it: that is what the seed runs measure).
+    """
+    rankings, base = _per_user_rankings(rankings_dir), _per_user_rankings(base_dir)
+    shared = sorted(set(rankings) & set(base))
+    if not shared:
+        raise FileNotFoundError(f"{rankings_dir}: no model also ranked in {base_dir}")
+    models = {model: _difference(rankings[model], base[model], rankings_dir / f"{model}.parquet", f"{base_dir / model}.parquet")
+              for model in shared}
+    return {"against": base_dir.parent.name, "users": len(base[shared[0]]), "models": models}
 
 
 def paired_markdown(paired: dict[str, Any]) -> str:
     """One row per model, closest to the reference first: Δ NDCG@10, its standard error and 95 % interval."""
-    reference = paired["reference"]
-    lines = [f"Test NDCG@10 of each model minus {reference}'s, user by user over {paired['users']} test users "
+    if "against" in paired:
+        minus, than = f"the same model's in {paired['against']}", f"than in {paired['against']}"
+    else:
+        minus, than = f"{paired['reference']}'s", f"than {paired['reference']}"
+    lines = [f"Test NDCG@10 of each model minus {minus}, user by user over {paired['users']} test users "
              "(standard error and 95 % interval from the users alone: training noise is not in them).", "",
-             f"| model | Δ NDCG@10 | standard error | 95 % interval | users better / worse than {reference} |",
+             f"| model | Δ NDCG@10 | standard error | 95 % interval | users better / worse {than} |",
              "|---|---:|---:|---:|---:|"]
     for model, row in sorted(paired["models"].items(), key=lambda item: -item[1]["mean"]):
         spread = "— | —" if row["se"] is None else f"{row['se']:.4f} | [{row['ci95'][0]:+.4f}, {row['ci95'][1]:+.4f}]"
@@ -68,8 +94,13 @@ def paired_markdown(paired: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_paired(folder: Path) -> None:
-    """``paired.json`` and ``paired.md`` beside the ``rankings/`` of a published run."""
-    paired = paired_differences(folder / "rankings")
-    write_json(paired, folder / "paired.json")
-    write_text(paired_markdown(paired), folder / "paired.md")
+def write_paired(folder: Path, against: Path | None = None) -> Path:
+    """``paired.json`` and ``paired.md`` beside the ``rankings/`` of a published run; with ``against`` (another
+    published run), ``paired_against_<its name>.json``/``.md`` instead. Returns the JSON's path."""
+    if against is None:
+        paired, name = paired_differences(folder / "rankings"), "paired"
+    else:
+        paired, name = paired_against(folder / "rankings", against / "rankings"), f"paired_against_{against.name}"
+    write_json(paired, folder / f"{name}.json")
+    write_text(paired_markdown(paired), folder / f"{name}.md")
+    return folder / f"{name}.json"

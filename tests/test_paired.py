@@ -48,3 +48,18 @@ def test_a_run_without_hymirec_or_with_other_users_is_refused(tmp_path: Path, ca
     with pytest.raises(ValueError, match="ranks other users"):
         paired_differences(tmp_path / "other_users" / "rankings")
     assert not (tmp_path / "other_users" / "paired.json").exists()
+
+
+def test_a_variant_run_is_compared_model_by_model_with_the_same_model_in_the_base_run(tmp_path: Path) -> None:
+    _ranking(tmp_path / "benchmark", "hymirec", {"a": 1, "b": None})
+    _ranking(tmp_path / "benchmark", "comirec", {"a": 1, "b": 1})
+    _ranking(tmp_path / "variant", "hymirec", {"a": 1, "b": 1})
+    _ranking(tmp_path / "variant", "sasrec", {"a": 2, "b": 2})
+    assert main(["paired", str(tmp_path / "variant"), "--against", str(tmp_path / "benchmark")]) == 0
+    paired = read_json(tmp_path / "variant" / "paired_against_benchmark.json")
+    assert paired["against"] == "benchmark" and set(paired["models"]) == {"hymirec"}  # the only model in both
+    assert paired["models"]["hymirec"]["mean"] == pytest.approx(0.5) and paired["models"]["hymirec"]["better"] == 1
+    assert "| hymirec | +0.5000 |" in (tmp_path / "variant" / "paired_against_benchmark.md").read_text()
+    assert not (tmp_path / "variant" / "paired.json").exists()
+    _ranking(tmp_path / "unrelated", "popularity", {"a": 1, "b": 1})
+    assert main(["paired", str(tmp_path / "unrelated"), "--against", str(tmp_path / "benchmark")]) == 1
