@@ -1,5 +1,6 @@
-# Shared by run.sh, seed.sh and lora_encoder.sh (sourced): run a stage in a workspace, clone a workspace,
-# copy stages' outputs between workspaces, set up a variant's workspace, snapshot one, train what is left, carry an unfinished run.
+# Shared by run.sh, seed.sh, lora_encoder.sh and long_schedule.sh (sourced): run a stage in a workspace,
+# clone a workspace, copy stages' outputs between workspaces, set up a variant's workspace, snapshot one,
+# train what is left, carry an unfinished run.
 # Expects MAIN (the main checkout) to be set; WS is the seed-42 workspace the other runs copy from.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 RUN=$MAIN/results/benchmark_ml1m_run
