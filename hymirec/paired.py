@@ -34,6 +34,7 @@ def per_user_ndcg(ranking: pd.DataFrame) -> pd.Series:
 
 
 def _per_user_rankings(rankings_dir: Path) -> dict[str, pd.Series]:
+    """Each model's per-user NDCG@10, keyed by the ranking file's stem (the model name)."""
     return {path.stem: per_user_ndcg(pd.read_parquet(path)) for path in sorted(rankings_dir.glob("*.parquet"))}
 
 
