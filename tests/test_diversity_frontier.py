@@ -1,0 +1,39 @@
+"""The post-hoc diversity frontier (results/benchmark_ml1m_diversity/): its re-rank and its committed figures."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hymirec.io import read_json
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+FOLDER = RESULTS / "benchmark_ml1m_diversity"
+
+
+def _frontier_module():
+    spec = importlib.util.spec_from_file_location("frontier", FOLDER / "frontier.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rerank_keeps_the_model_order_at_zero_weight_and_spreads_genres_at_full_weight() -> None:
+    frontier = _frontier_module()
+    genres = np.eye(3)[np.r_[np.zeros(frontier.POOL - 2, dtype=int), 1, 2]]  # all genre 0 but the last two items
+    pool = np.arange(frontier.POOL)[None, :]
+    assert frontier.rerank(pool, genres, 0.0)[0].tolist() == list(range(frontier.DEPTH))
+    diverse = frontier.rerank(pool, genres, 1.0)[0].tolist()
+    assert diverse[0] == 0 and set(diverse[1:3]) == {frontier.POOL - 2, frontier.POOL - 1}
+
+
+@pytest.mark.parametrize("model", ["hymirec", "comirec", "sasrec"])
+def test_the_frontier_starts_at_the_published_figures(model: str) -> None:
+    own = read_json(FOLDER / "frontier.json")["frontier"][model][0]
+    published = read_json(RESULTS / "benchmark_ml1m" / "metrics.json")["test"][model]
+    assert own["lambda"] == 0.0
+    assert own["ndcg@10"] == pytest.approx(published["ndcg@10"], abs=5e-5)
+    assert own["ild@10"] == pytest.approx(published["ild@10"], abs=5e-5)
