@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -14,7 +15,8 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 FOLDER = RESULTS / "benchmark_ml1m_diversity"
 
 
-def _frontier_module():
+def _frontier_module() -> ModuleType:
+    """frontier.py is a script in results/, not part of the package: load it by path."""
     spec = importlib.util.spec_from_file_location("frontier", FOLDER / "frontier.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
