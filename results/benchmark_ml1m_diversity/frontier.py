@@ -1,13 +1,18 @@
-"""How much test NDCG@10 a genre-aware re-rank of a model's list costs for each gain in ILD@10.
+"""How much NDCG@10 a genre-aware re-rank of each list costs per gain in ILD@10, with λ chosen on validation.
 
-A post-hoc look at the full-size benchmark's seed-42 workspace (its test rankings to depth 200 are not
-published: run from a workspace, e.g. ../bench_full): each user's top ``POOL`` items are re-ranked
-greedily, maximal-marginal-relevance style, by (1 − λ)·rel(rank) + λ·(mean genre distance to the items
-already chosen), with rel(rank) = 1 / log2(rank + 1) because the rankings hold ranks, not scores. λ = 0
-is the model's own list. Nothing is selected on test: the output is the whole frontier, one row per λ,
-for HyMiRec and ComiRec-SA (whose ILD@10, 0.572, HyMiRec's 0.554 falls short of).
+HyMiRec's served lists (max over its interests) are less genre-diverse than ComiRec-SA's (ILD@10 0.554
+vs 0.572 on the full-size benchmark). This measures whether that is a property of its ranking or only of
+its top 10: each user's top ``POOL`` items are re-ranked greedily, maximal-marginal-relevance style, by
+(1 − λ)·rel(rank) + λ·(mean genre distance to the items already chosen), rel(rank) = 1 / log2(rank + 1)
+(ranks, not scores, so every model is re-ranked the same way whatever its score scale). λ = 0 is the
+model's own list and must reproduce the report's NDCG@10 and ILD@10 on both splits (raises otherwise).
+For each model λ* is chosen on validation only — the largest λ on the grid whose validation NDCG@10 stays
+within ``ACCURACY_BUDGET`` of the model's own — and reported on test.
 
-    .venv/bin/python results/benchmark_ml1m_diversity/frontier.py ../bench_full results/benchmark_ml1m_diversity/frontier.json
+Needs a workspace with the trained models (the benchmark's ../bench_full, or one restored from
+results/benchmark_ml1m_run/snapshot):
+
+    .venv/bin/python results/benchmark_ml1m_diversity/frontier.py ../bench_full configs/benchmark_ml1m.yaml results/benchmark_ml1m_diversity/frontier.json
 """
 
 from __future__ import annotations
@@ -17,31 +22,24 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from hymirec.evaluation import intra_list_distance
+from hymirec.config import load_config
+from hymirec.evaluation import evaluate, intra_list_distance
 from hymirec.io import read_json
+from hymirec.paths import Layout
 from hymirec.publish import commit_of
+from hymirec.sequences import split_view
+from hymirec.serving import load_trained, trained_model_dirs
+from hymirec.stages.common import item_categories, load_sequence_data
 
 POOL, DEPTH = 50, 10
-LAMBDAS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
-MODELS = ("hymirec", "comirec", "sasrec")
-
-
-def genre_vectors(items: pd.DataFrame) -> tuple[dict[str, int], np.ndarray]:
-    """Item id → row, and each item's unit multi-hot genre vector (the benchmark's ILD features)."""
-    genres = sorted({g for value in items["genres"] for g in value.split("|") if g})
-    column = {g: j for j, g in enumerate(genres)}
-    vectors = np.zeros((len(items), len(genres)))
-    for row, value in enumerate(items["genres"]):
-        for g in value.split("|"):
-            if g:
-                vectors[row, column[g]] = 1.0
-    return dict(zip(items["item_id"], range(len(items)))), vectors
+LAMBDAS = (0.0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
+MODELS = ("hymirec", "sasrec", "comirec")
+ACCURACY_BUDGET = 0.01  # λ*: validation NDCG@10 at least 99 % of the model's own list's
 
 
 def rerank(pool: np.ndarray, unit: np.ndarray, weight: float) -> np.ndarray:
-    """Greedy MMR over each user's pool [U, POOL] of item rows: the re-ranked top DEPTH rows."""
+    """Greedy MMR over each user's pool [U, POOL] of item rows (``unit``: unit genre vectors): the top DEPTH rows."""
     relevance = 1.0 / np.log2(np.arange(pool.shape[1]) + 2.0)
     vectors = unit[pool]  # [U P F]
     chosen = np.zeros((pool.shape[0], DEPTH), dtype=np.int64)
@@ -64,30 +62,48 @@ def ndcg_at_depth(top: np.ndarray, targets: np.ndarray) -> float:
     return float((hit / np.log2(np.arange(2, DEPTH + 2))).sum(axis=1).mean())
 
 
-def main(workspace: Path, out: Path) -> None:
-    items = pd.read_parquet(workspace / "data/sequences/items.parquet")
-    row_of, vectors = genre_vectors(items)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-    reported = read_json(workspace / "reports/metrics.json")["test"]
-    frontier: dict[str, list[dict[str, float]]] = {}
+def frontier(pool: np.ndarray, targets: np.ndarray, categories: np.ndarray) -> list[dict[str, float]]:
+    """NDCG@10 and ILD@10 of the re-ranked lists at every λ of the grid."""
+    norms = np.linalg.norm(categories, axis=1, keepdims=True)
+    unit = np.divide(categories, norms, out=np.zeros_like(categories), where=norms > 0)
+    rows = []
+    for weight in LAMBDAS:
+        top = rerank(pool, unit, weight)
+        rows.append({"lambda": weight, "ndcg@10": ndcg_at_depth(top, targets), "ild@10": intra_list_distance(top, categories)})
+    return rows
+
+
+def chosen_lambda(valid: list[dict[str, float]]) -> float:
+    """The largest λ whose validation NDCG@10 is within ACCURACY_BUDGET of λ = 0's (rows in λ order)."""
+    floor = (1.0 - ACCURACY_BUDGET) * valid[0]["ndcg@10"]
+    return max(row["lambda"] for row in valid if row["ndcg@10"] >= floor)
+
+
+def main(workspace: Path, config_path: Path, out: Path) -> None:
+    layout, config = Layout(workspace.resolve()), load_config(config_path)
+    data = load_sequence_data(layout)
+    categories = item_categories(data.items).astype(np.float64)
+    reported = read_json(layout.metrics)
+    folders = trained_model_dirs(layout)
+    models = {}
     for model in MODELS:
-        ranking = pd.read_parquet(workspace / f"reports/rankings/{model}.parquet").sort_values(["user_id", "rank"])
-        ranking = ranking[ranking["rank"] <= POOL]
-        pool = ranking["item_id"].map(row_of).to_numpy().reshape(-1, POOL)
-        targets = ranking.groupby("user_id", sort=True)["target_item_id"].first().map(row_of).to_numpy()
-        frontier[model] = []
-        for weight in LAMBDAS:
-            top = rerank(pool, unit, weight)
-            frontier[model].append({"lambda": weight, "ndcg@10": ndcg_at_depth(top, targets), "ild@10": intra_list_distance(top, vectors)})
-        own = frontier[model][0]  # λ = 0 must be the report's own figures, or the inputs are not the report's
-        if not np.isclose(own["ndcg@10"], reported[model]["ndcg@10"]) or not np.isclose(own["ild@10"], reported[model]["ild@10"]):
-            raise ValueError(f"{workspace}: {model}'s ranking re-scores to {own}, its report says {reported[model]}")
-        frontier[model] = [{key: round(value, 4) for key, value in row.items()} for row in frontier[model]]
-        print(model, frontier[model])
-    record = {"workspace_commit": commit_of(workspace), "split": "test", "pool": POOL, "relevance": "1/log2(rank+1)", "frontier": frontier}
-    out.write_text(json.dumps(record, indent=1) + "\n")
+        recommender = load_trained(model, folders[model], layout)
+        splits = {}
+        for split in ("valid", "test"):
+            view = split_view(data.sequences, split)
+            result = evaluate(recommender.score_items, view, config.evaluation, model_name=model, item_categories=categories)
+            rows = frontier(result.top_items[:, :POOL], view.targets, categories)
+            own, report = rows[0], reported[split][model]  # λ = 0 is the model's own list: the report's figures
+            if not (np.isclose(own["ndcg@10"], report["ndcg@10"]) and np.isclose(own["ild@10"], report["ild@10"])):
+                raise ValueError(f"{workspace}: {model}'s {split} lists score {own}, its report says ndcg@10 {report['ndcg@10']}, ild@10 {report['ild@10']}")
+            splits[split] = [{key: round(value, 4) for key, value in row.items()} for row in rows]
+        weight = chosen_lambda(splits["valid"])
+        models[model] = {"chosen_lambda": weight, "test_at_chosen": next(row for row in splits["test"] if row["lambda"] == weight), **splits}
+        print(model, "λ*", weight, models[model]["test_at_chosen"])
+    record = {"workspace_commit": commit_of(workspace), "pool": POOL, "relevance": "1/log2(rank+1)",
+              "accuracy_budget": ACCURACY_BUDGET, "models": models}
+    out.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
