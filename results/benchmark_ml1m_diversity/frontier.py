@@ -18,15 +18,14 @@ results/benchmark_ml1m_run/snapshot):
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from hymirec.config import load_config
-from hymirec.evaluation import evaluate, intra_list_distance
-from hymirec.io import read_json
+from hymirec.evaluation import evaluate, intra_list_distance, ranking_metrics
+from hymirec.io import read_json, write_json
 from hymirec.paths import Layout
 from hymirec.publish import commit_of
 from hymirec.sequences import split_view
@@ -57,20 +56,19 @@ def rerank(pool: np.ndarray, unit: np.ndarray, weight: float) -> np.ndarray:
     return chosen
 
 
-def ndcg_at_depth(top: np.ndarray, targets: np.ndarray) -> float:
-    """NDCG@DEPTH of one held-out target per user."""
+def target_ranks_in(top: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Each target's 1-based rank in its list, DEPTH + 1 when the list misses it (all that NDCG@DEPTH needs)."""
     hit = top == targets[:, None]
-    return float((hit / np.log2(np.arange(2, DEPTH + 2))).sum(axis=1).mean())
+    return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, DEPTH + 1)
 
 
-def frontier(pool: np.ndarray, targets: np.ndarray, categories: np.ndarray) -> list[dict[str, float]]:
-    """NDCG@10 and ILD@10 of the re-ranked lists at every λ of the grid."""
-    norms = np.linalg.norm(categories, axis=1, keepdims=True)
-    unit = np.divide(categories, norms, out=np.zeros_like(categories), where=norms > 0)
+def frontier(pool: np.ndarray, targets: np.ndarray, categories: np.ndarray, unit: np.ndarray) -> list[dict[str, float]]:
+    """NDCG@10 and ILD@10 of the re-ranked lists at every λ of the grid (``unit``: ``categories`` row-normalised)."""
     rows = []
     for weight in LAMBDAS:
         top = rerank(pool, unit, weight)
-        rows.append({"lambda": weight, "ndcg@10": ndcg_at_depth(top, targets), "ild@10": intra_list_distance(top, categories)})
+        ndcg = ranking_metrics(target_ranks_in(top, targets), [DEPTH])[f"ndcg@{DEPTH}"]
+        rows.append({"lambda": weight, "ndcg@10": ndcg, "ild@10": intra_list_distance(top, categories)})
     return rows
 
 
@@ -84,16 +82,18 @@ def main(workspace: Path, config_path: Path, out: Path) -> None:
     layout, config = Layout(workspace.resolve()), load_config(config_path)
     data = load_sequence_data(layout)
     categories = item_categories(data.items).astype(np.float64)
+    norms = np.linalg.norm(categories, axis=1, keepdims=True)
+    unit = np.divide(categories, norms, out=np.zeros_like(categories), where=norms > 0)
+    views = {split: split_view(data.sequences, split) for split in ("valid", "test")}
     reported = read_json(layout.metrics)
     folders = trained_model_dirs(layout)
     models = {}
     for model in MODELS:
         recommender = load_trained(model, folders[model], layout)
         splits = {}
-        for split in ("valid", "test"):
-            view = split_view(data.sequences, split)
+        for split, view in views.items():
             result = evaluate(recommender.score_items, view, config.evaluation, model_name=model, item_categories=categories)
-            rows = frontier(result.top_items[:, :POOL], view.targets, categories)
+            rows = frontier(result.top_items[:, :POOL], view.targets, categories, unit)
             own, report = rows[0], reported[split][model]  # λ = 0 is the model's own list: the report's figures
             if not (np.isclose(own["ndcg@10"], report["ndcg@10"]) and np.isclose(own["ild@10"], report["ild@10"])):
                 raise ValueError(f"{workspace}: {model}'s {split} lists score {own}, its report says ndcg@10 {report['ndcg@10']}, ild@10 {report['ild@10']}")
@@ -103,7 +103,7 @@ def main(workspace: Path, config_path: Path, out: Path) -> None:
         print(model, "λ*", weight, models[model]["test_at_chosen"])
     record = {"workspace_commit": commit_of(workspace), "pool": POOL, "relevance": "1/log2(rank+1)",
               "accuracy_budget": ACCURACY_BUDGET, "models": models}
-    out.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(record, out)
 
 
 if __name__ == "__main__":
