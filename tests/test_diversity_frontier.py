@@ -1,4 +1,4 @@
-"""The diversity frontier (results/benchmark_ml1m_diversity/): its re-rank, its choice of λ, its committed figures."""
+"""The diversity frontier (benchmarks/diversity_frontier.py, published in results/benchmark_ml1m_diversity/): its re-rank, its choice of λ, its committed figures."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ import pytest
 
 from hymirec.io import read_json
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
 FOLDER = RESULTS / "benchmark_ml1m_diversity"
 
 
 def _frontier_module() -> ModuleType:
-    """frontier.py is a script in results/, not part of the package: load it by path."""
-    spec = importlib.util.spec_from_file_location("frontier", FOLDER / "frontier.py")
+    """diversity_frontier.py is a script in benchmarks/, not part of the package: load it by path."""
+    spec = importlib.util.spec_from_file_location("diversity_frontier", ROOT / "benchmarks" / "diversity_frontier.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -10,10 +10,10 @@ model's own list and must reproduce the report's NDCG@10 and ILD@10 on both spli
 For each model λ* is chosen on validation only — the largest λ on the grid whose validation NDCG@10 stays
 within ``ACCURACY_BUDGET`` of the model's own — and reported on test.
 
-Needs a workspace with the trained models (the benchmark's ../bench_full, or one restored from
-results/benchmark_ml1m_run/snapshot):
+Needs a workspace holding the trained models of ``configs/benchmark_ml1m.yaml`` (seed 42), whose report
+``results/benchmark_ml1m/`` publishes; it writes the published analysis ``results/benchmark_ml1m_diversity/``:
 
-    .venv/bin/python results/benchmark_ml1m_diversity/frontier.py ../bench_full configs/benchmark_ml1m.yaml results/benchmark_ml1m_diversity/frontier.json
+    .venv/bin/python benchmarks/diversity_frontier.py WORKSPACE configs/benchmark_ml1m.yaml results/benchmark_ml1m_diversity/frontier.json
 """
 
 from __future__ import annotations
