@@ -2,12 +2,16 @@
 
 Materialising an asset runs ``dvc repro --single-item <stage>`` (DVC skips an unchanged stage and
 keeps ``dvc.lock`` true whichever tool ran it), then turns the stage's metrics JSON into metadata:
-every number under its flattened key (``valid.ndcg@10``), plus a few stage-specific views.
+a few stage-specific views (a model × metric table with 4 decimals, a plot's path, the report's path),
+and every other number under its flattened key (``sequence_length.mean``). Numbers a view shows are
+not repeated as flat keys: the evaluation report shows its test split as one table and links the report,
+instead of ~120 keys of 17 digits each.
 """
 
 # No `from __future__ import annotations`: Dagster reads the decorated functions' annotations
 # (context type, resource types) at definition time and rejects string annotations like 'dg.…'.
 
+import copy
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -16,7 +20,7 @@ from typing import Any
 import dagster as dg
 
 from hymirec.paths import CURVES_FIGURE, Layout
-from hymirec.report import metrics_table
+from hymirec.report import compression_table, metrics_table
 from hymirec.tracking import flatten
 from orchestration.dvc_project import DvcStage
 from orchestration.resources import DvcProject, MlflowTracking
@@ -34,15 +38,18 @@ def _metadata_value(value: Any) -> Any:
     return dg.MetadataValue.text(value if isinstance(value, str) else json.dumps(value))
 
 
-def _raw_logs_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
-    return {"dagster/row_count": int(metrics["rows"])}
+Shown = list[tuple[str, ...]]  # paths into the metrics JSON whose numbers a view shows (no flat keys for them)
 
 
-def _item_embeddings_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
-    return {"dagster/row_count": int(metrics["items"]), "embeddings": dg.MetadataValue.path(str(layout.item_embeddings))}
+def _raw_logs_metadata(metrics: Mapping[str, Any], layout: Layout) -> tuple[dict[str, Any], Shown]:
+    return {"dagster/row_count": int(metrics["rows"])}, []
 
 
-def _codebook_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
+def _item_embeddings_metadata(metrics: Mapping[str, Any], layout: Layout) -> tuple[dict[str, Any], Shown]:
+    return {"dagster/row_count": int(metrics["items"]), "embeddings": dg.MetadataValue.path(str(layout.item_embeddings))}, []
+
+
+def _codebook_metadata(metrics: Mapping[str, Any], layout: Layout) -> tuple[dict[str, Any], Shown]:
     metadata: dict[str, Any] = {"recon_cosine_plot": dg.MetadataValue.path(str(layout.codebook_figure))}
     compared = metrics.get("at_equal_bytes")
     if isinstance(compared, Mapping) and compared:
@@ -56,40 +63,48 @@ def _codebook_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, 
         for row in curve.values():
             lines.append(f"| {row['num_layers']} | {row['bytes_per_item']} | {row['recon_cosine_mean']:.4f} | {row['recon_cosine_p5']:.4f} |")
         metadata["recon_cosine_by_layers"] = dg.MetadataValue.md("\n".join(lines))
+    return metadata, []
+
+
+def _training_metadata(curves_dir: Callable[[Layout], Any]) -> Callable[[Mapping[str, Any], Layout], tuple[dict[str, Any], Shown]]:
+    """Training stages: the validation curve plot and each model's final validation metrics (one table)."""
+
+    def metadata(metrics: Mapping[str, Any], layout: Layout) -> tuple[dict[str, Any], Shown]:
+        valid = {name: row["valid"] for name, row in metrics.items() if isinstance(row, Mapping) and isinstance(row.get("valid"), Mapping)}
+        view: dict[str, Any] = {"training_curves": dg.MetadataValue.path(str(curves_dir(layout) / CURVES_FIGURE))}
+        if not valid:
+            return view, []
+        view["valid_metrics"] = dg.MetadataValue.md(metrics_table(valid))
+        return view, [(name, "valid") for name in valid]
+
     return metadata
 
 
-def _training_metadata(curves_dir: Callable[[Layout], Any]) -> Callable[[Mapping[str, Any], Layout], dict[str, Any]]:
-    """Training stages: the validation curve plot and each model's final validation metrics."""
-
-    def metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
-        valid = {name: row["valid"] for name, row in metrics.items() if isinstance(row, Mapping) and "valid" in row}
-        return {
-            "training_curves": dg.MetadataValue.path(str(curves_dir(layout) / CURVES_FIGURE)),
-            "valid_metrics": dg.MetadataValue.md(metrics_table(valid)),
-        }
-
-    return metadata
-
-
-def _llm_model_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
+def _llm_model_metadata(metrics: Mapping[str, Any], layout: Layout) -> tuple[dict[str, Any], Shown]:
     """The training view, plus HyMiRec's interests for a few sample users when the stage wrote them."""
-    metadata = _training_metadata(lambda layout: layout.llm_curves)(metrics, layout)
+    metadata, shown = _training_metadata(lambda layout: layout.llm_curves)(metrics, layout)
     if layout.llm_interests.is_file():
         metadata["interests"] = dg.MetadataValue.md(layout.llm_interests.read_text(encoding="utf-8"))
-    return metadata
+    return metadata, shown
 
 
-def _evaluation_report_metadata(metrics: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
+def _evaluation_report_metadata(metrics: Mapping[str, Any], layout: Layout) -> tuple[dict[str, Any], Shown]:
+    """The test split as one model × metric table and the path of the report, which holds the rest.
+
+    Validation numbers are in the report (and the trained models' in their training stage's ``valid_metrics``).
+    """
     metadata: dict[str, Any] = {"report": dg.MetadataValue.path(str(layout.evaluation_markdown))}
-    for split in ("test", "valid"):
-        if isinstance(metrics.get(split), Mapping) and metrics[split]:
-            metadata[f"{split}_metrics"] = dg.MetadataValue.md(metrics_table(metrics[split]))
-    return metadata
+    test = metrics.get("test")
+    if isinstance(test, Mapping) and test:
+        metadata["test_metrics"] = dg.MetadataValue.md(metrics_table(test))
+    compression = metrics.get("compression")
+    if isinstance(compression, Mapping) and compression:
+        metadata["compression"] = dg.MetadataValue.md(compression_table(compression))
+    return metadata, [("test",), ("valid",), ("compression",)]
 
 
 # Views beyond the flattened numbers, for the stages that have one. Stages not listed get the numbers only.
-STAGE_METADATA: dict[str, Callable[[Mapping[str, Any], Layout], dict[str, Any]]] = {
+STAGE_METADATA: dict[str, Callable[[Mapping[str, Any], Layout], tuple[dict[str, Any], Shown]]] = {
     "raw_logs": _raw_logs_metadata,
     "item_embeddings": _item_embeddings_metadata,
     "codebook": _codebook_metadata,
@@ -104,10 +119,21 @@ def stage_metadata(stage: str, metrics: Mapping[str, Any], layout: Layout) -> di
     """Asset metadata for a stage's metrics JSON."""
     if not isinstance(metrics, Mapping):  # DVC also accepts a bare number or list; show it as is
         return {"metrics": _metadata_value(metrics)}
-    metadata = {key: _metadata_value(value) for key, value in flatten(metrics).items()}
-    if stage in STAGE_METADATA:
-        metadata.update(STAGE_METADATA[stage](metrics, layout))
-    return metadata
+    view, shown = STAGE_METADATA[stage](metrics, layout) if stage in STAGE_METADATA else ({}, [])
+    rest = _without(metrics, shown)
+    return {**{key: _metadata_value(value) for key, value in flatten(rest).items()}, **view}
+
+
+def _without(tree: Mapping[str, Any], paths: Shown) -> dict[str, Any]:
+    """A copy of ``tree`` without the subtrees at ``paths`` (a path not in it is ignored)."""
+    kept = copy.deepcopy(dict(tree))
+    for path in paths:
+        parent: Any = kept
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
+    return kept
 
 
 def _describe(stage: DvcStage) -> str:
