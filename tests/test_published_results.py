@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +63,51 @@ def test_published_paired_differences_are_what_the_rankings_give(folder: Path) -
     test = read_json(folder / "metrics.json")["test"]
     for model, row in paired["models"].items():  # per-user means agree with the report's NDCG@10
         assert row["mean"] == pytest.approx(test[model]["ndcg@10"] - test["hymirec"]["ndcg@10"], abs=1e-9), model
+
+
+ROOT = RESULTS.parent
+RUN_FILES = ("metrics.json", "evaluation.md", "provenance.json", "selection.md")
+INDEX = RESULTS / "README.md"
+HEADLINE_MODELS = {"HyMiRec": "hymirec", "SASRec": "sasrec", "K = 1": "hymirec_k1", "coarse model": "coarse_codebook"}
+
+
+def _tracked_results() -> list[Path]:
+    """The files git tracks under results/ (every file there outside a git checkout)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "results"], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        return sorted(path for path in RESULTS.rglob("*") if path.is_file())
+    return [ROOT / name for name in listed.stdout.split("\0") if name]
+
+
+@pytest.mark.parametrize("folder", PUBLISHED, ids=lambda path: path.name)
+def test_every_published_run_has_the_one_layout(folder: Path) -> None:
+    for name in RUN_FILES:
+        assert (folder / name).is_file(), f"{folder.name}/{name}"
+    assert any((folder / "rankings").glob("*.parquet")), folder.name
+    assert (folder / read_json(folder / "provenance.json")["config"]).suffix == ".yaml", folder.name
+
+
+def test_the_index_lists_every_folder_and_copies_its_headline_from_the_metrics() -> None:
+    index = INDEX.read_text()
+    for folder in sorted(path for path in RESULTS.iterdir() if path.is_dir()):
+        assert f"[{folder.name}]({folder.name}/)" in index, folder.name
+    for folder in PUBLISHED:
+        row = next(line for line in index.splitlines() if line.startswith(f"| [{folder.name}]({folder.name}/)"))
+        assert "make experiment CONFIG=configs/" in row, folder.name
+        test = read_json(folder / "metrics.json")["test"]
+        headline = re.findall(r"(HyMiRec|SASRec|K = 1|coarse model) (0\.\d{4})", row.split(" | ")[4])
+        assert headline, folder.name
+        for name, figure in headline:
+            assert figure == f"{test[HEADLINE_MODELS[name]]['ndcg@10']:.4f}", (folder.name, name)
+
+
+def test_results_is_a_publication_without_scripts_or_interaction_data() -> None:
+    tracked = _tracked_results()
+    assert INDEX in tracked
+    assert not [path for path in tracked if path.suffix in {".sh", ".patch"}]
+    assert sum(path.stat().st_size for path in tracked) <= 20 * 1024 * 1024
+    for path in tracked:  # the only tables are top-10 rankings: ids and ranks, no interaction log
+        assert path.suffix not in {".csv", ".tsv", ".inter", ".item", ".dat", ".npy", ".pt"}, path
+        if path.suffix == ".parquet":
+            assert path.parent.name == "rankings", path
+            assert list(pd.read_parquet(path).columns) == ["user_id", "rank", "item_id", "target_item_id"], path
