@@ -39,3 +39,44 @@ def test_stage_table_lists_every_dvc_stage() -> None:
 
     for stage in STAGES:
         assert f"| `{stage}` |" in README, stage
+
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "results" / "README.md"]
+
+
+def test_readme_is_a_screen_of_decisions_with_the_two_commands_first() -> None:
+    lines = README.splitlines()
+    assert len(lines) <= 250
+    head = "\n".join(lines[:60])
+    assert "make run" in head and "make test" in head
+
+
+def test_the_results_table_is_what_the_metrics_files_it_cites_give() -> None:
+    import importlib.util
+
+    marker = re.search(r"<!-- results-table: benchmarks/readme_table.py ([^>]*?) -->\n(.*?)<!-- end results-table -->", README, re.S)
+    assert marker, "README.md has no generated results table"
+    runs = [ROOT / run for run in marker.group(1).split()]
+    assert len(runs) == 3 and all((run / "metrics.json").exists() for run in runs)
+    for run in runs:  # the text cites every metrics file the table is made from
+        assert f"]({run.relative_to(ROOT)}/metrics.json)" in README, run.name
+    spec = importlib.util.spec_from_file_location("readme_table", ROOT / "benchmarks" / "readme_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert marker.group(2) == module.table(runs)
+    assert "| SASRec (`sasrec`) |" in marker.group(2) and "| HyMiRec (K = 4) (`hymirec`) |" in marker.group(2)
+
+
+def test_every_relative_link_points_to_an_existing_file() -> None:
+    for doc in DOCS:
+        for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+            if re.match(r"[a-z]+://", target) or target.startswith("#"):
+                continue
+            assert (doc.parent / target.split("#")[0]).exists(), f"{doc.relative_to(ROOT)}: {target}"
+
+
+def test_the_docs_cite_no_internal_notes() -> None:
+    for doc in DOCS:
+        text = doc.read_text()
+        for name in ("DESIGN.md", "STACK.md", "../shared"):
+            assert name not in text, f"{doc.relative_to(ROOT)} mentions {name}"
