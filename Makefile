@@ -55,7 +55,7 @@ bench-retrieval: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/million_item_retrieval.py
 
 dagster: $(STAMP)
-	mkdir -p $(DAGSTER_HOME) && $(BIN)/dagster dev -m orchestration.definitions
+	$(BIN)/python -m orchestration.instance && $(BIN)/dagster dev -m orchestration.definitions
 
 mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db

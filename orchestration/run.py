@@ -14,19 +14,10 @@ import os
 import sys
 from pathlib import Path
 
+from orchestration.instance import prepare_dagster_home
 from orchestration.resources import DEFAULT_CONFIG, default_project_root
 
 logger = logging.getLogger("orchestration.run")
-
-
-def _dagster_home(root: Path) -> Path:
-    home = Path(os.environ.get("DAGSTER_HOME") or root / ".dagster_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    instance_yaml = home / "dagster.yaml"
-    if not instance_yaml.exists():  # Dagster warns at every start without one; empty = SQLite storage in `home`
-        instance_yaml.write_text("# Dagster instance of HyMiRec runs (python -m orchestration.run, dagster dev).\n", encoding="utf-8")
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
 
 
 def _config_mismatch(root: Path, config_path: str) -> str | None:
@@ -63,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem := _config_mismatch(root, config_path):
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    home = _dagster_home(root)
+    home = prepare_dagster_home(root)
 
     import dagster as dg
 
