@@ -2,7 +2,13 @@
 
 One pydantic tree, one YAML file per experiment (``configs/<name>.yaml``). Unknown keys are errors
 so that a typo never silently falls back to a default; cross-field rules quote the offending values.
-DVC reads the same YAML sections as stage ``params``, so changing ``sasrec.hidden_size`` re-runs only
+
+Configs compose: a file may name another with ``extends: <path relative to it>`` and then holds only
+what it changes (mappings merge key by key, any other value replaces the parent's). An ``extends:`` key
+resolved here rather than Hydra/OmegaConf composition because DVC already pins hydra's parser to a
+version Dagster cannot use (the venv carries one antlr runtime), and one key covers what the configs need.
+Stage ``resolved_config`` writes the merged, validated tree to ``build/config.yaml``; DVC reads its
+sections as stage ``params``, so changing ``sasrec.hidden_size`` in any file of the chain re-runs only
 the stages that list ``sasrec``.
 """
 
@@ -474,13 +480,47 @@ class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the failing field."""
 
 
-def load_config(path: str | Path) -> HyMiRecConfig:
-    """Read and validate a YAML config; relative data paths are resolved against the working directory."""
+EXTENDS = "extends"
+
+
+def merge_sections(parent: dict, child: dict) -> dict:
+    """``child`` over ``parent``: mappings merge key by key, every other value (lists included) replaces."""
+    merged = dict(parent)
+    for key, value in child.items():
+        both_mappings = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = merge_sections(merged[key], value) if both_mappings else value
+    return merged
+
+
+def read_config_tree(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict:
+    """The YAML mapping of ``path`` with its ``extends:`` chain merged in, parents first (not yet validated)."""
     path = Path(path)
+    if path.resolve() in _chain:
+        raise ConfigError(f"{path}: extends itself through {' -> '.join(str(p) for p in _chain)}")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: cannot read config: {error}") from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config is a mapping of sections, not {type(raw).__name__}")
+    parent = raw.pop(EXTENDS, None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: {EXTENDS}: must name one config file, not {parent!r}")
+    return merge_sections(read_config_tree(path.parent / parent, (*_chain, path.resolve())), raw)
+
+
+def dump_config(config: HyMiRecConfig) -> str:
+    """The whole validated config as YAML (every default spelled out), readable back by ``load_config``."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def load_config(path: str | Path) -> HyMiRecConfig:
+    """Read, compose (``extends:``) and validate a YAML config; relative data paths are resolved against the
+    working directory."""
+    path = Path(path)
+    raw = read_config_tree(path)
     try:
         return HyMiRecConfig.model_validate(raw)
     except ValidationError as error:

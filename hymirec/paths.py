@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STAGES: tuple[str, ...] = (
+    "resolved_config",
     "raw_logs",
     "validated_sequences",
     "item_embeddings",
@@ -28,6 +29,18 @@ class Layout:
     """Paths of one workspace (a checkout of this repository)."""
 
     root: Path
+
+    # resolved_config
+    @property
+    def experiment_choice(self) -> Path:
+        """params.yaml: ``config:`` names the config file this workspace runs (what ``dvc exp run`` varies)."""
+        return self.root / "params.yaml"
+
+    @property
+    def resolved_config(self) -> Path:
+        """The chosen config with its ``extends:`` chain merged and every default spelled out: what the
+        stages read, and whose sections DVC tracks as their params."""
+        return self.root / "build" / "config.yaml"
 
     # raw_logs
     @property

@@ -15,7 +15,7 @@ from orchestration.assets import build_stage_assets
 from orchestration.checks import ASSET_CHECKS
 from orchestration.dvc_project import read_stages
 from orchestration.jobs import pipeline_job
-from orchestration.resources import DEFAULT_CONFIG, DvcProject, MlflowTracking, ProjectMlflow, RawLogInbox, default_project_root
+from orchestration.resources import DvcProject, MlflowTracking, ProjectMlflow, RawLogInbox, default_project_root
 from orchestration.schedules import retrain_schedule
 from orchestration.sensors import new_raw_logs_sensor
 
@@ -23,7 +23,7 @@ from orchestration.sensors import new_raw_logs_sensor
 def build_definitions(
     root: str | Path | None = None,
     *,
-    config_path: str = DEFAULT_CONFIG,
+    config_path: str | None = None,
     mlflow: MlflowTracking | None = None,
     raw_log_inbox: RawLogInbox | None = None,
 ) -> dg.Definitions:

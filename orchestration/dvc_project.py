@@ -106,6 +106,36 @@ def _with_upstream(stages: list[DvcStage]) -> Iterator[DvcStage]:
         yield DvcStage(**{**stage.__dict__, "upstream": tuple(upstream)})
 
 
+EXPERIMENT_CHOICE = "params.yaml"  # hymirec.paths.Layout.experiment_choice, relative to the root
+CHOICE_KEY = "config"  # the params.yaml key dvc.yaml's ${config} reads
+
+
+def chosen_config(root: str | os.PathLike[str]) -> str:
+    """The config file (relative to ``root``) that ``params.yaml`` names: what ``dvc repro`` runs."""
+    import yaml
+
+    path = Path(root) / EXPERIMENT_CHOICE
+    choice = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(CHOICE_KEY) if path.is_file() else None
+    if not isinstance(choice, str):
+        raise ValueError(f"{path}: needs `{CHOICE_KEY}: configs/<name>.yaml`, the config file the pipeline runs")
+    return choice
+
+
+def choose_config(root: str | os.PathLike[str], config_path: str) -> bool:
+    """Point ``params.yaml`` at ``config_path`` (what ``dvc exp run -S config=…`` would do); True if it changed.
+
+    The file is rewritten only when the choice differs, so an unchanged choice leaves DVC's view as it was.
+    """
+    if chosen_config(root) == config_path:
+        return False
+    text = (
+        "# The config file this workspace runs; `make experiment CONFIG=…` and `python -m orchestration.run --config …` set it.\n"
+        f"{CHOICE_KEY}: {config_path}\n"
+    )
+    (Path(root) / EXPERIMENT_CHOICE).write_text(text, encoding="utf-8")
+    return True
+
+
 class _Log(Protocol):
     def info(self, msg: str) -> None: ...
 

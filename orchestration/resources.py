@@ -18,10 +18,9 @@ from pydantic import Field
 from hymirec.config import HyMiRecConfig, load_config
 from hymirec.data.inbox import INBOX_PATTERNS, inbox_files
 from hymirec.paths import Layout
-from orchestration.dvc_project import DvcStage, ReproResult, run_dvc_repro
+from orchestration.dvc_project import DvcStage, ReproResult, choose_config, chosen_config, run_dvc_repro
 
 PROJECT_ROOT_ENV = "HYMIREC_PROJECT_ROOT"
-DEFAULT_CONFIG = "configs/default.yaml"
 
 
 def default_project_root() -> Path:
@@ -36,8 +35,10 @@ class DvcProject(dg.ConfigurableResource):
     root: str | None = Field(
         default=None, description=f"Project root holding dvc.yaml; default ${PROJECT_ROOT_ENV} or this checkout."
     )
-    config_path: str = Field(
-        default=DEFAULT_CONFIG, description="Config file (relative to root) the stages and data checks read."
+    config_path: str | None = Field(
+        default=None,
+        description="Config file (relative to root) to run, e.g. configs/benchmark_ml1m.yaml: written into params.yaml "
+        "before a stage runs (as `dvc exp run -S config=…` would). Default: the file params.yaml already names.",
     )
 
     def root_dir(self) -> Path:
@@ -47,13 +48,17 @@ class DvcProject(dg.ConfigurableResource):
         return Layout(self.root_dir())
 
     def config_file(self) -> Path:
-        return self.root_dir() / self.config_path
+        """The config the stages and data checks read: ``config_path``, else params.yaml's choice."""
+        return self.root_dir() / (self.config_path or chosen_config(self.root_dir()))
 
     def load_config(self) -> HyMiRecConfig:
         return load_config(self.config_file())
 
     def repro(self, stage: DvcStage, *, log, env: dict[str, str] | None = None) -> ReproResult:
-        """``dvc repro --single-item <stage>`` in the project root (see ``run_dvc_repro``)."""
+        """``dvc repro --single-item <stage>`` in the project root (see ``run_dvc_repro``), after pointing
+        params.yaml at ``config_path`` when one is set."""
+        if self.config_path and choose_config(self.root_dir(), self.config_path):
+            log.info(f"params.yaml now runs {self.config_path}")
         return run_dvc_repro(self.root_dir(), stage.target, log=log, env=env)
 
 

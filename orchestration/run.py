@@ -15,31 +15,31 @@ import sys
 from pathlib import Path
 
 from orchestration.instance import prepare_dagster_home
-from orchestration.resources import DEFAULT_CONFIG, default_project_root
+from orchestration.dvc_project import chosen_config
+from orchestration.resources import default_project_root
 
 logger = logging.getLogger("orchestration.run")
 
 
-def _config_mismatch(root: Path, config_path: str) -> str | None:
-    """Why ``config_path`` cannot be run, or None: dvc.yaml's stages must read that file as their params."""
-    from orchestration.dvc_project import read_stages
+def _config_problem(root: Path, config_path: str) -> str | None:
+    """Why ``config_path`` cannot be run, or None: it must exist and load (its ``extends:`` chain included)."""
+    from hymirec.config import ConfigError, load_config
 
     if not (root / config_path).is_file():
         return f"config file {root / config_path} does not exist"
-    read = {path for stage in read_stages(root) for path in stage.params_files}
-    wanted = Path(config_path).as_posix()
-    if read and wanted not in read:
-        return (
-            f"dvc.yaml's stages read params from {sorted(read)}, not {wanted}: DVC decides what to re-run from the "
-            f"params file a stage declares, so point the stages' cmd and params at {wanted} (or copy it over "
-            f"{sorted(read)[0]}) instead of passing --config"
-        )
+    try:
+        load_config(root / config_path)
+    except ConfigError as error:
+        return str(error)
     return None
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m orchestration.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file relative to the project root (default {DEFAULT_CONFIG})")
+    parser.add_argument(
+        "--config", default=None,
+        help="config file relative to the project root, written into params.yaml (default: the one params.yaml names)",
+    )
     parser.add_argument("--root", default=None, help="project root holding dvc.yaml (default $HYMIREC_PROJECT_ROOT or this checkout)")
     return parser
 
@@ -48,10 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("HYMIREC_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = Path(args.root).resolve() if args.root else default_project_root()
-    config_path = Path(args.config).as_posix()
+    try:
+        config_path = Path(args.config or chosen_config(root)).as_posix()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if Path(config_path).is_absolute():
         config_path = Path(os.path.relpath(config_path, root)).as_posix()
-    if problem := _config_mismatch(root, config_path):
+    if problem := _config_problem(root, config_path):
         print(f"error: {problem}", file=sys.stderr)
         return 2
     home = prepare_dagster_home(root)

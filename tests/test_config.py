@@ -48,3 +48,36 @@ def test_the_serving_section_defaults_and_guards_ivf_training(tmp_path: Path) ->
     path.write_text("serving:\n  ivf_train_points_per_list: 20\n")
     with pytest.raises(ConfigError, match=r"serving.ivf_train_points_per_list\n.*greater than or equal to 39"):
         load_config(path)
+
+
+def test_a_config_extends_another_and_changes_only_what_it_names(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text("seed: 1\nsasrec:\n  hidden_size: 32\n  num_layers: 3\nllm:\n  variants: [hymirec, hymirec_k1]\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "child.yaml").write_text("extends: ../base.yaml\nsasrec:\n  num_layers: 1\nllm:\n  variants: [hymirec]\n")
+    (tmp_path / "grandchild.yaml").write_text("extends: sub/child.yaml\nseed: 7\n")
+    config = load_config(tmp_path / "grandchild.yaml")
+    assert config.seed == 7
+    assert (config.sasrec.hidden_size, config.sasrec.num_layers) == (32, 1)  # mappings merge key by key
+    assert [v.value for v in config.llm.variants] == ["hymirec"]  # a list replaces the parent's
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_the_resolved_config_reads_back_as_the_same_config(path: Path, tmp_path: Path) -> None:
+    from hymirec.config import dump_config
+
+    config = load_config(path)
+    (tmp_path / "resolved.yaml").write_text(dump_config(config))
+    assert load_config(tmp_path / "resolved.yaml") == config
+
+
+def test_an_extends_cycle_or_a_missing_parent_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ConfigError, match=r"a\.yaml: extends itself"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("extends: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match=r"nowhere\.yaml: cannot read config"):
+        load_config(tmp_path / "c.yaml")
+    (tmp_path / "d.yaml").write_text("extends: [a.yaml, b.yaml]\n")
+    with pytest.raises(ConfigError, match=r"d\.yaml: extends: must name one config file"):
+        load_config(tmp_path / "d.yaml")

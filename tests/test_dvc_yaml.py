@@ -23,7 +23,8 @@ def test_stage_names_and_commands() -> None:
     stages = _stages()
     assert tuple(stages) == STAGES
     for name, stage in stages.items():
-        assert stage["cmd"] == f".venv/bin/hymirec stage {name} -c configs/default.yaml"
+        config = "${config}" if name == "resolved_config" else str(Layout(Path(".")).resolved_config)
+        assert stage["cmd"] == f"hymirec stage {name} -c {config}"
         assert (ROOT / f"hymirec/stages/{name}.py").exists()
         assert f"hymirec/stages/{name}.py" in stage["deps"]
 
@@ -32,6 +33,7 @@ def test_outputs_match_layout() -> None:
     layout = Layout(Path("."))
     relative = lambda path: str(path)  # noqa: E731
     expected_outs = {
+        "resolved_config": {layout.resolved_config},
         "raw_logs": {layout.raw_dir},
         "validated_sequences": {layout.sequences_dir},
         "item_embeddings": {layout.embeddings_dir},
@@ -43,16 +45,22 @@ def test_outputs_match_layout() -> None:
     }
     for name, stage in _stages().items():
         assert _paths(stage["outs"]) == {relative(p) for p in expected_outs[name]}, name
-        assert _paths(stage["metrics"]) == {relative(layout.stage_metrics(name))}, name
+        if name != "resolved_config":  # a config, no metrics
+            assert _paths(stage["metrics"]) == {relative(layout.stage_metrics(name))}, name
 
 
-def test_params_are_config_sections() -> None:
+def test_params_are_sections_of_the_resolved_config() -> None:
+    """Stages read the resolved config's sections; only resolved_config reads params.yaml's choice of file."""
     from hymirec.config import HyMiRecConfig
 
+    resolved = str(Layout(Path(".")).resolved_config)
     for name, stage in _stages().items():
+        if name == "resolved_config":
+            assert stage["params"] == ["config"]
+            continue
         (params,) = stage["params"]
-        assert list(params) == ["configs/default.yaml"]
-        assert set(params["configs/default.yaml"]) <= set(HyMiRecConfig.model_fields), name
+        assert list(params) == [resolved]
+        assert set(params[resolved]) <= set(HyMiRecConfig.model_fields), name
 
 
 def test_embedding_stages_read_their_upstream_outputs() -> None:

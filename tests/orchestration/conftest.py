@@ -86,6 +86,9 @@ TWO_STAGES: dict[str, Any] = {
 }
 
 
+CHOICE = "config: configs/default.yaml\n"  # params.yaml: the config file a run reads
+
+
 @pytest.fixture
 def two_stage_project(make_dvc_project: Callable[..., Path]) -> Path:
     return make_dvc_project(TWO_STAGES, files={"produce.py": PRODUCE, "consume.py": CONSUME})
@@ -94,7 +97,7 @@ def two_stage_project(make_dvc_project: Callable[..., Path]) -> Path:
 @pytest.fixture
 def one_stage_project(make_dvc_project: Callable[..., Path]) -> Path:
     """Just `produce`, with a config file as `python -m orchestration.run` expects."""
-    return make_dvc_project({"produce": TWO_STAGES["produce"]}, files={"produce.py": PRODUCE, "configs/default.yaml": "{}\n"})
+    return make_dvc_project({"produce": TWO_STAGES["produce"]}, files={"produce.py": PRODUCE, "configs/default.yaml": "{}\n", "params.yaml": CHOICE})
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ def workspace(tmp_path: Path) -> Path:
     pd.DataFrame({"item_id": ["a", "b", "c"], "title": ["A", "B", "C"]}).to_parquet(layout.raw_items)
     pd.DataFrame({"user": [0, 1], "items": [[1, 2, 3], [2, 3, 1]]}).to_parquet(layout.sequences)
     pd.DataFrame({"item_id": ["a", "b", "c"], "index": [1, 2, 3]}).to_parquet(layout.item_map)
+    (tmp_path / "params.yaml").write_text("config: configs/default.yaml\n", encoding="utf-8")
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "default.yaml").write_text(
         "data:\n  timestamp_min: 5\n  timestamp_max: 100\nsequences:\n  min_user_interactions: 4\n", encoding="utf-8"

@@ -12,7 +12,10 @@ import pandas as pd
 import pytest
 
 from data_checks.errors import DataValidationError, RuleFailure
+from orchestration.dvc_project import chosen_config
 from orchestration.run import main
+
+CHOICE = "config: configs/default.yaml\n"  # params.yaml: the config file a run reads
 
 pytestmark = pytest.mark.usefixtures("collect_garbage")
 
@@ -58,7 +61,7 @@ def test_failed_blocking_check_stops_downstream_and_exits_non_zero(
         },
         "downstream": {"cmd": "touch downstream.txt", "deps": ["data/raw"], "outs": ["downstream.txt"]},
     }
-    root = make_dvc_project(stages, files={"raw_metrics.json": '{"rows": 1}', "configs/default.yaml": "{}\n"})
+    root = make_dvc_project(stages, files={"raw_metrics.json": '{"rows": 1}', "configs/default.yaml": "{}\n", "params.yaml": CHOICE})
     (root / "data" / "raw").mkdir(parents=True)
     pd.DataFrame({"user_id": ["u1"], "item_id": ["a"], "timestamp": [1]}).to_parquet(root / "data/raw/interactions.parquet")
     pd.DataFrame({"item_id": ["a"], "title": ["A"]}).to_parquet(root / "data/raw/items.parquet")
@@ -77,13 +80,29 @@ def test_failed_blocking_check_stops_downstream_and_exits_non_zero(
     assert not (root / "downstream.txt").exists()  # the blocking check stopped the downstream stage
 
 
-def test_config_that_dvc_yaml_does_not_read_is_refused(
+def test_a_config_that_is_missing_or_invalid_is_refused_before_anything_runs(
     make_dvc_project, isolated_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = make_dvc_project(
-        {"s": {"cmd": "true", "params": [{"configs/default.yaml": ["seed"]}], "outs": ["o"]}},
-        files={"configs/default.yaml": "seed: 1\n", "configs/small.yaml": "seed: 2\n"},
+        {"s": {"cmd": "touch o", "params": ["config"], "outs": ["o"]}},
+        files={"configs/default.yaml": "seed: 1\n", "configs/typo.yaml": "extends: default.yaml\nsed: 2\n", "params.yaml": CHOICE},
     )
-    assert main(["--root", str(root), "--config", "configs/small.yaml"]) == 2
-    assert "configs/default.yaml" in capsys.readouterr().err
     assert main(["--root", str(root), "--config", "configs/missing.yaml"]) == 2
+    assert "configs/missing.yaml does not exist" in capsys.readouterr().err
+    assert main(["--root", str(root), "--config", "configs/typo.yaml"]) == 2
+    assert "sed" in capsys.readouterr().err
+    assert chosen_config(root) == "configs/default.yaml" and not (root / "o").exists()  # nothing chosen, nothing run
+    (root / "params.yaml").unlink()
+    assert main(["--root", str(root)]) == 2
+    assert "params.yaml: needs `config: configs/<name>.yaml`" in capsys.readouterr().err
+
+
+def test_a_chosen_config_is_written_into_params_yaml_and_run(make_dvc_project, isolated_env: Path) -> None:
+    """`--config` picks the experiment as `dvc exp run -S config=…` would: params.yaml names it, DVC runs it."""
+    root = make_dvc_project(
+        {"s": {"cmd": "cp ${config} o", "params": ["config"], "outs": ["o"]}},
+        files={"configs/default.yaml": "seed: 1\n", "configs/small.yaml": "extends: default.yaml\nseed: 2\n", "params.yaml": CHOICE},
+    )
+    assert main(["--root", str(root), "--config", "configs/small.yaml"]) == 0
+    assert chosen_config(root) == "configs/small.yaml"
+    assert (root / "o").read_text() == "extends: default.yaml\nseed: 2\n"

@@ -17,7 +17,8 @@ from hymirec.config import DataConfig, HyMiRecConfig, load_config
 from hymirec.paths import Layout
 from hymirec.stages import raw_logs
 from orchestration.dvc_project import repro_environment
-from orchestration.resources import DEFAULT_CONFIG, DvcProject, RawLogInbox
+from orchestration.dvc_project import chosen_config
+from orchestration.resources import DvcProject, RawLogInbox
 from orchestration.sensors import new_raw_logs_sensor
 
 GOOD_LOGS = Path(__file__).resolve().parents[1] / "data" / "good_logs"
@@ -119,7 +120,7 @@ def test_rejected_files_do_not_start_a_run(tmp_path: Path, inbox: Path) -> None:
 
 def test_the_folder_watched_is_the_one_raw_logs_reads_and_dvc_tracks() -> None:
     root = Path(__file__).resolve().parents[2]
-    inbox = load_config(root / DEFAULT_CONFIG).data.inbox
+    inbox = load_config(root / chosen_config(root)).data.inbox
     raw_logs_deps = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["raw_logs"]["deps"]
     assert RawLogInbox().path == str(inbox) and str(inbox) in raw_logs_deps
 
