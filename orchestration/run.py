@@ -44,6 +44,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Lines of `dvc repro`'s own, around a stage command's output.
+_DVC_LINES = ("Running stage ", "> ", "ERROR: ", "WARNING: ", "Updating lock file", "Verifying ", "Stage '", "Use `dvc push`", "To track the changes")
+
+
+def stage_error_line(output: str) -> str | None:
+    """The failing stage's own one-line error in the output of `dvc repro`: its last ``error: …`` line
+    (how ``hymirec`` reports an expected failure, details on the lines below), else its last line (a
+    traceback's ``ValueError: …``), else DVC's ``ERROR: …`` line when the command never ran."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    own = [line for line in lines if not line.startswith(_DVC_LINES)]
+    errors = [line for line in own if line.startswith("error:")]
+    if errors or own:
+        return (errors or own)[-1]
+    return next((line for line in reversed(lines) if line.startswith("ERROR: ")), None)
+
+
+def failure_lines(result) -> list[str]:
+    """``<step>: <its error>`` for each failed step and asset check: what the run's last lines repeat,
+    below Dagster's stack traces."""
+    lines = []
+    for event in result.get_step_failure_events():
+        data = event.step_failure_data
+        user = data.user_failure_data
+        tail = user.metadata.get("output_tail") if user is not None else None  # a stage that `dvc repro` ran
+        line = stage_error_line(str(tail.value).strip().strip("`")) if tail is not None else None
+        if line is None:
+            text = (user.description if user is not None and user.description else None) or (data.error.message if data.error else "")
+            line = next((part.strip() for part in text.splitlines() if part.strip()), "failed, no message")
+        lines.append(f"{event.step_key}: {line}")
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            description = (evaluation.description or "failed").strip().splitlines()[0]
+            lines.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}: {description}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("HYMIREC_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -87,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             f"See the log above, or `DAGSTER_HOME={home} dagster dev -m orchestration.definitions`.",
             file=sys.stderr,
         )
+        for line in failure_lines(result):
+            print(line, file=sys.stderr)
         return 1
     layout = Layout(root)
     print(f"Pipeline run {result.run_id} succeeded.\nReport:  {layout.evaluation_markdown}\nMetrics: {layout.metrics}")
