@@ -1,7 +1,8 @@
 """The ``hymirec`` command: run one pipeline stage, or validate user-supplied log files.
 
     hymirec stage <name> -c configs/default.yaml
-    hymirec validate --interactions PATH [--items PATH]
+    hymirec validate --interactions PATH [--items PATH] [-c CONFIG]
+    hymirec metrics [reports/metrics.json] [--all]
     hymirec recommend --user 1 [--explain] [--model URI|NAME]   (or --history ITEM_ID…, --history-file PATH, --all-users --out PATH)
     hymirec publish --root ../bench -c configs/benchmark_ml1m.yaml --out results/benchmark_ml1m
     hymirec seeds results/run_seed42 results/run_seed43 --out results/run_seeds
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import os
 import sys
@@ -41,6 +43,58 @@ def _validate(args: argparse.Namespace) -> int:
 
     report = validate_user_files(Path(args.interactions), Path(args.items) if args.items else None)
     print(report)
+    return 0
+
+
+# Columns `hymirec metrics` shows by default, those of them the file holds (all its metrics if none)
+HEADLINE_METRICS = ("ndcg@10", "recall@10", "ndcg@50", "recall@50", "mrr", "ild@10")
+
+
+def metrics_summary(path: Path, every_metric: bool = False) -> str:
+    """A metrics file of stage ``evaluation_report`` ({"test"|"valid": {model: {metric: value}}}) as one
+    model × metric table per split, test first: ``hymirec.report.metrics_table`` (4 decimals) with its
+    columns padded to line up in a terminal. ``FileNotFoundError``/``ValueError`` name the file."""
+    from hymirec.report import metrics_table
+
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist: run `make run` first (stage evaluation_report writes it), or name a metrics.json") from None
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: cannot read it as JSON: {error}") from error
+    splits = {split: metrics[split] for split in ("test", "valid") if isinstance(metrics, dict) and isinstance(metrics.get(split), dict) and metrics[split]}
+    if not splits:
+        found = sorted(metrics) if isinstance(metrics, dict) else type(metrics).__name__
+        raise ValueError(f"{path}: no 'test' or 'valid' table of model -> metric -> value in it (found: {found})")
+    sections = []
+    for split, table in splits.items():
+        rows = {model: row for model, row in table.items() if isinstance(row, dict)}
+        held = [name for name in next(iter(rows.values())) if all(isinstance(row.get(name), (int, float)) for row in rows.values())]
+        columns = held if every_metric else [name for name in HEADLINE_METRICS if name in held] or held
+        sections.append(f"{split}\n" + _aligned(metrics_table({model: {name: row[name] for name in columns} for model, row in rows.items()})))
+    return "\n\n".join(sections)
+
+
+def _aligned(markdown: str) -> str:
+    """A markdown table with its cells padded to equal widths (still markdown): text left, numbers right."""
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in markdown.splitlines()]
+    header, rule, body = rows[0], rows[1], rows[2:]
+    widths = [max(len(row[column]) for row in [header, *body]) for column in range(len(header))]
+    right = [cell.endswith(":") for cell in rule]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.rjust(width) if flush else cell.ljust(width) for cell, width, flush in zip(cells, widths, right)) + " |"
+
+    rule = "|" + "|".join("-" * (width + 1) + ":" if flush else "-" * (width + 2) for width, flush in zip(widths, right)) + "|"
+    return "\n".join([line(header), rule, *(line(row) for row in body)])
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    try:
+        print(metrics_summary(Path(args.path), args.all))
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -144,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--interactions", required=True)
     validate.add_argument("--items")
     validate.set_defaults(handler=_validate)
+
+    metrics = commands.add_parser("metrics", help="the evaluation metrics as a model × metric table per split (4 decimals)")
+    metrics.add_argument("path", nargs="?", default=str(Layout(Path(".")).metrics), help="a metrics.json (default: this workspace's reports/metrics.json)")
+    metrics.add_argument("--all", action="store_true", help=f"every metric in the file (default: {', '.join(HEADLINE_METRICS)})")
+    metrics.set_defaults(handler=_metrics)
 
     recommend = commands.add_parser("recommend", help="top-N items with titles from this data's champion or a named model")
     who = recommend.add_mutually_exclusive_group(required=True)

@@ -128,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     layout = Layout(root)
     print(f"Pipeline run {result.run_id} succeeded.\nReport:  {layout.evaluation_markdown}\nMetrics: {layout.metrics}")
+    if layout.metrics.is_file():  # the same tables as `hymirec metrics`
+        from hymirec.cli import metrics_summary
+
+        print(f"\n{metrics_summary(layout.metrics)}")
     return 0
 
 

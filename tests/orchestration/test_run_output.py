@@ -1,4 +1,5 @@
-"""When `python -m orchestration.run` (`make run`) fails, its last lines repeat the failing stage's own error."""
+"""The last lines of `python -m orchestration.run` (`make run`): the metrics table after a run, the failing
+stage's own error after a failure."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from hymirec.cli import metrics_summary
 from orchestration.run import main, stage_error_line
 
 pytestmark = pytest.mark.usefixtures("collect_garbage")
+
+METRICS = '{"test": {"sasrec": {"ndcg@10": 0.15625, "recall@10": 0.28}}, "valid": {"sasrec": {"ndcg@10": 0.17, "recall@10": 0.3}}}'
 
 FAILING_STAGE = """\
 import logging, sys
@@ -61,3 +65,19 @@ def test_a_failed_run_ends_with_the_failing_stages_own_error(
     last = capsys.readouterr().err.strip().splitlines()[-2:]
     assert last[0].startswith("error: pipeline run ") and "steps: ['ingest']" in last[0]
     assert last[1] == "ingest: error: data/raw/interactions.csv: rule timestamp_in_range failed on 2 rows"
+
+
+def test_a_run_ends_with_the_table_hymirec_metrics_prints(
+    make_dvc_project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_dvc_project(
+        {"evaluation_report": {"cmd": "mkdir -p reports && cp metrics_source.json reports/metrics.json", "deps": ["metrics_source.json"],
+                               "metrics": [{"reports/metrics.json": {"cache": False}}]}},
+        files={"metrics_source.json": METRICS, "configs/default.yaml": "{}\n", "params.yaml": "config: configs/default.yaml\n"},
+    )
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert main(["--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    table = metrics_summary(root / "reports" / "metrics.json")
+    assert out.endswith(f"\n\n{table}\n") and "| sasrec |  0.1562 |    0.2800 |" in table
