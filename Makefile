@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 export DAGSTER_HOME ?= $(abspath .dagster_home)
 
-.PHONY: venv run test chromium bench bench-retrieval dagster mlflow-ui
+.PHONY: venv run test experiment experiments chromium bench bench-retrieval dagster mlflow-ui
 
 venv: $(STAMP)
 
@@ -31,6 +31,16 @@ $(STAMP): pyproject.toml Makefile
 
 run: $(STAMP)
 	$(BIN)/python -m orchestration.run
+
+# A published run through the pipeline, as a DVC experiment: `make experiment CONFIG=configs/benchmark_ml1m.yaml`.
+# Interrupted, the same command resumes (finished stages are skipped, training restarts from its last epoch).
+# QUEUE=1 queues it instead; `make experiments` runs the queue; `dvc exp show` compares the runs.
+experiment: $(STAMP)
+	@test -n "$(CONFIG)" || { echo "usage: make experiment CONFIG=configs/<name>.yaml [QUEUE=1]" >&2; exit 2; }
+	$(BIN)/python -m orchestration.experiment $(CONFIG) $(if $(QUEUE),--queue)
+
+experiments: $(STAMP)
+	$(BIN)/python -m orchestration.experiment --run-queue
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest tests; status=$$?; \

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from hymirec.data.schema import RawLogs
-from tests.pipeline import build_workspace, run
+from tests.pipeline import E2E_CONFIG, build_workspace, run
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -111,5 +111,5 @@ def ml100k_workspace(tmp_path_factory: pytest.TempPathFactory, smollm2_cache: Pa
 def materialised(ml100k_workspace: tuple[Path, dict[str, str]]) -> tuple[Path, dict[str, str], str]:
     """The workspace after Dagster materialised every asset (the whole pipeline, run once per test session)."""
     root, env = ml100k_workspace
-    output = run([sys.executable, "-m", "orchestration.run", "--root", str(root)], root, env)
+    output = run([sys.executable, "-m", "orchestration.run", "--root", str(root), "--config", E2E_CONFIG], root, env)
     return root, env, output

@@ -16,6 +16,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
+E2E_CONFIG = "configs/e2e.yaml"
 RUN_STATE = {"mlruns", "test-mlflow.db", ".dagster_home"}  # a run's own records, not the pipeline's: a copy starts without them
 
 
@@ -37,7 +38,7 @@ def workspace_env(root: Path) -> dict[str, str]:
 
 
 def build_workspace(root: Path, smollm2_cache: Path) -> dict[str, str]:
-    """A git + DVC workspace in ``root`` holding this checkout's files, running a short ML-100K config (params.yaml); its environment."""
+    """A git + DVC workspace in ``root`` holding this checkout's files and a short ML-100K config (``E2E_CONFIG``); its environment."""
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True)
     for name in listed.stdout.splitlines():
         if (ROOT / name).is_file():
@@ -47,8 +48,8 @@ def build_workspace(root: Path, smollm2_cache: Path) -> dict[str, str]:
     (root / "models").mkdir()
     (root / "models" / "pretrained").symlink_to(smollm2_cache)  # the converted SmolLM2, shared with the model tests
     # an experiment config of its own, as a user writes one: the ML-100K config with a longer SASRec budget
-    (root / "configs" / "e2e.yaml").write_text(yaml.safe_dump({"extends": "ml100k.yaml", "sasrec": {"max_epochs": 2, "patience": 2}}))
-    (root / "params.yaml").write_text(yaml.safe_dump({"config": "configs/e2e.yaml"}))
+    # (chosen with `python -m orchestration.run --config`, E2E_CONFIG)
+    (root / E2E_CONFIG).write_text(yaml.safe_dump({"extends": "ml100k.yaml", "sasrec": {"max_epochs": 2, "patience": 2}}))
     env = workspace_env(root)
     run(["git", "init", "-q"], root, env)
     run(["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-qm", "workspace", "--allow-empty"], root, env)

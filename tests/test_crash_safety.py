@@ -66,7 +66,7 @@ def _stopped_at(root: Path, env: dict[str, str], pattern: str, nth: int, stage: 
     """``hymirec stage <stage>`` started in its own process group, returned once it stopped at the kill point."""
     with log.open("w") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-P", str(KILL_POINT), pattern, str(nth), "stage", stage, "-c", "configs/default.yaml"],
+            [sys.executable, "-P", str(KILL_POINT), pattern, str(nth), "stage", stage, "-c", str(Layout(root).resolved_config)],
             cwd=root, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
         )
     _, status = os.waitpid(process.pid, os.WUNTRACED)

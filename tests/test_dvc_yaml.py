@@ -24,7 +24,7 @@ def test_stage_names_and_commands() -> None:
     assert tuple(stages) == STAGES
     for name, stage in stages.items():
         config = "${config}" if name == "resolved_config" else str(Layout(Path(".")).resolved_config)
-        assert stage["cmd"] == f"hymirec stage {name} -c {config}"
+        assert stage["cmd"] == f"python -m hymirec stage {name} -c {config}"
         assert (ROOT / f"hymirec/stages/{name}.py").exists()
         assert f"hymirec/stages/{name}.py" in stage["deps"]
 

@@ -1,0 +1,91 @@
+"""Run or queue a published experiment through the pipeline: ``python -m orchestration.experiment CONFIG``.
+
+An experiment is a DVC experiment of the one ``dvc.yaml`` whose only change is the config file that
+``params.yaml`` names (``config:``) — what ``dvc exp run -S config=CONFIG`` does. (``-S`` itself needs
+hydra's parser, which cannot load beside the antlr runtime Dagster needs, so params.yaml is written
+here; DVC sees the same change.) ``dvc exp show`` then lists every run with its resolved parameters
+and metrics side by side.
+
+- ``CONFIG``: ``dvc exp run`` in this workspace. Interrupted, the same command resumes: DVC skips
+  the stages that finished (their outputs persist and ``dvc.lock`` records them), and a training stage
+  restarts from its last epoch checkpoint (``checkpoints/``).
+- ``CONFIG --queue``: ``dvc exp run --queue``, the workspace's params.yaml left as it was; ``--run-queue``
+  then runs every queued experiment one after another (``dvc exp run --run-all``), each in a temporary
+  copy of the repository. A queued experiment that fails is retried from its start.
+
+Exit status: DVC's, or 2 when the config does not exist or does not load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hymirec.config import ConfigError, load_config
+from orchestration.dvc_project import EXPERIMENT_CHOICE, choose_config, repro_environment
+from orchestration.resources import default_project_root
+
+
+def experiment_name(config_path: str) -> str:
+    """``<config stem>-<month><day>-<hour><minute>``: DVC names must be unique, a rerun of one config is a new run."""
+    return f"{Path(config_path).stem}-{time.strftime('%m%d-%H%M')}"
+
+
+def _dvc(root: Path, *arguments: str) -> int:
+    return subprocess.run([sys.executable, "-m", "dvc", *arguments], cwd=root, env=repro_environment()).returncode
+
+
+def run_experiment(root: Path, config_path: str, *, queue: bool = False, name: str | None = None) -> int:
+    """Run (or queue) the pipeline on ``config_path`` as a DVC experiment; DVC's exit status."""
+    load_config(root / config_path)  # a bad config fails here, before DVC records anything
+    name = name or experiment_name(config_path)
+    if not queue:
+        choose_config(root, config_path)
+        return _dvc(root, "exp", "run", "--name", name)
+    choice = root / EXPERIMENT_CHOICE
+    before = choice.read_bytes()
+    try:
+        choose_config(root, config_path)
+        return _dvc(root, "exp", "run", "--queue", "--name", name)
+    finally:
+        choice.write_bytes(before)  # the queue holds its own copy; the workspace keeps its choice
+
+
+def run_queue(root: Path) -> int:
+    """Every queued experiment, one after another, in the foreground (``dvc exp run --run-all``)."""
+    return _dvc(root, "exp", "run", "--run-all", "--jobs", "1")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.experiment", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", nargs="?", help="config file relative to the project root, e.g. configs/benchmark_ml1m.yaml")
+    parser.add_argument("--queue", action="store_true", help="queue it instead of running it now")
+    parser.add_argument("--run-queue", action="store_true", help="run every queued experiment, then exit")
+    parser.add_argument("--name", default=None, help="experiment name (default: <config stem>-<MMDD-HHMM>)")
+    parser.add_argument("--root", default=None, help="project root holding dvc.yaml (default $HYMIREC_PROJECT_ROOT or this checkout)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    root = Path(args.root).resolve() if args.root else default_project_root()
+    if args.config is None and not args.run_queue:
+        parser.error("name a config file, or --run-queue")
+    if args.config is not None:
+        try:
+            status = run_experiment(root, Path(args.config).as_posix(), queue=args.queue, name=args.name)
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        if status or not args.run_queue:
+            return status
+    return run_queue(root)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
