@@ -121,20 +121,47 @@ def category_coverage(top: np.ndarray, item_categories: np.ndarray) -> float:
     return float(present.mean(axis=1).mean())
 
 
+def facet_coverage(top: np.ndarray, histories: Sequence[np.ndarray], item_categories: np.ndarray, facets: int = 3) -> float:
+    """Share of each user's ``facets`` most frequent history categories present in their list, averaged over users.
+
+    A user's facets are the categories most often seen in their input history (ties: the lower category
+    index first); users whose history carries no category are left out. A single-vector list that serves
+    only a user's main taste covers one facet of three; one that serves every facet covers all.
+    """
+    covered = []
+    for items, history in zip(top, histories):
+        counts = item_categories[history].sum(axis=0)
+        present = np.flatnonzero(counts)
+        if not len(present):
+            continue
+        wanted = present[np.argsort(-counts[present], kind="stable")][:facets]
+        covered.append(item_categories[items][:, wanted].any(axis=0).mean())
+    return float(np.mean(covered)) if covered else 0.0
+
+
 def catalog_coverage(top: np.ndarray, num_items: int) -> float:
     """Share of the catalog recommended to at least one user."""
     return float(len(np.unique(top)) / num_items)
 
 
-def breakdown_by_history_length(ranks: np.ndarray, lengths: np.ndarray, edges: Sequence[int], k: int = 10) -> list[dict[str, float]]:
-    """Recall@k and NDCG@k per history-length bucket [lo, hi)."""
+def history_strata(lengths: np.ndarray, edges: Sequence[int]) -> list[tuple[str, np.ndarray]]:
+    """(label, member mask) per history-length stratum [lo, hi) of ``edges``, empty strata left out.
+
+    Labels read "0-50", "51-200", "501+" (items before the target).
+    """
     bounds = [0, *edges, np.iinfo(np.int64).max]
-    rows = []
+    strata = []
     for low, high in zip(bounds[:-1], bounds[1:]):
-        in_bucket = (lengths >= low) & (lengths < high)
-        if not in_bucket.any():
-            continue
-        label = f"{low}-{high - 1}" if high != bounds[-1] else f"{low}+"
+        members = (lengths >= low) & (lengths < high)
+        if members.any():
+            strata.append((f"{low}-{high - 1}" if high != bounds[-1] else f"{low}+", members))
+    return strata
+
+
+def breakdown_by_history_length(ranks: np.ndarray, lengths: np.ndarray, edges: Sequence[int], k: int = 10) -> list[dict[str, float]]:
+    """Recall@k and NDCG@k per history-length stratum (``history_strata``)."""
+    rows = []
+    for label, in_bucket in history_strata(lengths, edges):
         row = {"history_length": label, "users": int(in_bucket.sum())}
         row.update({key: value for key, value in ranking_metrics(ranks[in_bucket], [k]).items() if key != "mrr"})
         rows.append(row)
@@ -188,5 +215,6 @@ def evaluate(
         if item_categories is not None:
             metrics[f"ild@{config.diversity_k}"] = intra_list_distance(diverse, item_categories.astype(np.float64))
             metrics[f"category_coverage@{config.diversity_k}"] = category_coverage(diverse, item_categories)
+            metrics[f"facet_coverage@{config.diversity_k}"] = facet_coverage(diverse, view.histories, item_categories)
     breakdown = breakdown_by_history_length(all_ranks, view.history_lengths, config.history_length_edges)
     return EvaluationResult(metrics=metrics, ranks=all_ranks, top_items=top, by_history_length=breakdown)

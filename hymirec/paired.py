@@ -7,6 +7,9 @@ by. That error is not the seed-to-seed spread (training noise, ``hymirec seeds``
 
 Per-user NDCG@10 is read back from the published top-10 rankings (rank of the target, 1/log2(rank + 1),
 0 when not listed) — the same figures ``tests/test_published_results.py`` re-scores with scikit-learn.
+Rankings that carry each user's ``history_length`` (items before the target) also give the difference
+per stratum of the evaluation's breakdown and for every user past the first edge (``> 50`` by default):
+a long-history method's claim is about those users, and an average over mostly short ones hides it.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hymirec.config import EvaluationConfig
+from hymirec.evaluation import history_strata
 from hymirec.io import write_json, write_text
 
 REFERENCE_MODEL = "hymirec"
+STRATA_EDGES = EvaluationConfig().history_length_edges  # the report's strata
 CUTOFF = 10
 Z_95 = 1.959964
 
@@ -36,6 +42,27 @@ def per_user_ndcg(ranking: pd.DataFrame) -> pd.Series:
 def _per_user_rankings(rankings_dir: Path) -> dict[str, pd.Series]:
     """Each model's per-user NDCG@10, keyed by the ranking file's stem (the model name)."""
     return {path.stem: per_user_ndcg(pd.read_parquet(path)) for path in sorted(rankings_dir.glob("*.parquet"))}
+
+
+def history_lengths(rankings_dir: Path) -> pd.Series | None:
+    """Items before the target per user (index ``user_id``), from the first ranking that records it; None if none does."""
+    for path in sorted(rankings_dir.glob("*.parquet")):
+        ranking = pd.read_parquet(path)
+        if "history_length" in ranking.columns:
+            return ranking.groupby("user_id", sort=False)["history_length"].first()
+    return None
+
+
+def stratified(ndcg: pd.Series, base: pd.Series, lengths: pd.Series | None, where: Path, base_name: str) -> dict[str, Any]:
+    """``_difference`` over all users, and per history-length stratum (``strata``) when ``lengths`` are known."""
+    row = _difference(ndcg, base, where, base_name)
+    if lengths is not None:
+        users = base.index
+        known = lengths.reindex(users).to_numpy()
+        groups = [*history_strata(known, STRATA_EDGES), (f"> {STRATA_EDGES[0] - 1}", known >= STRATA_EDGES[0])]
+        row["strata"] = {label: {"users": int(members.sum()), **_difference(ndcg.reindex(users)[members], base[members], where, base_name)}
+                         for label, members in groups if members.any()}
+    return row
 
 
 def _difference(ndcg: pd.Series, base: pd.Series, where: Path, base_name: str) -> dict[str, Any]:
@@ -55,11 +82,11 @@ def paired_differences(rankings_dir: Path, reference: str = REFERENCE_MODEL) -> 
     ``mean`` is model − reference NDCG@10 over the users both ranked (``se`` and ``ci95`` None for a single
     user); ``better``/``worse`` count the users for whom the model's NDCG@10 is above/below the reference's.
     """
-    rankings = _per_user_rankings(rankings_dir)
+    rankings, lengths = _per_user_rankings(rankings_dir), history_lengths(rankings_dir)
     if reference not in rankings:
         raise FileNotFoundError(f"{rankings_dir / (reference + '.parquet')}: no ranking of the reference model")
     base = rankings.pop(reference)
-    models = {model: _difference(ndcg, base, rankings_dir / f"{model}.parquet", reference) for model, ndcg in rankings.items()}
+    models = {model: stratified(ndcg, base, lengths, rankings_dir / f"{model}.parquet", reference) for model, ndcg in rankings.items()}
     return {"reference": reference, "users": len(base), "models": models}
 
 
@@ -70,11 +97,11 @@ def paired_against(rankings_dir: Path, base_dir: Path) -> dict[str, Any]:
     users: the same model's two rankings, user by user, tell the change from the test set's sampling error
     (training noise is still not in it: that is what the seed runs measure).
     """
-    rankings, base = _per_user_rankings(rankings_dir), _per_user_rankings(base_dir)
+    rankings, base, lengths = _per_user_rankings(rankings_dir), _per_user_rankings(base_dir), history_lengths(rankings_dir)
     shared = sorted(set(rankings) & set(base))
     if not shared:
         raise FileNotFoundError(f"{rankings_dir}: no model also ranked in {base_dir}")
-    models = {model: _difference(rankings[model], base[model], rankings_dir / f"{model}.parquet", f"{base_dir / model}.parquet")
+    models = {model: stratified(rankings[model], base[model], lengths, rankings_dir / f"{model}.parquet", f"{base_dir / model}.parquet")
               for model in shared}
     return {"against": base_dir.parent.name, "users": len(base[shared[0]]), "models": models}
 
@@ -89,10 +116,23 @@ def paired_markdown(paired: dict[str, Any]) -> str:
              "(standard error and 95 % interval from the users alone: training noise is not in them).", "",
              f"| model | Δ NDCG@10 | standard error | 95 % interval | users better / worse {than} |",
              "|---|---:|---:|---:|---:|"]
-    for model, row in sorted(paired["models"].items(), key=lambda item: -item[1]["mean"]):
-        spread = "— | —" if row["se"] is None else f"{row['se']:.4f} | [{row['ci95'][0]:+.4f}, {row['ci95'][1]:+.4f}]"
-        lines.append(f"| {model} | {row['mean']:+.4f} | {spread} | {row['better']} / {row['worse']} |")
+    ordered = sorted(paired["models"].items(), key=lambda item: -item[1]["mean"])
+    for model, row in ordered:
+        lines.append(_difference_row(model, row))
+    strata = [(model, row["strata"]) for model, row in ordered if "strata" in row]
+    if strata:
+        lines += ["", "By items before the target (the same differences within each stratum):", "",
+                  "| model | history length | users | Δ NDCG@10 | standard error | 95 % interval | better / worse |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for model, rows in strata:
+            for label, row in rows.items():
+                lines.append(_difference_row(f"{model} | {label} | {row['users']}", row))
     return "\n".join(lines) + "\n"
+
+
+def _difference_row(first_cells: str, row: dict[str, Any]) -> str:
+    spread = "— | —" if row["se"] is None else f"{row['se']:.4f} | [{row['ci95'][0]:+.4f}, {row['ci95'][1]:+.4f}]"
+    return f"| {first_cells} | {row['mean']:+.4f} | {spread} | {row['better']} / {row['worse']} |"
 
 
 def write_paired(folder: Path, against: Path | None = None) -> Path:

@@ -62,9 +62,21 @@ def compression_table(compression: dict[str, dict[str, dict[str, float]]]) -> st
     return "\n".join(lines)
 
 
+def interest_table(interest_metrics: dict[str, dict]) -> str:
+    """Per multi-interest model: each interest's share of targets won and of top-N slots, and the pairwise cosine."""
+    lines = ["| model | interest | targets won | top slots | mean pairwise cosine |", "|---|---:|---:|---:|---:|"]
+    for name, row in interest_metrics.items():
+        top_key = next(key for key in row if key.startswith("top") and key.endswith("_share"))
+        cosine = "—" if row["pairwise_cosine"] is None else f"{row['pairwise_cosine']:.3f}"
+        for k, (won, slots) in enumerate(zip(row["target_share"], row[top_key]), start=1):
+            lines.append(f"| {name if k == 1 else ''} | {k} | {won:.1%} | {slots:.1%} | {cosine if k == 1 else ''} |")
+    return "\n".join(lines)
+
+
 def render_report(
     valid: Table, test: Table, breakdowns: dict[str, list[dict]], figure_name: str, dataset: str,
     compression: dict[str, dict[str, dict[str, float]]] | None = None, interests: str | None = None,
+    interest_metrics: dict[str, dict] | None = None,
 ) -> str:
     sections = [
         "# HyMiRec evaluation report",
@@ -76,6 +88,8 @@ def render_report(
     ]
     if compression:
         sections.append("## Cost of the compressed history (NDCG@10)\n\n" + compression_table(compression))
+    if interest_metrics:
+        sections.append("## Are the interests alive and distinct? (test)\n\n" + interest_table(interest_metrics))
     if interests:
         sections.append("## Interests of sample users\n\n" + interests)
     return "\n\n".join(sections) + "\n"

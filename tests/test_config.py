@@ -81,3 +81,13 @@ def test_an_extends_cycle_or_a_missing_parent_is_an_error_naming_the_file(tmp_pa
     (tmp_path / "d.yaml").write_text("extends: [a.yaml, b.yaml]\n")
     with pytest.raises(ConfigError, match=r"d\.yaml: extends: must name one config file"):
         load_config(tmp_path / "d.yaml")
+
+
+def test_fewer_targets_than_interests_is_refused_quoting_both(tmp_path: Path) -> None:
+    """W < K leaves an interest with no group of targets at every position: a dead interest by construction."""
+    path = tmp_path / "starved.yaml"
+    path.write_text("llm:\n  num_interests: 4\n  target_window: 3\n")
+    with pytest.raises(ConfigError, match=r"llm.target_window=3 < llm.num_interests=4"):
+        load_config(path)
+    path.write_text("llm:\n  num_interests: 4\n  target_window: 4\n")
+    assert load_config(path).llm.target_window == 4

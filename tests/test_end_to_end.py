@@ -1,7 +1,7 @@
 """The real pipeline on a small real slice (MovieLens-100K), through Dagster and DVC.
 
-A copy of this checkout becomes a fresh workspace whose configs/default.yaml is the ML-100K config
-with a short training budget (fixture ``materialised``, conftest.py). Dagster materialises every asset
+A copy of this checkout becomes a fresh workspace with a config of its own, the ML-100K config with a
+short training budget, chosen with `python -m orchestration.run --config` (fixture ``materialised``, conftest.py). Dagster materialises every asset
 (each one a `dvc repro` of its stage, with the blocking Great Expectations checks); then `dvc repro`
 must find nothing to do, the report must have the promised shape, the exported rankings must
 reproduce the metrics without our code, MLflow must hold the training run, every model must load by
@@ -34,7 +34,7 @@ from hymirec.stages.common import item_categories, load_sequence_data
 from orchestration.checks import ASSET_CHECKS
 from orchestration.dvc_project import read_stages
 from tests.browser import HeadlessChromium, find_chromium
-from tests.pipeline import VENV_BIN, run
+from tests.pipeline import E2E_CONFIG, VENV_BIN, run
 from tests.webserver import dagster_webserver
 
 pytestmark = pytest.mark.slow
@@ -63,12 +63,16 @@ def test_dvc_repro_after_dagster_has_nothing_to_do(materialised) -> None:
 def test_report_shape_and_pinned_popularity(materialised) -> None:
     root, _, _ = materialised
     metrics = read_json(root / "reports" / "metrics.json")
-    assert set(metrics) == {"valid", "test", "compression"}
+    assert set(metrics) == {"valid", "test", "compression", "by_history_length", "interests"}
     for split in ("valid", "test"):
         assert set(metrics[split]) == set(MODELS)
         for values in metrics[split].values():
             assert {"recall@10", "ndcg@10", "recall@50", "ndcg@50", "recall@200", "ndcg@200", "mrr"} <= set(values)
-            assert {"ild@10", "category_coverage@10", "catalog_coverage@10"} <= set(values)
+            assert {"ild@10", "category_coverage@10", "catalog_coverage@10", "facet_coverage@10"} <= set(values)
+    assert set(metrics["interests"]) == {"comirec", *(v.value for v in Variant)}  # every model with interest vectors
+    assert metrics["interests"]["hymirec_k1"]["pairwise_cosine"] is None  # one interest: no pair
+    for row in metrics["interests"].values():
+        assert sum(row["target_share"]) == pytest.approx(1.0) and sum(row["top10_share"]) == pytest.approx(1.0)
     # Popularity is deterministic: pinned on this real slice (full ranking, history masked, items tied
     # with the target counted against it — under the old index tie-break these were 0.0449 / 0.0345).
     assert metrics["test"]["popularity"]["ndcg@10"] == pytest.approx(0.0439, abs=5e-5)
@@ -95,7 +99,7 @@ def test_reported_validation_metrics_are_those_of_the_saved_weights(materialised
     reported = read_json(layout.metrics)["valid"]
     for name in ("sasrec", "coarse_codebook", "hymirec"):
         model = load_trained(name, trained_model_dirs(layout)[name], layout)
-        again = evaluate(model.score_items, split_view(data.sequences, "valid"), load_config(root / "configs" / "default.yaml").evaluation,
+        again = evaluate(model.score_items, split_view(data.sequences, "valid"), load_config(root / E2E_CONFIG).evaluation,
                          model_name=name, item_categories=item_categories(data.items)).metrics
         assert again == pytest.approx(reported[name], abs=1e-6), name
 
@@ -111,6 +115,32 @@ def test_exported_rankings_reproduce_the_metrics(materialised, model: str) -> No
     recall50 = (hits <= 50).sum() / 943
     test = read_json(root / "reports" / "metrics.json")["test"][model]
     assert ndcg10 == pytest.approx(test["ndcg@10"]) and recall50 == pytest.approx(test["recall@50"])
+
+
+def test_the_interest_column_is_the_attribution_recommend_explain_shows(materialised) -> None:
+    """rankings/<model>.parquet names, for each listed item, the interest (1…K) that `--explain` says produced it."""
+    from hymirec.explain import explain
+    from hymirec.serving import Catalog, ServedModel
+
+    root, _, _ = materialised
+    layout = Layout(root)
+    data = load_sequence_data(layout)
+    view = split_view(data.sequences, "test")
+    config = load_config(root / E2E_CONFIG)
+    model = load_trained("hymirec", trained_model_dirs(layout)["hymirec"], layout)
+    served = ServedModel("hymirec", model, Catalog.of(data), config.serving, config.seed)
+    ranking = pd.read_parquet(layout.rankings_dir / "hymirec.parquet")
+    assert ranking["interest"].between(1, model.num_interests).all()
+    assert (ranking.groupby("user_id", sort=False)["history_length"].first().to_numpy() == view.history_lengths).all()
+    item_ids = data.items["item_id"].to_numpy()
+    user_ids = data.users.set_index("user_idx").loc[view.user_idx, "user_id"].to_numpy()
+    for row in range(0, len(view.targets), 97):  # ten users across the split
+        explained = explain(served, view.histories[row], 10)
+        produced = dict(zip(item_ids[explained.items], explained.producers + 1))
+        listed = ranking[ranking["user_id"] == user_ids[row]].set_index("item_id")["interest"]
+        shared = [item for item in produced if item in listed.index]
+        assert len(shared) >= 8  # the same top 10 up to ties
+        assert all(listed[item] == produced[item] for item in shared), user_ids[row]
 
 
 def test_mlflow_recorded_the_training_run(materialised) -> None:
@@ -147,7 +177,7 @@ def test_bench_measures_the_trained_workspace(materialised, tmp_path: Path) -> N
     root, env, _ = materialised
     out = tmp_path / "bench.json"
     line = run([str(VENV_BIN / "hymirec"), "bench", "--sections", "serving", "training", "--workspace", ".",
-                 "--benchmark-config", "configs/default.yaml", "--hymirec-batches", "2", "--out", str(out)], root, env)
+                 "--benchmark-config", E2E_CONFIG, "--hymirec-batches", "2", "--out", str(out)], root, env)
     assert "bench:" in line
     report = read_json(out)
     assert set(report["full_rank_eval_seconds"]) == set(MODELS) == set(report["top10_latency_ms"])

@@ -11,6 +11,7 @@ from hymirec.evaluation import (
     catalog_coverage,
     category_coverage,
     evaluate,
+    facet_coverage,
     intra_list_distance,
     mask_histories,
     ranking_metrics,
@@ -140,6 +141,35 @@ def test_breakdown_by_history_length() -> None:
     rows = breakdown_by_history_length(np.array([1, 100, 1, 2]), np.array([5, 7, 30, 600]), edges=[20, 500])
     assert [(r["history_length"], r["users"]) for r in rows] == [("0-19", 2), ("20-499", 1), ("500+", 1)]
     assert rows[0]["recall@10"] == pytest.approx(0.5) and rows[1]["ndcg@10"] == pytest.approx(1.0)
+
+
+def test_default_strata_equal_a_naive_recomputation() -> None:
+    """≤ 50, 51–200, 201–500, > 500 items before the target, each user's NDCG@10 averaged by hand."""
+    rng = np.random.default_rng(3)
+    ranks, lengths = rng.integers(1, 40, size=500), rng.integers(0, 1200, size=500)
+    rows = breakdown_by_history_length(ranks, lengths, EvaluationConfig().history_length_edges)
+    assert [row["history_length"] for row in rows] == ["0-50", "51-200", "201-500", "501+"]
+    for row, (low, high) in zip(rows, [(0, 50), (51, 200), (201, 500), (501, 10**9)]):
+        users = [u for u in range(500) if low <= lengths[u] <= high]
+        assert row["users"] == len(users)
+        gains = [1 / math.log2(ranks[u] + 1) if ranks[u] <= 10 else 0.0 for u in users]
+        assert row["ndcg@10"] == pytest.approx(sum(gains) / len(users))
+        assert row["recall@10"] == pytest.approx(sum(ranks[u] <= 10 for u in users) / len(users))
+
+
+def test_facet_coverage_counts_the_users_three_most_frequent_history_genres() -> None:
+    #                       drama comedy horror war
+    categories = np.array([[1, 0, 0, 0],   # 0
+                           [1, 1, 0, 0],   # 1
+                           [0, 1, 0, 0],   # 2
+                           [0, 0, 1, 0],   # 3
+                           [0, 0, 0, 1],   # 4
+                           [0, 0, 0, 0]], dtype=bool)  # 5: no genre
+    histories = [np.array([0, 0, 1, 2, 3]), np.array([4]), np.array([5])]  # facets: drama 3, comedy 2, horror 1 | war | none
+    top = np.array([[0, 5], [4, 0], [1, 2]])
+    # user 0's list covers drama only (1 of 3), user 1's war (1 of 1), user 2 has no facet and is left out
+    assert facet_coverage(top, histories, categories) == pytest.approx((1 / 3 + 1) / 2)
+    assert facet_coverage(np.array([[1, 3], [4, 4], [0, 0]]), histories, categories) == pytest.approx(1.0)
 
 
 def test_evaluate_full_pipeline_in_chunks() -> None:

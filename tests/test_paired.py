@@ -13,13 +13,15 @@ from hymirec.io import read_json, write_parquet
 from hymirec.paired import paired_differences
 
 
-def _ranking(folder: Path, model: str, target_ranks: dict[str, int | None]) -> None:
-    """A top-10 ranking in which each user's target sits at the given rank (None: not listed)."""
+def _ranking(folder: Path, model: str, target_ranks: dict[str, int | None], lengths: dict[str, int] | None = None) -> None:
+    """A top-10 ranking in which each user's target sits at the given rank (None: not listed), with each
+    user's history length when ``lengths`` are given."""
     rows = []
     for user, target_rank in target_ranks.items():
         for rank in range(1, 11):
             item = "target" if rank == target_rank else f"{user}-other-{rank}"
-            rows.append({"user_id": user, "rank": rank, "item_id": item, "target_item_id": "target"})
+            row = {"user_id": user, "rank": rank, "item_id": item, "target_item_id": "target"}
+            rows.append(row if lengths is None else {**row, "history_length": lengths[user]})
     write_parquet(pd.DataFrame(rows), folder / "rankings" / f"{model}.parquet")
 
 
@@ -63,3 +65,32 @@ def test_a_variant_run_is_compared_model_by_model_with_the_same_model_in_the_bas
     assert not (tmp_path / "variant" / "paired.json").exists()
     _ranking(tmp_path / "unrelated", "popularity", {"a": 1, "b": 1})
     assert main(["paired", str(tmp_path / "unrelated"), "--against", str(tmp_path / "benchmark")]) == 1
+
+
+def test_per_stratum_differences_equal_a_naive_recomputation(tmp_path: Path) -> None:
+    """Users by items before the target: ≤ 50, 51–200, 201–500, > 500, and every user past 50."""
+    lengths = {"a": 10, "b": 60, "c": 150, "d": 300, "e": 900, "f": 40}
+    _ranking(tmp_path, "hymirec", {"a": 1, "b": None, "c": 2, "d": 1, "e": 3, "f": None}, lengths)
+    _ranking(tmp_path, "recent_only", {"a": 2, "b": 1, "c": None, "d": 4, "e": None, "f": 1}, lengths)
+    strata = paired_differences(tmp_path / "rankings")["models"]["recent_only"]["strata"]
+    gain = lambda rank: 0.0 if rank is None else 1 / math.log2(rank + 1)  # noqa: E731
+    ours = {"a": 1, "b": None, "c": 2, "d": 1, "e": 3, "f": None}
+    theirs = {"a": 2, "b": 1, "c": None, "d": 4, "e": None, "f": 1}
+    groups = {"0-50": ["a", "f"], "51-200": ["b", "c"], "201-500": ["d"], "501+": ["e"], "> 50": ["b", "c", "d", "e"]}
+    assert list(strata) == list(groups)
+    for label, users in groups.items():
+        differences = [gain(theirs[user]) - gain(ours[user]) for user in users]
+        assert strata[label]["users"] == len(users)
+        assert strata[label]["mean"] == pytest.approx(sum(differences) / len(users))
+        if len(users) > 1:
+            mean = sum(differences) / len(users)
+            se = math.sqrt(sum((d - mean) ** 2 for d in differences) / (len(users) - 1) / len(users))
+            assert strata[label]["se"] == pytest.approx(se)
+        else:
+            assert strata[label]["se"] is None
+
+
+def test_rankings_without_history_lengths_give_no_strata(tmp_path: Path) -> None:
+    _ranking(tmp_path, "hymirec", {"a": 1, "b": None})
+    _ranking(tmp_path, "sasrec", {"a": 3, "b": 1})
+    assert "strata" not in paired_differences(tmp_path / "rankings")["models"]["sasrec"]

@@ -9,9 +9,13 @@ The validation metrics of a trained model are the ones its training computed for
 test split and Popularity are scored here.
 
 Writes reports/metrics.json ({"valid"|"test": {model: {metric: value}}, "compression": {split:
-{pair: ...}}}, the last being ΔNDCG@10 of reading the history from the codebook), reports/evaluation.md,
-reports/history_length.json, reports/figures/ and, for auditing, reports/rankings/<model>.parquet
-(top-N per user in the data set's original ids: user_id, rank, item_id, target_item_id).
+{pair: ...}}, "by_history_length": {model: [stratum rows]}, "interests": {model: {...}}}: ΔNDCG@10 of
+reading the history from the codebook, test NDCG@10 / Recall@10 per stratum of items before the
+target, and each multi-interest model's interest shares and pairwise cosine, ``hymirec.interests``),
+reports/evaluation.md, reports/history_length.json, reports/figures/ and, for auditing,
+reports/rankings/<model>.parquet (top-N per user in the data set's original ids: user_id, rank,
+item_id, target_item_id, history_length — items before the target —, and for a multi-interest model
+interest, 1…K, the interest that produced the item as ``hymirec recommend --explain`` attributes it).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from hymirec.config import HyMiRecConfig, Variant
 from hymirec.data.schema import ITEM_ID, USER_ID
 from hymirec.evaluation import EvaluationResult, evaluate
 from hymirec.explain import sample_interests_markdown
+from hymirec.interests import InterestReport, interest_report
 from hymirec.io import atomic_directory, read_json, write_json, write_parquet, write_text
 from hymirec.models.base import Recommender
 from hymirec.models.popularity import Popularity
@@ -64,19 +69,37 @@ def build_models(view: SplitView, num_items: int, trained: dict[str, Recommender
     return {"popularity": Popularity.of_histories(view.histories, num_items), **trained}
 
 
-def rankings_frame(result: EvaluationResult, view: SplitView, data: SequenceData) -> pd.DataFrame:
-    """Top-N per user in original ids, 1-based ranks."""
+def rankings_frame(
+    result: EvaluationResult, view: SplitView, data: SequenceData, attribution: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Top-N per user in original ids, 1-based ranks, the user's history length, and with ``attribution``
+    [U N] (0-based) the 1-based interest behind each item."""
     users, depth = result.top_items.shape
     item_ids = data.items[ITEM_ID].to_numpy()
     user_ids = data.users.set_index("user_idx").loc[view.user_idx, USER_ID].to_numpy()
-    return pd.DataFrame(
-        {
-            USER_ID: np.repeat(user_ids, depth),
-            "rank": np.tile(np.arange(1, depth + 1), users),
-            ITEM_ID: item_ids[result.top_items.ravel()],
-            "target_item_id": np.repeat(item_ids[view.targets], depth),
-        }
-    )
+    columns = {
+        USER_ID: np.repeat(user_ids, depth),
+        "rank": np.tile(np.arange(1, depth + 1), users),
+        ITEM_ID: item_ids[result.top_items.ravel()],
+        "target_item_id": np.repeat(item_ids[view.targets], depth),
+        "history_length": np.repeat(view.history_lengths, depth),
+    }
+    if attribution is not None:
+        columns["interest"] = attribution.ravel() + 1
+    return pd.DataFrame(columns)
+
+
+def interest_reports(
+    trained: dict[str, Recommender], catalog: Catalog, results: dict[str, EvaluationResult], view: SplitView, config: HyMiRecConfig
+) -> dict[str, InterestReport]:
+    """Interest shares, pairwise cosine and attribution of every multi-interest model on ``view``."""
+    reports = {}
+    for name, model in trained.items():
+        served = ServedModel(name, model, catalog, config.serving, config.seed)
+        if served.has_interests and name in results:
+            reports[name] = interest_report(model, served.item_vectors, view.histories, view.targets, results[name].top_items,
+                                            cutoff=config.evaluation.diversity_k)
+    return reports
 
 
 def run(config: HyMiRecConfig, layout: Layout) -> None:
@@ -103,22 +126,25 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
 
     # auditable rankings, breakdown, plot and report
     breakdowns = {name: result.by_history_length for name, result in results.items()}
+    catalog = Catalog.of(data)
+    interests_by_model = interest_reports(trained, catalog, results, views["test"], config)
     with atomic_directory(layout.rankings_dir) as staging:
         for name, result in results.items():
-            write_parquet(rankings_frame(result, views["test"], data), staging / f"{name}.parquet")
+            attribution = interests_by_model[name].attribution if name in interests_by_model else None
+            write_parquet(rankings_frame(result, views["test"], data, attribution), staging / f"{name}.parquet")
     with atomic_directory(layout.figures_dir) as staging:
         plot_breakdown(breakdowns, staging / FIGURE_NAME)
     write_json(breakdowns, layout.history_length_breakdown)
     compression = compression_effect(metrics)
-    catalog = Catalog.of(data)
+    interest_metrics = {name: report.metrics(config.evaluation.diversity_k) for name, report in interests_by_model.items()}
     interests = interests_section(trained, catalog, views["test"], data, config)
     report = render_report(metrics["valid"], metrics["test"], breakdowns, f"figures/{FIGURE_NAME}", config.data.source.value,
-                           compression, interests)
+                           compression, interests, interest_metrics)
     write_text(report, layout.evaluation_markdown)
-    write_json({**metrics, "compression": compression}, layout.metrics)
+    write_json({**metrics, "compression": compression, "by_history_length": breakdowns, "interests": interest_metrics}, layout.metrics)
 
     with stage_run(config, layout.root, "evaluation_report"):
-        numbers = flatten({**metrics, "compression": compression})
+        numbers = flatten({**metrics, "compression": compression})  # the per-stratum and interest tables are in the report
         log_metrics({key: value for key, value in numbers.items() if value is not None})
         mlflow.log_artifact(str(layout.evaluation_markdown))
         # every model as an MLflow model; the best trained one registered for this data set, whose

@@ -33,7 +33,7 @@ NUM_ITEMS, EMBEDDING_DIM = 19, 10
 COARSE = CoarseConfig(hidden_size=8, num_layers=1, num_heads=1, dropout=0.0, max_length=9, num_tokens=2)
 CONFIG = LLMConfig(
     backbone=BackboneConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, dropout=0.0),
-    num_interests=3, interest_size=12, recent_items=4, target_window=2, windows_per_user=3,
+    num_interests=3, interest_size=12, recent_items=4, target_window=3, windows_per_user=3,
     batch_size=8, learning_rate=1e-2, max_epochs=60, patience=60,
 )
 SCRATCH_VARIANTS = [variant for variant in Variant if variant is not Variant.SMOLLM2]

@@ -1,0 +1,45 @@
+"""Interest diagnostics: which interest produced an item, which won the target, how alike a user's interests are."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hymirec.interests import interest_attribution, interest_report, mean_pairwise_cosine
+
+
+class FixedInterests:
+    """Every user gets the same K = 3 interests: the unit axes x, y and z."""
+
+    def user_interests(self, histories: list[np.ndarray]) -> np.ndarray:
+        return np.tile(np.eye(3), (len(histories), 1, 1))
+
+
+ITEMS = np.array([[1.0, 0.1, 0.0], [0.2, 0.9, 0.0], [0.0, 0.3, 0.8], [0.9, 0.0, 0.5]])  # nearest axis: x, y, z, x
+
+
+def test_attribution_is_the_interest_with_the_highest_score_of_each_item() -> None:
+    interests = FixedInterests().user_interests([np.array([0])])
+    assert interest_attribution(interests, ITEMS, np.array([[3, 2, 1, 0]])).tolist() == [[0, 2, 1, 0]]
+
+
+def test_shares_count_targets_won_and_top_slots_per_interest() -> None:
+    histories = [np.array([0])] * 4
+    top = np.array([[0, 3], [1, 0], [2, 3], [0, 1]])  # slots by interest: x x | y x | z x | x y
+    report = interest_report(FixedInterests(), ITEMS, histories, np.array([1, 1, 2, 0]), top, cutoff=2, chunk_size=3)
+    assert report.target_share == pytest.approx([1 / 4, 2 / 4, 1 / 4])
+    assert report.top_share == pytest.approx([5 / 8, 2 / 8, 1 / 8])
+    assert report.attribution.tolist() == [[0, 0], [1, 0], [2, 0], [0, 1]]
+    assert report.pairwise_cosine == pytest.approx(0.0)  # orthogonal axes
+    assert set(report.metrics(2)) == {"target_share", "top2_share", "pairwise_cosine"}
+
+
+def test_pairwise_cosine_is_one_for_copies_and_none_for_one_interest() -> None:
+    copies = np.array([[[1.0, 2.0], [2.0, 4.0], [0.5, 1.0]]])
+    assert mean_pairwise_cosine(copies) == pytest.approx([1.0])
+
+    class One:
+        def user_interests(self, histories: list[np.ndarray]) -> np.ndarray:
+            return np.ones((len(histories), 1, 3))
+
+    assert interest_report(One(), ITEMS, [np.array([0])], np.array([1]), np.array([[0, 1]])).pairwise_cosine is None
