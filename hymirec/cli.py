@@ -21,12 +21,17 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from hymirec import distributed
-from hymirec.config import ConfigError, load_config
+from hymirec.config import ConfigError, SequencesConfig, load_config
+from hymirec.data.schema import USER_ID
 from hymirec.paths import STAGES, Layout
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger("hymirec")
 
@@ -40,10 +45,30 @@ def _run_stage(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from data_checks.validate_files import validate_user_files
+    from hymirec.data.files import read_table
 
     report = validate_user_files(Path(args.interactions), Path(args.items) if args.items else None)
     print(report)
+    sequences = load_config(args.config).sequences if args.config else SequencesConfig()
+    if warning := short_users_warning(read_table(Path(args.interactions)), sequences.min_user_interactions):
+        print(f"warning: {args.interactions}: {warning}", file=sys.stderr)
     return 0
+
+
+def short_users_warning(interactions: pd.DataFrame, min_interactions: int) -> str | None:
+    """Why stage ``validated_sequences`` would keep no user of ``interactions`` (its repeat and short-user
+    rules, ``hymirec.sequences``), or None when some user is kept."""
+    from hymirec.sequences import drop_repeated_items, filter_short_users
+
+    distinct = drop_repeated_items(interactions)
+    if len(filter_short_users(distinct, min_interactions)):
+        return None
+    most = int(distinct.groupby(USER_ID).size().max()) if len(distinct) else 0
+    return (
+        f"no user has {min_interactions} distinct items (sequences.min_user_interactions={min_interactions}; the most any "
+        f"user has is {most}): the pipeline would drop every user and stop at validated_sequences. Add events, or lower "
+        f"sequences.min_user_interactions in your config (3 at least: one each for training, validation and test)"
+    )
 
 
 # Columns `hymirec metrics` shows by default, those of them the file holds (all its metrics if none)
@@ -197,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check interaction/item files against the raw-logs suite")
     validate.add_argument("--interactions", required=True)
     validate.add_argument("--items")
+    validate.add_argument("-c", "--config", help="the config the data will run with: its sequences.min_user_interactions "
+                          f"is the shortest history kept (default {SequencesConfig().min_user_interactions})")
     validate.set_defaults(handler=_validate)
 
     metrics = commands.add_parser("metrics", help="the evaluation metrics as a model × metric table per split (4 decimals)")
