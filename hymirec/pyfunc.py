@@ -14,8 +14,9 @@ config's ``pretrained_cache`` — ``mlflow.pyfunc.load_model(uri, model_config={
 ``predict(model_input, params={"k": 10})``: ``model_input`` is a DataFrame with a column ``history``
 (each row a list of item ids as in the raw data, oldest first) and optionally ``user_id``; the result
 has one row per recommendation: request (the input row), [user_id,] rank (1 = best), item_id, title,
-score and source ("model", or "popularity" for an empty history). An unknown item id raises
-``hymirec.serving.RequestError`` naming it.
+score and source ("model", or "popularity" for an empty history). A bad request (an unknown item id)
+raises ``MlflowException`` with error code ``INVALID_PARAMETER_VALUE`` naming it: ``mlflow models serve``
+answers HTTP 400 with that message and no stack trace.
 """
 
 from __future__ import annotations
@@ -31,15 +32,17 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types import DataType
 from mlflow.types.schema import Array, ColSpec, ParamSchema, ParamSpec, Schema
 
 from hymirec.config import ServingConfig
 from hymirec.io import read_json, write_json
 from hymirec.paths import Layout
-from hymirec.serving import POPULARITY, Catalog, ServedModel, load_recommender
+from hymirec.serving import POPULARITY, Catalog, RequestError, ServedModel, load_recommender
 
 ARTIFACT = "recommender"
 ENTRY = Path(__file__).with_name("mlflow_entry.py")
@@ -85,11 +88,14 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
     def predict(self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         k = int((params or {}).get("k", DEFAULT_K))
         catalog = self.served.catalog
-        histories = [catalog.item_idx(list(history), f"history of request {row}") for row, history in enumerate(model_input["history"])]
-        keys: dict[str, Any] = {"request": np.arange(len(histories))}
-        if "user_id" in model_input.columns:
-            keys["user_id"] = model_input["user_id"].to_numpy()
-        return self.served.recommend(histories, k).frame(catalog, keys)
+        try:
+            histories = [catalog.item_idx(list(history), f"history of request {row}") for row, history in enumerate(model_input["history"])]
+            keys: dict[str, Any] = {"request": np.arange(len(histories))}
+            if "user_id" in model_input.columns:
+                keys["user_id"] = model_input["user_id"].to_numpy()
+            return self.served.recommend(histories, k).frame(catalog, keys)
+        except RequestError as error:  # the client's mistake: MLflow's 400, the message and no traceback
+            raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
 
 
 def log_recommender(name: str, folder: Path | None, catalog: Catalog, serving: ServingConfig, seed: int) -> ModelInfo:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from mlflow.exceptions import MlflowException
 
 from hymirec.config import BackboneConfig, CoarseConfig, LLMConfig, SASRecConfig, ServingConfig, Variant
 from hymirec.models.coarse import CoarseModel
@@ -17,7 +18,7 @@ from hymirec.models.llm import build_hymirec, save_hymirec
 from hymirec.models.persistence import save_model
 from hymirec.models.sasrec import SASRec
 from hymirec.pyfunc import log_recommender
-from hymirec.serving import Catalog, RequestError, ServedModel
+from hymirec.serving import Catalog, ServedModel
 from hymirec.training import seed_everything
 
 
@@ -39,8 +40,9 @@ def test_a_logged_recommender_loads_by_uri_and_predicts_top_n_from_item_ids(trac
     assert frame["item_id"].tolist() == catalog.items["item_id"].to_numpy()[expected.items.ravel()].tolist()
     assert frame["source"].tolist() == ["model"] * 5 + ["popularity"] * 5 and frame["user_id"].tolist() == ["a"] * 5 + ["b"] * 5
     np.testing.assert_allclose(frame["score"], expected.scores.ravel(), rtol=1e-6)
-    with pytest.raises(RequestError, match="history of request 0: unknown item id 'nope'"):
+    with pytest.raises(MlflowException, match="history of request 0: unknown item id 'nope'") as unknown:
         loaded.predict(pd.DataFrame({"history": [["nope"]]}))
+    assert unknown.value.error_code == "INVALID_PARAMETER_VALUE"  # tests/test_pyfunc_errors.py: what `mlflow models serve` answers
     by_popularity = mlflow.pyfunc.load_model(popular.model_uri).predict(pd.DataFrame({"history": [history]}))
     assert by_popularity["item_id"].tolist() == catalog.items["item_id"].to_numpy()[
         [item for item in catalog.popular(13) if item not in (1, 3, 4)][:10]].tolist()
