@@ -347,6 +347,12 @@ class LLMConfig(TrainingBudgetConfig):
         description="s(u, i) = max_k of cos(u_k, i) / τ (unit vectors, learned temperature) or of the dot product (no "
         "normalisation: an item's norm can carry its popularity, as in SASRec and the coarse model).",
     )
+    coarse_tokens: Literal["chunks", "last"] = Field(
+        default="chunks",
+        description="How the M context tokens are pooled from the long history (the coarse model's states, or the "
+        "codebook vectors for hymirec_no_coarse): chunks = the mean of each of M time chunks of the user's history; "
+        "last = the last M positions (measured: near copies for a causal model, mean pairwise cosine 0.84).",
+    )
     coarse_item_states: bool = Field(
         default=False,
         description="Each window item enters the decoder with the frozen coarse model's state at its position (the "

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hymirec.config import CoarseConfig
-from hymirec.models.base import left_pad
+from hymirec.models.base import pool_context, trimmed_tokens
 from hymirec.models.item_tower import ItemTower
 from hymirec.models.sasrec import CausalSequenceModel
 
@@ -61,10 +61,14 @@ class CoarseModel(CausalSequenceModel):
     def token_size(self) -> int:
         return self.config.hidden_size
 
-    def context_tokens(self, histories: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The last M hidden states [B M H] and which of them sit on real items [B M].
+    def context_tokens(self, histories: list[np.ndarray], pooling: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """M tokens [B M H] pooled from the hidden states over the last ``max_length`` items (``pool_context``),
+        and which of them stand on real items [B M].
 
         With gradients where the weights take them (``llm.train_context``); a frozen model builds no graph.
+        Positions count from the right, so trimming the batch to its longest history changes no state.
         """
-        tokens = left_pad(histories, self.config.max_length)
-        return self(tokens, last=self.config.num_tokens), tokens[:, -self.config.num_tokens :] > 0
+        tokens = trimmed_tokens(histories, self.config.max_length)
+        last = self.config.num_tokens if pooling == "last" else None  # the final block computes only what is read
+        states = self(tokens, last=last)
+        return pool_context(states, tokens[:, -states.shape[1] :] > 0, self.config.num_tokens, pooling)

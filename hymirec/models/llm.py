@@ -2,9 +2,9 @@
 
 DESIGN.md §2. Everything enters the decoder as vectors (``inputs_embeds``):
 
-- M context tokens summarising the long history *before* the window: the coarse model's last states
-  (``CoarseModel``), or, for the ``hymirec_no_coarse`` ablation, the mean codebook vector of M
-  contiguous chunks of that history (``PooledHistory``), or nothing (``hymirec_recent_only``);
+- M context tokens summarising the long history *before* the window: the coarse model's states pooled
+  over M time chunks of it (``CoarseModel``, ``llm.coarse_tokens``), or, for the ``hymirec_no_coarse``
+  ablation, its codebook vectors pooled alike (``PooledHistory``), or nothing (``hymirec_recent_only``);
 - a window of R consecutive items, each its ``ItemTower`` vector (projected exact LM embedding + id vector);
 - K learned interest queries for each window position t.
 
@@ -45,7 +45,7 @@ from torch import nn
 from hymirec.config import BackboneConfig, CoarseConfig, LLMConfig, Variant
 from hymirec.io import read_json, write_atomically, write_json
 from hymirec.losses import cosine_kmeans, dmil_loss, max_score_loss
-from hymirec.models.base import evaluating, left_pad
+from hymirec.models.base import evaluating, left_pad, pool_context, trimmed_tokens
 from hymirec.models.coarse import CoarseModel
 from hymirec.models.item_tower import ItemTower
 from hymirec.pretrained import build_backbone
@@ -81,7 +81,8 @@ def input_embedding_rms(backbone: nn.Module) -> float:
 
 
 class PooledHistory(nn.Module):
-    """The long history without a model: the mean vector of each of M contiguous chunks (ablation)."""
+    """The long history without a model (ablation): its item vectors pooled as the coarse model's states are
+    (``pool_context``: M time-chunk means, or the last M), so the pair differs in the model alone."""
 
     def __init__(self, num_items: int, embedding_dim: int, max_length: int, num_tokens: int) -> None:
         super().__init__()
@@ -93,13 +94,9 @@ class PooledHistory(nn.Module):
         return self.history_vectors.shape[1]
 
     @torch.no_grad()
-    def context_tokens(self, histories: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        tokens = left_pad(histories, self.max_length)  # [B L]
-        chunk = torch.arange(self.max_length) * self.num_tokens // self.max_length  # position -> chunk [L]
-        members = F.one_hot(chunk, self.num_tokens).float()[None] * (tokens > 0)[..., None].float()  # [B L M]
-        sums = torch.einsum("blm,ble->bme", members, self.history_vectors[tokens])
-        counts = members.sum(dim=1)  # [B M]
-        return sums / counts.clamp(min=1)[..., None], counts > 0
+    def context_tokens(self, histories: list[np.ndarray], pooling: str) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens = trimmed_tokens(histories, self.max_length)  # [B L]
+        return pool_context(self.history_vectors[tokens], tokens > 0, self.num_tokens, pooling)
 
 
 @dataclass(frozen=True)
@@ -114,6 +111,20 @@ class LLMBatch:
     def loss_terms(self) -> int:
         """How many terms DMIL's mean averages: one per target (weights shards under torchrun)."""
         return int((self.targets >= 0).sum())
+
+
+@dataclass(frozen=True)
+class DecoderInput:
+    """What the decoder reads for one batch of windows: [M context] + [R items] + [P*K queries]."""
+
+    sequence: torch.Tensor  # [B T H] input vectors
+    allowed: torch.Tensor  # [B T T] who may attend to whom
+    positions: torch.Tensor  # [B T] rotary positions
+    num_context: int  # M: the context tokens come first
+    item_states: torch.Tensor | None  # [B R H] the coarse state at each window item (coarse_item_states/coarse_residual)
+
+    def backbone_arguments(self) -> dict[str, torch.Tensor]:
+        return {"inputs_embeds": self.sequence, "attention_mask": attention_bias(self.allowed), "position_ids": self.positions}
 
 
 def attention_bias(allowed: torch.Tensor) -> torch.Tensor:
@@ -213,11 +224,11 @@ class HyMiRecModel(nn.Module):
         context model that trains (``llm.train_context``) changes every step, so its tokens are never kept.
         """
         if self.training or self.trains_context:
-            return self.context.context_tokens(before)
+            return self.context.context_tokens(before, self.config.coarse_tokens)
         lengths = np.array([len(history) for history in before], dtype=np.int64)
         key = hashlib.blake2b(lengths.tobytes() + b"".join(np.asarray(h, dtype=np.int64).tobytes() for h in before)).digest()
         if key not in self._context_cache:
-            self._context_cache[key] = self.context.context_tokens(before)
+            self._context_cache[key] = self.context.context_tokens(before, self.config.coarse_tokens)
             if len(self._context_cache) > CONTEXT_CACHE_BATCHES:
                 self._context_cache.popitem(last=False)
         self._context_cache.move_to_end(key)
@@ -259,7 +270,19 @@ class HyMiRecModel(nn.Module):
         just after item t, the place the K queries take at serving time; positions count real tokens
         only, so a user's interests do not depend on how much padding the batch needs.
         """
+        decoder_input = self.decoder_input(before, window, items, query_positions)
+        states = self.backbone(**decoder_input.backbone_arguments()).last_hidden_state
         batch, recent = window.shape
+        interests = self.head(states[:, decoder_input.num_context + recent :]).view(batch, len(query_positions), self.num_interests, -1)
+        if self.adds_coarse_state:
+            interests = interests + decoder_input.item_states[:, query_positions, None, :]  # [B P 1 d]: the coarse interest, refined
+        return F.normalize(interests, dim=-1) if self.unit_vectors else interests
+
+    def decoder_input(
+        self, before: list[np.ndarray], window: torch.Tensor, items: torch.Tensor, query_positions: torch.Tensor
+    ) -> DecoderInput:
+        """The decoder's input sequence, mask and positions for [context] + [window] + [queries] (``window_interests``)."""
+        batch = window.shape[0]
         width, queries = self.queries.shape[1], self.num_interests
         parts, real = [], []
         if self.context is not None:
@@ -273,19 +296,12 @@ class HyMiRecModel(nn.Module):
             item_tokens = item_tokens + self.item_state_input(item_states)
         parts.append(item_tokens + self.segment_embedding.weight[RECENT])
         real.append(window > 0)
-        num_positions = len(query_positions)
-        query_tokens = (self.queries + self.segment_embedding.weight[QUERY]).repeat(num_positions, 1)  # [P*K H]
+        query_tokens = (self.queries + self.segment_embedding.weight[QUERY]).repeat(len(query_positions), 1)  # [P*K H]
         parts.append(query_tokens.expand(batch, -1, width))
         sequence = self.input_norm(torch.cat(parts, dim=1)) * self.input_scale  # [B T H]
-
         context_real = torch.cat(real[:-1], dim=1) if len(real) > 1 else window.new_zeros(batch, 0, dtype=torch.bool)
         allowed, positions = window_attention(context_real, real[-1], query_positions, queries)
-        num_context = context_real.shape[1]
-        states = self.backbone(inputs_embeds=sequence, attention_mask=attention_bias(allowed), position_ids=positions).last_hidden_state
-        interests = self.head(states[:, num_context + recent :]).view(batch, num_positions, queries, -1)
-        if self.adds_coarse_state:
-            interests = interests + item_states[:, query_positions, None, :]  # [B P 1 d]: the coarse interest, refined
-        return F.normalize(interests, dim=-1) if self.unit_vectors else interests
+        return DecoderInput(sequence, allowed, positions, context_real.shape[1], item_states)
 
     def interests(self, histories: list[np.ndarray], items: torch.Tensor | None = None) -> torch.Tensor:
         """[B K d] serving interests: the last position of the window of the R most recent items."""

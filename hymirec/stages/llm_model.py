@@ -3,8 +3,10 @@
 Every variant gets the same training windows (each epoch, ``llm.windows_per_user`` windows of R items
 per user drawn from the seed and the epoch, every position of a window trained at once), the same
 budget and the same seed; only what the variant names changes (``hymirec.models.llm.variant_spec``).
-Writes models/llm/<variant>/, reports/llm_model.json, reports/llm_model/training_curves.png and
-reports/llm_model/interests.md (HyMiRec's interests for a few sample users, ``hymirec.explain``).
+Writes models/llm/<variant>/, reports/llm_model.json (each variant's training summary and its context
+tokens' diagnostics, ``hymirec.coarse_tokens``: their mean pairwise cosine and the interest queries'
+attention share on them per decoder layer, on validation users), reports/llm_model/training_curves.png
+and reports/llm_model/interests.md (HyMiRec's interests for a few sample users, ``hymirec.explain``).
 
 Variants are trained one after another, and each finished one is parked under checkpoints/ (keyed by
 its settings), so a run interrupted during variant 4 resumes variant 4 and does not retrain 1–3. The
@@ -22,6 +24,7 @@ import torch
 
 from hymirec import distributed
 from hymirec.codebook import load_reconstructions
+from hymirec.coarse_tokens import coarse_token_diagnostics
 from hymirec.config import HyMiRecConfig, Variant
 from hymirec.explain import sample_interests_markdown
 from hymirec.io import atomic_directory, read_json, write_json, write_text
@@ -110,8 +113,12 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
                 served = ServedModel(Variant.HYMIREC.value, model, Catalog.of(data), config.serving, config.seed)
                 write_text(sample_interests_markdown(served, data, valid_view), staging / layout.llm_interests.name)
         mlflow.log_artifacts(str(layout.llm_curves), artifact_path="figures")
-        write_json({variant.value: read_json(layout.llm_dir / variant.value / TRAINING_SUMMARY) for variant in finished},
-                   layout.stage_metrics("llm_model"))
+        summaries = {}
+        for variant in finished:
+            model = load_hymirec(layout.llm_dir / variant.value, layout.pretrained_cache)
+            summaries[variant.value] = {**read_json(layout.llm_dir / variant.value / TRAINING_SUMMARY),
+                                        "coarse_tokens": coarse_token_diagnostics(model, valid_view.histories)}
+        write_json(summaries, layout.stage_metrics("llm_model"))
     for folder in finished.values():
         shutil.rmtree(folder, ignore_errors=True)
 

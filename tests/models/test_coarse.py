@@ -21,13 +21,26 @@ def _vectors(seed: int) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def test_context_tokens_are_the_last_states_with_a_padding_mask() -> None:
+def test_last_pooling_gives_the_last_states_with_a_padding_mask() -> None:
     model = CoarseModel.from_embeddings(CONFIG, _vectors(0), _vectors(1)).eval()
-    tokens, mask = model.context_tokens([np.array([1, 2, 3, 4, 5, 6, 7]), np.array([9, 10])])
+    tokens, mask = model.context_tokens([np.array([1, 2, 3, 4, 5, 6, 7]), np.array([9, 10])], "last")
     assert tokens.shape == (2, 3, 8)
     assert mask.tolist() == [[True, True, True], [False, True, True]]
     states = model(torch.tensor([[4, 5, 6, 7, 8], [0, 0, 0, 10, 11]]))  # tokens = item_idx + 1, last 5 items
     torch.testing.assert_close(tokens, states[:, -3:])
+
+
+def test_chunk_pooling_averages_the_states_of_each_third_of_the_history() -> None:
+    """M = 3 tokens, each the mean state over another period of the user's own items (oldest first)."""
+    model = CoarseModel.from_embeddings(CONFIG, _vectors(0), _vectors(1)).eval()
+    tokens, mask = model.context_tokens([np.array([1, 2, 3, 4, 5, 6, 7]), np.array([9, 10])], "chunks")
+    states = model(torch.tensor([[4, 5, 6, 7, 8], [0, 0, 0, 10, 11]]))  # the last max_length = 5 items
+    # 5 items -> chunks of positions {0}, {1, 2}, {3, 4} (the newest in the last); 2 items -> token 0 empty
+    expected_first = torch.stack([states[0, 0], states[0, 1:3].mean(0), states[0, 3:5].mean(0)])
+    torch.testing.assert_close(tokens[0], expected_first)
+    assert mask.tolist() == [[True, True, True], [False, True, True]]
+    torch.testing.assert_close(tokens[1, 1:], states[1, 3:])
+    assert not torch.allclose(tokens[0, 0], tokens[0, 2])  # different periods, different tokens
 
 
 def test_the_history_is_read_through_its_vectors_and_items_scored_through_the_tower() -> None:

@@ -147,8 +147,9 @@ def test_no_position_sees_its_future_and_the_context_never_sees_the_window(varia
         torch.testing.assert_close(altered[0, : position + 1], interests[0, : position + 1])
         assert not torch.allclose(altered[0, position + 1 :], interests[0, position + 1 :])
     if model.context is not None:  # the context reads the items before the window only
-        tokens, _ = model.context.context_tokens(batch.before)
-        other_window = model.context.context_tokens(llm_batch([(np.r_[sequence[:7], [1, 2, 3, 4]], 11)], 4, 2).before)[0]
+        tokens, _ = model.context.context_tokens(batch.before, config.coarse_tokens)
+        other_window = model.context.context_tokens(llm_batch([(np.r_[sequence[:7], [1, 2, 3, 4]], 11)], 4, 2).before,
+                                                    config.coarse_tokens)[0]
         torch.testing.assert_close(other_window, tokens)
         earlier_history = replace(batch, before=[np.r_[batch.before[0][:-1], [0]]])  # the item just before the window
         assert not torch.allclose(_window_interests(model, earlier_history), interests)
