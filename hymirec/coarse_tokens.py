@@ -55,7 +55,7 @@ def mean_token_cosine(tokens: torch.Tensor, real: torch.Tensor) -> float | None:
 def coarse_token_diagnostics(model: HyMiRecModel, histories: list[np.ndarray], max_users: int = DIAGNOSED_USERS) -> dict | None:
     """``token_cosine`` and ``query_attention_share`` (one value per decoder layer) for ``model``; None when it
     reads no context (``hymirec_recent_only``) or no user's history reaches past the window."""
-    recent = model.config.recent_items
+    recent = model.recent_items
     users = [history for history in histories if len(history) > recent][:max_users]
     if model.context is None or not users:
         return None

@@ -128,6 +128,12 @@ class SASRecConfig(SequenceModelConfig):
         description="Also train sasrec_text: the same model whose item table is an id vector plus the projected "
         "text embedding (input and output tied), the baseline that separates the text's gain from the method's.",
     )
+    full_history_length: int | None = Field(
+        default=None,
+        ge=2,
+        description="Also train sasrec_full_history: the same SASRec reading this many items (the long-history "
+        "protocol: the longest history, so SASRec reads everything), beside sasrec at max_length.",
+    )
 
 
 class ComiRecConfig(TrainingBudgetConfig):
@@ -323,6 +329,7 @@ class Variant(str, Enum):
     EXACT_HISTORY = "hymirec_exact_history"  # coarse model reading exact instead of reconstructed vectors
     K1 = "hymirec_k1"  # a single interest query
     RECENT_ONLY = "hymirec_recent_only"  # no long history at all: recent items + queries only
+    FULL_HISTORY = "llm_full_history"  # no coarse model: the LLM model reads llm.full_history_items exact items
 
 
 class LLMConfig(TrainingBudgetConfig):
@@ -334,6 +341,12 @@ class LLMConfig(TrainingBudgetConfig):
     num_interests: int = Field(default=4, ge=1, description="K: learned interest queries.")
     interest_size: int = Field(default=64, ge=4, description="d: the space of interests and items.")
     recent_items: int = Field(default=20, ge=1, description="R: most recent items fed with their exact embeddings.")
+    full_history_items: int = Field(
+        default=200,
+        ge=1,
+        description="R of the llm_full_history variant: the LLM model reads this many exact items and no coarse "
+        "tokens — the expensive ceiling HyMiRec trades against (as much of the history as the budget affords).",
+    )
     item_id_embeddings: bool = Field(
         default=True, description="Add a learned id vector to each item's projected text embedding (collaborative signal)."
     )

@@ -58,7 +58,10 @@ def trained_model_dirs(layout: Layout) -> dict[str, Path]:
     return folders
 
 
-BASELINE_CLASSES = {"sasrec": (SASRec, SASRecConfig), "sasrec_text": (SASRecText, SASRecConfig), "comirec": (ComiRec, ComiRecConfig)}
+BASELINE_CLASSES = {
+    "sasrec": (SASRec, SASRecConfig), "sasrec_full_history": (SASRec, SASRecConfig), "sasrec_text": (SASRecText, SASRecConfig),
+    "comirec": (ComiRec, ComiRecConfig),
+}
 
 
 def load_recommender(name: str, folder: Path, pretrained_cache: Path) -> Recommender:

@@ -62,14 +62,16 @@ class VariantSpec:
     history: str  # "codebook" | "exact": which vectors the long history is read as
     num_interests: int
     backbone: BackboneConfig
+    recent_items: int  # R: the exact items of the window
 
 
 def variant_spec(config: LLMConfig, variant: Variant) -> VariantSpec:
-    context = {Variant.NO_COARSE: "pooled", Variant.RECENT_ONLY: "none"}.get(variant, "coarse")
+    context = {Variant.NO_COARSE: "pooled", Variant.RECENT_ONLY: "none", Variant.FULL_HISTORY: "none"}.get(variant, "coarse")
     history = "exact" if variant is Variant.EXACT_HISTORY else "codebook"
     num_interests = 1 if variant is Variant.K1 else config.num_interests
     backbone = config.smollm2_backbone if variant is Variant.SMOLLM2 else config.backbone
-    return VariantSpec(context, history, num_interests, backbone)
+    recent_items = config.full_history_items if variant is Variant.FULL_HISTORY else config.recent_items
+    return VariantSpec(context, history, num_interests, backbone, recent_items)
 
 
 def input_embedding_rms(backbone: nn.Module) -> float:
@@ -238,6 +240,11 @@ class HyMiRecModel(nn.Module):
     def num_interests(self) -> int:
         return len(self.queries)
 
+    @property
+    def recent_items(self) -> int:
+        """R: the exact items the decoder reads (``llm.recent_items``, or ``full_history_items`` for llm_full_history)."""
+        return self.spec.recent_items
+
     def item_vectors(self) -> torch.Tensor:
         """[I d] vectors of every catalog item: unit vectors when scoring by cosine."""
         vectors = self.item_tower()
@@ -306,8 +313,8 @@ class HyMiRecModel(nn.Module):
     def interests(self, histories: list[np.ndarray], items: torch.Tensor | None = None) -> torch.Tensor:
         """[B K d] serving interests: the last position of the window of the R most recent items."""
         items = self.item_vectors() if items is None else items
-        before, window = split_histories(histories, self.config.recent_items)
-        last = torch.tensor([self.config.recent_items - 1])
+        before, window = split_histories(histories, self.recent_items)
+        last = torch.tensor([self.recent_items - 1])
         return self.window_interests(before, window, items, last)[:, 0]
 
     def temperature(self) -> torch.Tensor:

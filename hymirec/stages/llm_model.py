@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 
 import mlflow
 import numpy as np
@@ -65,10 +66,12 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     sequences, llm = training_sequences(data.sequences), config.llm
     categories = item_categories(data.items)
 
-    def windows(epoch: int) -> list[tuple[np.ndarray, int]]:
-        return training_windows(sequences, llm.recent_items, llm.windows_per_user, config.seed, epoch)
+    def windows_of(recent_items: int) -> Callable[[int], list[tuple[np.ndarray, int]]]:
+        """An epoch's training windows of ``recent_items`` items: every variant with the same R trains on the same ones."""
+        return lambda epoch: training_windows(sequences, recent_items, llm.windows_per_user, config.seed, epoch)
 
-    logger.info("llm_model: %d training windows an epoch, variants %s", len(windows(1)), [v.value for v in llm.variants])
+    logger.info("llm_model: %d training windows an epoch, variants %s", len(windows_of(llm.recent_items)(1)),
+                [v.value for v in llm.variants])
 
     finished = {}
     with stage_run(config, layout.root, "llm_model"):
@@ -87,7 +90,8 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
                 coarse_item_tower(coarse_state(layout, "codebook")) if llm.warm_start_item_tower else None,
             )
             output = train_tracked(
-                variant.value, model, windows, lambda batch: llm_batch(batch, llm.recent_items, llm.target_window),
+                variant.value, model, windows_of(spec.recent_items),
+                lambda batch, recent=spec.recent_items: llm_batch(batch, recent, llm.target_window),
                 valid_view, config.evaluation, TrainingSchedule.of(config.llm), seed=config.seed, checkpoint=checkpoint,
                 categories=categories,
             )

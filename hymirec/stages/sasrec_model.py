@@ -3,6 +3,8 @@
 - ``sasrec``: SASRec on item ids, full-softmax cross-entropy (config ``sasrec``);
 - ``sasrec_text``: the same model whose item table adds the projected text vector (``sasrec.train_text_twin``):
   how much of HyMiRec's result the item text alone buys;
+- ``sasrec_full_history``: the same SASRec reading ``sasrec.full_history_length`` items (the long-history
+  protocol's SASRec with the whole history, beside ``sasrec`` at ``max_length``);
 - ``comirec``: ComiRec-SA, the self-attentive multi-interest baseline (``comirec.enabled``).
 
 All three train at every position of each training sequence at once. Writes models/baselines/<model>/,
@@ -53,6 +55,9 @@ def baselines(config: HyMiRecConfig, layout: Layout, num_items: int) -> dict[str
         chosen["sasrec_text"] = Baseline(
             lambda: SASRecText.from_embeddings(config.sasrec, embeddings), config.sasrec, {"embedding_dim": embeddings.shape[1]}
         )
+    if config.sasrec.full_history_length is not None:
+        whole = config.sasrec.model_copy(update={"full_history_length": None, "max_length": config.sasrec.full_history_length})
+        chosen["sasrec_full_history"] = Baseline(lambda: SASRec(whole, num_items), whole, {})
     if config.comirec.enabled:
         chosen["comirec"] = Baseline(lambda: ComiRec(config.comirec, num_items), config.comirec, {})
     return chosen

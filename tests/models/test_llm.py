@@ -33,7 +33,7 @@ NUM_ITEMS, EMBEDDING_DIM = 19, 10
 COARSE = CoarseConfig(hidden_size=8, num_layers=1, num_heads=1, dropout=0.0, max_length=9, num_tokens=2)
 CONFIG = LLMConfig(
     backbone=BackboneConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, dropout=0.0),
-    num_interests=3, interest_size=12, recent_items=4, target_window=3, windows_per_user=3,
+    num_interests=3, interest_size=12, recent_items=4, full_history_items=7, target_window=3, windows_per_user=3,
     batch_size=8, learning_rate=1e-2, max_epochs=60, patience=60,
 )
 SCRATCH_VARIANTS = [variant for variant in Variant if variant is not Variant.SMOLLM2]
@@ -160,10 +160,11 @@ def test_no_position_sees_its_future_and_the_context_never_sees_the_window(varia
 def test_the_last_training_position_is_what_serving_computes(variant: Variant, config: LLMConfig) -> None:
     model = _model(variant, config=config).eval()
     histories = [np.arange(2, 14) % NUM_ITEMS, np.array([5, 6]), np.arange(7, 13)]
-    batch = llm_batch([(np.r_[history, [0]], len(history)) for history in histories], CONFIG.recent_items, CONFIG.target_window)
+    recent = model.recent_items  # R, or full_history_items for llm_full_history
+    batch = llm_batch([(np.r_[history, [0]], len(history)) for history in histories], recent, CONFIG.target_window)
     torch.testing.assert_close(_window_interests(model, batch)[:, -1], torch.from_numpy(model.user_interests(histories)))
-    before, window = split_histories(histories, CONFIG.recent_items)
-    assert [len(b) for b in before] == [8, 0, 2] and window.shape == (3, CONFIG.recent_items)
+    before, window = split_histories(histories, recent)
+    assert [len(b) for b in before] == [12 - recent, 0, max(0, 6 - recent)] and window.shape == (3, recent)
 
 
 def _train(variant: Variant = Variant.HYMIREC, epochs: int = 60, seed: int = 0, config: LLMConfig = CONFIG):
@@ -172,8 +173,8 @@ def _train(variant: Variant = Variant.HYMIREC, epochs: int = 60, seed: int = 0, 
     view = SplitView([s[:-1] for s in sequences], np.array([s[-1] for s in sequences]), np.arange(len(sequences)), "valid")
     config = EvaluationConfig(ks=(1, 10), ranking_depth=10)
     output = train_with_early_stopping(
-        model, lambda epoch: training_windows([s[:-1] for s in sequences], CONFIG.recent_items, CONFIG.windows_per_user, seed, epoch),
-        lambda batch: llm_batch(batch, CONFIG.recent_items, CONFIG.target_window),
+        model, lambda epoch: training_windows([s[:-1] for s in sequences], model.recent_items, CONFIG.windows_per_user, seed, epoch),
+        lambda batch: llm_batch(batch, model.recent_items, CONFIG.target_window),
         lambda trained: evaluate(trained.score_items, view, config, model_name=variant.value, with_top_items=False).metrics,
         TrainingSchedule(CONFIG.batch_size, CONFIG.learning_rate, 0.0, epochs, epochs), seed=seed,
     )
