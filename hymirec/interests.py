@@ -12,6 +12,13 @@ fine while one of the K vectors never wins an item. Measured per model on a spli
 
 ``attribution`` is the interest (0-based) behind each listed item, the ``interest`` column of the
 exported rankings (1-based there).
+
+How the K lists are merged is a serving choice, measured here without retraining: ``max`` ranks by
+max_k s_k(i) (the method's score; one interest with high scores everywhere fills the list), and
+``round_robin`` interleaves the K per-interest rankings — every interest's best unseen item, then
+every interest's second, … (``round_robin_scores``), a per-interest quota of N/K slots in a top N.
+Stage ``evaluation_report`` reports both on both splits; which one a model serves is chosen on
+validation.
 """
 
 from __future__ import annotations
@@ -35,6 +42,37 @@ class InterestReport:
 
     def metrics(self, cutoff: int) -> dict[str, object]:
         return {"target_share": self.target_share, f"top{cutoff}_share": self.top_share, "pairwise_cosine": self.pairwise_cosine}
+
+
+def round_robin_scores(per_interest: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
+    """[B I] scores whose ranking interleaves the K per-interest rankings of ``per_interest`` [B K I].
+
+    Seen items (``histories``) are ranked last in every interest first, so each interest's list is of unseen
+    items. An item's merged position is its best rank over the interests; items of equal best rank are
+    ordered by their max_k score (a tie-break bounded below one rank step, so it never reorders ranks).
+    """
+    scores = np.array(per_interest, dtype=np.float64)
+    for row, history in enumerate(histories):
+        scores[row, :, history] = -np.inf
+    order = np.argsort(-scores, axis=-1, kind="stable")  # [B K I]
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(scores.shape[-1])[None, None, :], axis=-1)
+    best_rank = ranks.min(axis=1)  # [B I]
+    best_score = np.asarray(per_interest, dtype=np.float64).max(axis=1)  # seen items too: evaluation masks them anyway
+    low, high = best_score.min(axis=1, keepdims=True), best_score.max(axis=1, keepdims=True)
+    tie_break = 0.5 * (best_score - low) / np.maximum(high - low, 1e-12)  # in [0, 0.5]
+    return -best_rank + tie_break
+
+
+class RoundRobin:
+    """A multi-interest model scored by ``round_robin_scores`` (``score_items`` as ``evaluate`` takes it)."""
+
+    def __init__(self, model: MultiInterestModel, item_vectors: np.ndarray) -> None:
+        self.model, self.item_vectors = model, item_vectors
+
+    def score_items(self, histories: list[np.ndarray]) -> np.ndarray:
+        interests = np.asarray(self.model.user_interests(histories), dtype=np.float64)
+        return round_robin_scores(np.einsum("bkd,id->bki", interests, self.item_vectors), histories)
 
 
 def interest_attribution(interests: np.ndarray, item_vectors: np.ndarray, items: np.ndarray) -> np.ndarray:

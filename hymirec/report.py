@@ -76,7 +76,7 @@ def interest_table(interest_metrics: dict[str, dict]) -> str:
 def render_report(
     valid: Table, test: Table, breakdowns: dict[str, list[dict]], figure_name: str, dataset: str,
     compression: dict[str, dict[str, dict[str, float]]] | None = None, interests: str | None = None,
-    interest_metrics: dict[str, dict] | None = None,
+    interest_metrics: dict[str, dict] | None = None, round_robin: dict[str, Table] | None = None,
 ) -> str:
     sections = [
         "# HyMiRec evaluation report",
@@ -90,6 +90,13 @@ def render_report(
         sections.append("## Cost of the compressed history (NDCG@10)\n\n" + compression_table(compression))
     if interest_metrics:
         sections.append("## Are the interests alive and distinct? (test)\n\n" + interest_table(interest_metrics))
+    if round_robin and round_robin.get("test"):
+        sections.append(
+            "## The same multi-interest models merged by round robin instead of max\n\n"
+            "Each interest's best unseen item, then each one's second, …: a quota of N/K slots per interest. "
+            "Which merge a model serves is chosen on validation.\n\n"
+            "### Test\n\n" + metrics_table(round_robin["test"]) + "\n\n### Validation\n\n" + metrics_table(round_robin["valid"])
+        )
     if interests:
         sections.append("## Interests of sample users\n\n" + interests)
     return "\n\n".join(sections) + "\n"

@@ -63,7 +63,9 @@ def test_dvc_repro_after_dagster_has_nothing_to_do(materialised) -> None:
 def test_report_shape_and_pinned_popularity(materialised) -> None:
     root, _, _ = materialised
     metrics = read_json(root / "reports" / "metrics.json")
-    assert set(metrics) == {"valid", "test", "compression", "by_history_length", "interests"}
+    assert set(metrics) == {"valid", "test", "compression", "by_history_length", "interests", "round_robin"}
+    several = {"comirec", *(v.value for v in Variant if v is not Variant.K1)}  # models with K > 1 interests
+    assert set(metrics["round_robin"]["valid"]) == set(metrics["round_robin"]["test"]) == several
     for split in ("valid", "test"):
         assert set(metrics[split]) == set(MODELS)
         for values in metrics[split].values():

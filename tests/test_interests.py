@@ -43,3 +43,23 @@ def test_pairwise_cosine_is_one_for_copies_and_none_for_one_interest() -> None:
             return np.ones((len(histories), 1, 3))
 
     assert interest_report(One(), ITEMS, [np.array([0])], np.array([1]), np.array([[0, 1]])).pairwise_cosine is None
+
+
+def test_round_robin_interleaves_the_interests_best_unseen_items() -> None:
+    from hymirec.interests import round_robin_scores
+
+    #                      items:  0    1    2    3    4    5
+    per_interest = np.array([[[0.9, 0.8, 0.7, 0.6, 0.1, 0.0],    # interest 0 loves 0, 1, 2, 3
+                              [0.0, 0.1, 0.2, 0.3, 0.5, 0.4]]])  # interest 1: 4, 5, 3, ...
+    scores = round_robin_scores(per_interest, [np.array([0])])  # item 0 seen
+    order = [int(i) for i in np.argsort(-scores[0], kind="stable") if i != 0]
+    # max would list 1, 2, 3, 4, 5; round robin takes 1 (rank 0 of interest 0) and 4 (rank 0 of interest 1),
+    # then 2 and 5 (rank 1 of each), ...: ties at equal rank go to the higher max score
+    assert order == [1, 4, 2, 5, 3]
+
+
+def test_round_robin_of_one_interest_is_its_own_ranking() -> None:
+    from hymirec.interests import round_robin_scores
+
+    single = np.array([[[0.3, 0.9, 0.1, 0.5]]])
+    assert np.argsort(-round_robin_scores(single, [np.array([], dtype=np.int64)])[0]).tolist() == [1, 3, 0, 2]

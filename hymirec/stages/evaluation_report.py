@@ -30,7 +30,7 @@ from hymirec.config import HyMiRecConfig, Variant
 from hymirec.data.schema import ITEM_ID, USER_ID
 from hymirec.evaluation import EvaluationResult, evaluate
 from hymirec.explain import sample_interests_markdown
-from hymirec.interests import InterestReport, interest_report
+from hymirec.interests import InterestReport, RoundRobin, interest_report
 from hymirec.io import atomic_directory, read_json, write_json, write_parquet, write_text
 from hymirec.models.base import Recommender
 from hymirec.models.popularity import Popularity
@@ -89,6 +89,24 @@ def rankings_frame(
     return pd.DataFrame(columns)
 
 
+def round_robin_metrics(
+    trained: dict[str, Recommender], catalog: Catalog, views: dict[str, SplitView], config: HyMiRecConfig,
+    categories: np.ndarray | None,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """{split: {model: metrics}} of every model with K > 1 interests served by round robin instead of max
+    (``hymirec.interests.round_robin_scores``): the merge is a serving choice, decided on validation."""
+    merged: dict[str, dict[str, dict[str, float]]] = {split: {} for split in views}
+    for name, model in trained.items():
+        served = ServedModel(name, model, catalog, config.serving, config.seed)
+        if not served.has_interests or np.asarray(model.user_interests(views["valid"].histories[:1])).shape[1] < 2:
+            continue
+        round_robin = RoundRobin(model, served.item_vectors)
+        for split, view in views.items():
+            merged[split][name] = evaluate(round_robin.score_items, view, config.evaluation, model_name=f"{name} (round robin)",
+                                           item_categories=categories).metrics
+    return merged
+
+
 def interest_reports(
     trained: dict[str, Recommender], catalog: Catalog, results: dict[str, EvaluationResult], view: SplitView, config: HyMiRecConfig
 ) -> dict[str, InterestReport]:
@@ -136,12 +154,14 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
         plot_breakdown(breakdowns, staging / FIGURE_NAME)
     write_json(breakdowns, layout.history_length_breakdown)
     compression = compression_effect(metrics)
+    merges = round_robin_metrics(trained, catalog, views, config, categories)
     interest_metrics = {name: report.metrics(config.evaluation.diversity_k) for name, report in interests_by_model.items()}
     interests = interests_section(trained, catalog, views["test"], data, config)
     report = render_report(metrics["valid"], metrics["test"], breakdowns, f"figures/{FIGURE_NAME}", config.data.source.value,
-                           compression, interests, interest_metrics)
+                           compression, interests, interest_metrics, merges)
     write_text(report, layout.evaluation_markdown)
-    write_json({**metrics, "compression": compression, "by_history_length": breakdowns, "interests": interest_metrics}, layout.metrics)
+    write_json({**metrics, "compression": compression, "by_history_length": breakdowns, "interests": interest_metrics,
+                "round_robin": merges}, layout.metrics)
 
     with stage_run(config, layout.root, "evaluation_report"):
         numbers = flatten({**metrics, "compression": compression})  # the per-stratum and interest tables are in the report
