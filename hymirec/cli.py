@@ -7,6 +7,7 @@
     hymirec publish --root ../bench -c configs/benchmark_ml1m.yaml --out results/benchmark_ml1m
     hymirec seeds results/run_seed42 results/run_seed43 --out results/run_seeds
     hymirec paired results/run_seed42
+    hymirec select results/run_a results/run_b --out results/run_a/selection.md
     hymirec bench [--sections pipeline serving training converge recbole]
 
 Expected failures (bad config, bad data) print one clear message and exit 1, never a traceback.
@@ -180,6 +181,18 @@ def _snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _select(args: argparse.Namespace) -> int:
+    from hymirec.selection import write_selection
+
+    try:
+        written = write_selection([Path(run) for run in args.runs], Path(args.out))
+    except (FileNotFoundError, ValueError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"selection on validation -> {written}")
+    return 0
+
+
 def _paired(args: argparse.Namespace) -> int:
     from hymirec.paired import write_paired
 
@@ -271,6 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     paired.add_argument("runs", nargs="+", help="results directories written by 'hymirec publish' (publish writes these too)")
     paired.add_argument("--against", help="another published run: each model's difference from the same model there")
     paired.set_defaults(handler=_paired)
+
+    select = commands.add_parser("select", help="choose each model's configuration, merge and the champion on validation only")
+    select.add_argument("runs", nargs="+", help="candidate runs: folders holding a metrics.json (published runs or reports/)")
+    select.add_argument("--out", required=True, help="the selection.md to write")
+    select.set_defaults(handler=_select)
 
     bench = commands.add_parser("bench", help="measure pipeline, training, serving and RecBole side by side -> reports/bench.json")
     bench.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))

@@ -1,0 +1,104 @@
+"""The one selection rule, applied: every choice on validation NDCG@10, never on a test figure.
+
+Candidates are runs of the same protocol that differ in a configuration (a learning rate, a schedule,
+a variant): each a folder with the ``metrics.json`` the evaluation report writes (a published run, or a
+workspace's ``reports/``). For every model the run with the best validation NDCG@10 is chosen; for a
+model with K > 1 interests, the merge of its K lists (``max``, or ``round_robin`` from
+``metrics.json: round_robin``) is chosen the same way; the champion is the best chosen model. Only the
+``valid`` tables are read — ``tests/test_selection.py`` rewrites every test figure and checks that no
+decision moves — and the test figure of what was chosen is reported beside it, once, for reading.
+
+``hymirec select RUN… --out selection.md`` writes the table of every candidate with its decision, and
+how many configurations each model was tuned over: the same tuning budget per model family is part of
+the rule, and a count that differs shows where it was not kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hymirec.io import read_json, write_text
+
+METRIC = "ndcg@10"
+UNTRAINED = {"popularity"}  # nothing to choose: never a champion
+
+
+@dataclass(frozen=True)
+class Candidate:
+    run: str  # the run's label (its folder name)
+    model: str
+    merge: str  # "max" or "round_robin"
+    valid: float
+
+
+def read_candidates(runs: dict[str, Path]) -> list[Candidate]:
+    """Every (run, model, merge) with its validation ``METRIC``; a run without validation metrics is an error."""
+    found = []
+    for label, folder in runs.items():
+        path = folder / "metrics.json"
+        metrics = read_json(path)
+        if not metrics.get("valid"):
+            raise ValueError(f"{path}: no validation metrics to select on")
+        for model, values in metrics["valid"].items():
+            found.append(Candidate(label, model, "max", float(values[METRIC])))
+        for model, values in (metrics.get("round_robin") or {}).get("valid", {}).items():
+            found.append(Candidate(label, model, "round_robin", float(values[METRIC])))
+    return found
+
+
+def choose(candidates: list[Candidate]) -> dict[str, Candidate]:
+    """The best candidate of each model by validation (ties: the first run given, then ``max``)."""
+    chosen: dict[str, Candidate] = {}
+    for candidate in candidates:
+        best = chosen.get(candidate.model)
+        if best is None or candidate.valid > best.valid:
+            chosen[candidate.model] = candidate
+    return chosen
+
+
+def champion(chosen: dict[str, Candidate]) -> Candidate:
+    trained = [candidate for model, candidate in chosen.items() if model not in UNTRAINED]
+    if not trained:
+        raise ValueError("no trained model among the candidates")
+    return max(trained, key=lambda candidate: candidate.valid)
+
+
+def _test_figure(runs: dict[str, Path], candidate: Candidate) -> float:
+    """The chosen candidate's test figure, read after the choice, for the report only."""
+    metrics = read_json(runs[candidate.run] / "metrics.json")
+    table = metrics["test"] if candidate.merge == "max" else metrics["round_robin"]["test"]
+    return float(table[candidate.model][METRIC])
+
+
+def selection_markdown(runs: dict[str, Path]) -> str:
+    """Every candidate with its validation figure and the decision; the chosen ones' test figures; the champion."""
+    candidates = read_candidates(runs)
+    chosen = choose(candidates)
+    best = champion(chosen)
+    tried = {model: len({c.run for c in candidates if c.model == model}) for model in chosen}
+    lines = [
+        "# Selection", "",
+        f"Every choice on validation {METRIC.upper()} only (`hymirec select`): for each model the configuration "
+        "(run) and the merge of its interests with the best validation figure; the champion is the best chosen "
+        "model. Test figures are shown for the chosen candidates only, after the choice.", "",
+        "Runs: " + ", ".join(f"`{label}` ({folder})" for label, folder in runs.items()), "",
+        f"| model | configurations tried | run | merge | valid {METRIC} | decision |", "|---|---:|---|---|---:|---|",
+    ]
+    for model in chosen:
+        for candidate in sorted((c for c in candidates if c.model == model), key=lambda c: -c.valid):
+            decision = "**chosen**" if candidate == chosen[model] else "not chosen"
+            lines.append(f"| {model} | {tried[model]} | {candidate.run} | {candidate.merge} | {candidate.valid:.4f} | {decision} |")
+    lines += ["", f"| chosen model | run | merge | valid {METRIC} | test {METRIC} |", "|---|---|---|---:|---:|"]
+    for model, candidate in chosen.items():
+        lines.append(f"| {model} | {candidate.run} | {candidate.merge} | {candidate.valid:.4f} | {_test_figure(runs, candidate):.4f} |")
+    lines += ["", f"Champion (best on validation): **{best.model}** ({best.run}, {best.merge}), valid {best.valid:.4f}."]
+    return "\n".join(lines) + "\n"
+
+
+def write_selection(runs: list[Path], out: Path) -> Path:
+    labelled = {folder.name: folder for folder in runs}
+    if len(labelled) != len(runs):
+        raise ValueError(f"two runs share a folder name: {[str(folder) for folder in runs]}")
+    write_text(selection_markdown(labelled), out)
+    return out
