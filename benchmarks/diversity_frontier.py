@@ -28,9 +28,8 @@ from hymirec.evaluation import evaluate, intra_list_distance, ranking_metrics
 from hymirec.io import read_json, write_json
 from hymirec.paths import Layout
 from hymirec.publish import commit_of
-from hymirec.sequences import split_view
+from hymirec.sequences import item_categories, load_sequence_data, split_view
 from hymirec.serving import load_trained, trained_model_dirs
-from hymirec.stages.common import item_categories, load_sequence_data
 
 POOL, DEPTH = 50, 10
 LAMBDAS = (0.0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)

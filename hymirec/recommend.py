@@ -31,9 +31,8 @@ from hymirec.data.schema import ITEM_ID, USER_ID
 from hymirec.explain import Explanation, explain, explanation_text, recommendations_text
 from hymirec.io import write_parquet
 from hymirec.paths import Layout
-from hymirec.sequences import ITEMS, SequenceData
+from hymirec.sequences import ITEMS, SequenceData, load_sequence_data
 from hymirec.serving import POPULARITY, Catalog, RequestError, ServedModel, load_trained, trained_model_dirs
-from hymirec.stages.common import load_sequence_data
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from hymirec.config import SequencesConfig
-from hymirec.data.schema import ITEM_ID, TIMESTAMP, USER_ID, RawLogs
+from hymirec.data.schema import GENRE_SEPARATOR, GENRES, ITEM_ID, TIMESTAMP, USER_ID, RawLogs
+from hymirec.paths import Layout
 
 USER_IDX = "user_idx"
 ITEM_IDX = "item_idx"
@@ -111,6 +112,23 @@ def build_sequences(raw: RawLogs, config: SequencesConfig) -> SequenceData:
         "items": len(items),
     }
     return SequenceData(sequences=sequences, items=items, users=users, stats=stats)
+
+
+def load_sequence_data(layout: Layout) -> SequenceData:
+    """Read the ``validated_sequences`` outputs back."""
+    return SequenceData(
+        sequences=pd.read_parquet(layout.sequences),
+        items=pd.read_parquet(layout.item_map),
+        users=pd.read_parquet(layout.user_map),
+        stats={},
+    )
+
+
+def item_categories(items: pd.DataFrame) -> np.ndarray | None:
+    """Genre multi-hot matrix [I, C] for diversity metrics, or None when items carry no genres."""
+    if GENRES not in items.columns:
+        return None
+    return items[GENRES].fillna("").str.get_dummies(sep=GENRE_SEPARATOR).to_numpy(dtype=bool)
 
 
 def training_sequences(sequences: pd.DataFrame) -> list[np.ndarray]:

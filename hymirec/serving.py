@@ -40,7 +40,7 @@ from hymirec.models.sasrec import SASRec, SASRecText
 from hymirec.paths import Layout
 from hymirec.registry import data_fingerprint
 from hymirec.retrieval import MultiInterestRetriever
-from hymirec.sequences import ITEMS, SequenceData
+from hymirec.sequences import ITEMS, SequenceData, SplitView
 
 POPULARITY = "popularity"
 BATCH_USERS = 1024  # users scored at once (the evaluation's chunk)
@@ -80,6 +80,11 @@ def load_recommender(name: str, folder: Path, pretrained_cache: Path) -> Recomme
 def load_trained(name: str, folder: Path, layout: Layout) -> Recommender:
     """``load_recommender`` with the workspace's pretrained cache."""
     return load_recommender(name, folder, layout.pretrained_cache)
+
+
+def with_popularity(trained: dict[str, Recommender], view: SplitView, num_items: int) -> dict[str, Recommender]:
+    """Popularity counted on ``view``'s own inputs, then the ``trained`` models (loaded once, shared by both splits)."""
+    return {POPULARITY: Popularity.of_histories(view.histories, num_items), **trained}
 
 
 @dataclass(frozen=True)

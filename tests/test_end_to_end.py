@@ -28,9 +28,8 @@ from hymirec.evaluation import evaluate
 from hymirec.io import read_json
 from hymirec.paths import Layout
 from hymirec.registry import CHAMPION, champion_uri, data_fingerprint, registered_model_name
-from hymirec.sequences import split_view
+from hymirec.sequences import item_categories, load_sequence_data, split_view
 from hymirec.serving import load_trained, trained_model_dirs
-from hymirec.stages.common import item_categories, load_sequence_data
 from orchestration.checks import ASSET_CHECKS
 from orchestration.dvc_project import read_stages
 from tests.browser import HeadlessChromium, find_chromium

@@ -16,10 +16,8 @@ from hymirec.config import HyMiRecConfig
 from hymirec.evaluation import evaluate, mask_histories
 from hymirec.models.base import Recommender
 from hymirec.paths import Layout
-from hymirec.sequences import SplitView, split_view
-from hymirec.serving import load_trained, trained_model_dirs
-from hymirec.stages.common import item_categories, load_sequence_data
-from hymirec.stages.evaluation_report import build_models
+from hymirec.sequences import SplitView, item_categories, load_sequence_data, split_view
+from hymirec.serving import load_trained, trained_model_dirs, with_popularity
 
 LATENCY_USERS = 300
 
@@ -47,7 +45,7 @@ def serving_benchmark(config: HyMiRecConfig, layout: Layout, seed: int) -> dict:
     trained = {name: load_trained(name, folder, layout) for name, folder in trained_model_dirs(layout).items()}
     users = np.random.default_rng(seed).choice(len(view.targets), size=min(LATENCY_USERS, len(view.targets)), replace=False)
     eval_seconds, latency = {}, {}
-    for name, model in build_models(view, data.num_items, trained).items():
+    for name, model in with_popularity(trained, view, data.num_items).items():
         started = time.perf_counter()
         evaluate(model.score_items, view, config.evaluation, model_name=name, item_categories=categories)
         eval_seconds[name] = round(time.perf_counter() - started, 3)

@@ -22,8 +22,7 @@ from hymirec.models.coarse import CoarseModel
 from hymirec.models.llm import build_hymirec, coarse_item_tower, llm_batch, training_windows
 from hymirec.models.sasrec import SASRec, training_batch
 from hymirec.paths import Layout
-from hymirec.sequences import split_view, training_sequences
-from hymirec.stages.common import load_sequence_data
+from hymirec.sequences import load_sequence_data, split_view, training_sequences
 from hymirec.training import (
     TrainingSchedule, batch_order, make_optimizer, process_shards, seed_everything, train_epoch, train_with_early_stopping,
 )

@@ -23,10 +23,8 @@ from hymirec.models.persistence import save_model
 from hymirec.models.sasrec import training_batch
 from hymirec.paths import CURVES_FIGURE, Layout
 from hymirec.report import plot_training_curves
-from hymirec.sequences import split_view, training_sequences
-from hymirec.stages.common import (
-    item_categories, load_sequence_data, remove_checkpoints, train_tracked, training_summary, write_training_record,
-)
+from hymirec.sequences import item_categories, load_sequence_data, split_view, training_sequences
+from hymirec.stages.common import remove_checkpoints, train_tracked, training_summary, write_training_record
 from hymirec.tracking import stage_run
 from hymirec.training import TrainingSchedule, fingerprint, seed_everything
 

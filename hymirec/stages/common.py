@@ -1,5 +1,5 @@
-"""What the training stages and the report share: reading the validated sequences back, tracked training,
-and the record each trained model leaves beside its weights.
+"""What the training stages and the report share: tracked training and the record each trained model
+leaves beside its weights (reading the validated sequences back is ``hymirec.sequences.load_sequence_data``).
 
 Kept apart from ``hymirec/stages/__init__.py`` so that importing one stage never imports the training
 code: the data stages' DVC dependencies stay their own (tests/test_dvc_dependencies.py).
@@ -12,34 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from torch import nn
 
 from hymirec.config import EvaluationConfig
-from hymirec.data.schema import GENRE_SEPARATOR, GENRES
 from hymirec.evaluation import evaluate
 from hymirec.io import write_json
-from hymirec.paths import Layout
-from hymirec.sequences import SequenceData, SplitView
+from hymirec.sequences import SplitView
 from hymirec.tracking import log_metrics, model_run
 from hymirec.training import TrainingOutput, TrainingSchedule, train_with_early_stopping
-
-
-def load_sequence_data(layout: Layout) -> SequenceData:
-    """Read the ``validated_sequences`` outputs back."""
-    return SequenceData(
-        sequences=pd.read_parquet(layout.sequences),
-        items=pd.read_parquet(layout.item_map),
-        users=pd.read_parquet(layout.user_map),
-        stats={},
-    )
-
-
-def item_categories(items: pd.DataFrame) -> np.ndarray | None:
-    """Genre multi-hot matrix [I, C] for diversity metrics, or None when items carry no genres."""
-    if GENRES not in items.columns:
-        return None
-    return items[GENRES].fillna("").str.get_dummies(sep=GENRE_SEPARATOR).to_numpy(dtype=bool)
 
 
 def train_tracked(

@@ -33,14 +33,13 @@ from hymirec.explain import sample_interests_markdown
 from hymirec.interests import InterestReport, RoundRobin, interest_report
 from hymirec.io import atomic_directory, read_json, write_json, write_parquet, write_text
 from hymirec.models.base import Recommender
-from hymirec.models.popularity import Popularity
 from hymirec.paths import Layout
 from hymirec.pyfunc import log_recommender
 from hymirec.registry import register_and_promote
 from hymirec.report import plot_breakdown, render_report
-from hymirec.sequences import SequenceData, SplitView, split_view
-from hymirec.serving import Catalog, ServedModel, load_trained, trained_model_dirs
-from hymirec.stages.common import TRAINING_SUMMARY, item_categories, load_sequence_data
+from hymirec.sequences import SequenceData, SplitView, item_categories, load_sequence_data, split_view
+from hymirec.serving import Catalog, ServedModel, load_trained, trained_model_dirs, with_popularity
+from hymirec.stages.common import TRAINING_SUMMARY
 from hymirec.tracking import flatten, log_metrics, stage_run
 
 logger = logging.getLogger(__name__)
@@ -62,11 +61,6 @@ def compression_effect(metrics: dict[str, dict[str, dict[str, float]]], metric: 
                     "relative_change": (reconstructed - original) / original if original else None,  # undefined at 0
                 }
     return effect
-
-
-def build_models(view: SplitView, num_items: int, trained: dict[str, Recommender]) -> dict[str, Recommender]:
-    """Popularity counts the split's own inputs; trained models are loaded once and shared by both splits."""
-    return {"popularity": Popularity.of_histories(view.histories, num_items), **trained}
 
 
 def rankings_frame(
@@ -132,7 +126,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     trained = {name: load_trained(name, folder, layout) for name, folder in folders.items()}
     for split, view in views.items():
         metrics[split] = {}
-        for name, model in build_models(view, data.num_items, trained).items():
+        for name, model in with_popularity(trained, view, data.num_items).items():
             if split == "valid" and name in folders:  # training evaluated these weights on this split already
                 metrics[split][name] = read_json(folders[name] / TRAINING_SUMMARY)["valid"]
                 continue

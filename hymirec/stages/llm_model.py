@@ -32,11 +32,9 @@ from hymirec.io import atomic_directory, read_json, write_json, write_text
 from hymirec.models.llm import build_hymirec, coarse_item_tower, llm_batch, load_hymirec, save_hymirec, training_windows, variant_spec
 from hymirec.paths import CURVES_FIGURE, Layout
 from hymirec.report import plot_training_curves
-from hymirec.sequences import split_view, training_sequences
+from hymirec.sequences import item_categories, load_sequence_data, split_view, training_sequences
 from hymirec.serving import Catalog, ServedModel
-from hymirec.stages.common import (
-    TRAINING_HISTORY, TRAINING_SUMMARY, item_categories, load_sequence_data, remove_checkpoints, train_tracked, write_training_record,
-)
+from hymirec.stages.common import TRAINING_HISTORY, TRAINING_SUMMARY, remove_checkpoints, train_tracked, write_training_record
 from hymirec.tracking import stage_run
 from hymirec.training import TrainingSchedule, fingerprint, seed_everything
 
