@@ -1,0 +1,270 @@
+"""Out-of-core raw_logs and validated_sequences on DuckDB: the rules of ``hymirec.sequences``, in SQL.
+
+The pandas path (``hymirec.sequences.build_sequences``) holds every event in memory several times over
+(the frame, its sorted copy, the deduplicated copy, the per-user lists as Python objects): ~10⁸ events
+do not fit in 24 GiB. Here DuckDB reads the Parquet (or CSV) files, sorts and groups them under a memory
+limit, spilling to ``temp_dir`` past it, and writes the same outputs with ``COPY … TO``. No event passes
+through Python. On ML-1M the outputs equal the pandas path's row for row (tests/test_streaming.py).
+
+Why DuckDB and not Polars' streaming engine: ``benchmarks/scale.py --engines`` measured both on the same
+10⁷ synthetic events, single-threaded, and docs/scale.md gives the figures.
+
+The rules, as ``hymirec.sequences`` states them:
+- order by (timestamp, position in the source): the position is the row's index across the input
+  files in the order given (``file_row_number`` plus the rows of the files before it);
+- a repeated (user, item) pair keeps its first event: per pair the smallest (timestamp, position);
+- users with fewer than ``min_user_interactions`` remaining events are dropped, items are not filtered;
+- ids become contiguous integers in sorted original-id order (DuckDB compares strings by bytes, which
+  for UTF-8 is Python's code-point order, the order ``np.sort`` gives the pandas path);
+- one row per user: its items and timestamps in event order.
+
+Not here: the Great Expectations suites (data_checks/), which still read pandas frames.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from hymirec.data.schema import ITEM_ID, TIMESTAMP, USER_ID
+from hymirec.sequences import ITEM_IDX, ITEMS, TIMESTAMPS, USER_IDX
+
+SOURCE_ROW = "source_row"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """DuckDB's resources: threads, the memory it may hold before spilling, and where it spills."""
+
+    threads: int = 1
+    memory_limit: str = "6GB"
+    temp_dir: Path | None = None
+
+
+@contextmanager
+def connect(settings: EngineSettings = EngineSettings()) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
+    """An in-memory DuckDB with the settings applied, and a private folder (removed after) where it spills
+    and where CSV inputs are staged; both under ``settings.temp_dir`` (or the system's temp folder)."""
+    with tempfile.TemporaryDirectory(prefix="hymirec-duckdb-", dir=settings.temp_dir) as spill:
+        connection = duckdb.connect(config={"threads": settings.threads, "memory_limit": settings.memory_limit})
+        try:
+            connection.execute(f"SET temp_directory = {_quote(spill)}")
+            connection.execute("SET preserve_insertion_order = true")
+            yield connection, Path(spill)
+        finally:
+            connection.close()
+
+
+def _quote(text: str | Path) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _parquet(connection: duckdb.DuckDBPyConnection, paths: Sequence[Path], staging: Path) -> list[Path]:
+    """``paths`` as Parquet files, in the same order: a CSV/TSV file is copied to Parquet in ``staging``
+    first (its rows in file order, ids as text as ``hymirec.data.files.read_table`` reads them), because
+    only the Parquet reader numbers rows (``file_row_number``)."""
+    parquet = []
+    for number, path in enumerate(Path(path).resolve() for path in paths):
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            parquet.append(path)
+        elif suffix in (".csv", ".tsv"):
+            delimiter = "\t" if suffix == ".tsv" else ","
+            staged = staging / f"source-{number:05d}.parquet"
+            connection.execute(
+                f"COPY (SELECT * FROM read_csv({_quote(path)}, delim = {_quote(delimiter)}, header = true, all_varchar = true)) "
+                f"TO {_quote(staged)} (FORMAT parquet)"
+            )
+            parquet.append(staged)
+        else:
+            raise ValueError(f"{path}: unsupported file type {path.suffix!r} (use .csv, .tsv or .parquet)")
+    return parquet
+
+
+def _reader(paths: Sequence[Path]) -> str:
+    """A DuckDB table function reading Parquet ``paths`` with the file and row of each row."""
+    files = "[" + ", ".join(_quote(Path(path).resolve()) for path in paths) + "]"
+    return f"read_parquet({files}, filename = true, file_row_number = true)"
+
+
+def source_events(connection: duckdb.DuckDBPyConnection, paths: Sequence[Path], staging: Path) -> str:
+    """Create view ``source_events`` (user_id, item_id, timestamp, source_row) over ``paths``; return its name.
+
+    ``source_row`` numbers the rows 0, 1, … across the files in the order given, as one concatenated file would.
+    """
+    if not paths:
+        raise ValueError("no interaction files given")
+    paths = _parquet(connection, paths, staging)
+    reader = _reader(paths)
+    counts = connection.execute(f"SELECT filename, count(*) FROM {reader} GROUP BY filename").fetchall()
+    rows = dict(counts)
+    offsets, offset = [], 0
+    for path in paths:
+        offsets.append(f"({_quote(path)}, {offset})")
+        offset += rows.get(str(path), 0)
+    connection.execute("CREATE OR REPLACE TEMP TABLE file_offsets(filename VARCHAR, first_row BIGINT)")
+    connection.execute(f"INSERT INTO file_offsets VALUES {', '.join(offsets)}")
+    connection.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW source_events AS
+        SELECT CAST(r.{USER_ID} AS VARCHAR) AS {USER_ID},
+               CAST(r.{ITEM_ID} AS VARCHAR) AS {ITEM_ID},
+               CAST(r.{TIMESTAMP} AS BIGINT) AS {TIMESTAMP},
+               f.first_row + r.file_row_number AS {SOURCE_ROW}
+        FROM {reader} AS r JOIN file_offsets AS f USING (filename)
+        """
+    )
+    return "source_events"
+
+
+def write_raw_logs(
+    interaction_paths: Sequence[Path],
+    items_path: Path,
+    out_dir: Path,
+    settings: EngineSettings = EngineSettings(),
+) -> dict:
+    """Stage ``raw_logs``'s outputs (validation aside): ``interactions.parquet`` in the common schema and
+    in source order, ``items.parquet`` with every column as text; return the stage metrics."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with connect(settings) as (connection, staging):
+        source_events(connection, interaction_paths, staging)
+        connection.execute(
+            f"""
+            COPY (SELECT {USER_ID}, {ITEM_ID}, {TIMESTAMP} FROM source_events ORDER BY {SOURCE_ROW})
+            TO {_quote(out_dir / "interactions.parquet")} (FORMAT parquet, ROW_GROUP_SIZE 1000000)
+            """
+        )
+        items = _reader(_parquet(connection, [items_path], staging))
+        columns = [row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {items}").fetchall()]
+        text = ", ".join(f'CAST("{column}" AS VARCHAR) AS "{column}"' for column in columns if column not in ("filename", "file_row_number"))
+        connection.execute(
+            f"COPY (SELECT {text} FROM {items} ORDER BY filename, file_row_number) TO {_quote(out_dir / 'items.parquet')} (FORMAT parquet)"
+        )
+        rows, users, item_count, first, last = connection.execute(
+            f"""
+            SELECT count(*), count(DISTINCT {USER_ID}), count(DISTINCT {ITEM_ID}), min({TIMESTAMP}), max({TIMESTAMP})
+            FROM read_parquet({_quote(out_dir / "interactions.parquet")})
+            """
+        ).fetchone()
+        (catalog,) = connection.execute(f"SELECT count(*) FROM read_parquet({_quote(out_dir / 'items.parquet')})").fetchone()
+    return {
+        "rows": int(rows),
+        "users": int(users),
+        "items": int(item_count),
+        "catalog_items": int(catalog),
+        "timestamp_min": int(first),
+        "timestamp_max": int(last),
+    }
+
+
+def write_sequences(
+    interaction_paths: Sequence[Path],
+    items_path: Path,
+    out_dir: Path,
+    min_user_interactions: int,
+    settings: EngineSettings = EngineSettings(),
+) -> dict:
+    """Stage ``validated_sequences``'s outputs (validation aside): ``sequences.parquet``, ``items.parquet``
+    (the item map) and ``users.parquet`` under ``out_dir``, from raw logs in the common schema; return the
+    stats of ``build_sequences`` and the stage's ``sequence_length`` summary."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with connect(settings) as (connection, staging):
+        source_events(connection, interaction_paths, staging)
+        (raw_events,) = connection.execute("SELECT count(*) FROM source_events").fetchone()
+        # a repeated (user, item) pair keeps its first event in (timestamp, source row) order
+        connection.execute(
+            f"""
+            CREATE TEMP TABLE first_events AS
+            SELECT {USER_ID}, {ITEM_ID}, min({{'t': {TIMESTAMP}, 'r': {SOURCE_ROW}}}) AS event_key
+            FROM source_events GROUP BY {USER_ID}, {ITEM_ID}
+            """
+        )
+        # users with too few events are dropped; then ids in sorted order
+        connection.execute(
+            f"""
+            CREATE TEMP TABLE user_events AS
+            SELECT {USER_ID}, count(*) AS events FROM first_events GROUP BY {USER_ID}
+            """
+        )
+        connection.execute(
+            f"""
+            CREATE TEMP TABLE user_map AS
+            SELECT CAST(row_number() OVER (ORDER BY {USER_ID}) - 1 AS BIGINT) AS {USER_IDX}, {USER_ID}
+            FROM user_events WHERE events >= {int(min_user_interactions)}
+            """
+        )
+        connection.execute(
+            f"""
+            CREATE TEMP TABLE events AS
+            SELECT u.{USER_IDX}, e.{ITEM_ID}, e.event_key FROM first_events AS e JOIN user_map AS u USING ({USER_ID})
+            """
+        )
+        connection.execute(
+            f"""
+            CREATE TEMP TABLE item_map AS
+            SELECT CAST(row_number() OVER (ORDER BY {ITEM_ID}) - 1 AS BIGINT) AS {ITEM_IDX}, {ITEM_ID}
+            FROM (SELECT DISTINCT {ITEM_ID} FROM events)
+            """
+        )
+        # one row per user, items and timestamps in event order
+        connection.execute(
+            f"""
+            COPY (
+                SELECT e.{USER_IDX}, u.{USER_ID},
+                       list(i.{ITEM_IDX} ORDER BY e.event_key) AS {ITEMS},
+                       list(e.event_key.t ORDER BY e.event_key) AS {TIMESTAMPS}
+                FROM events AS e JOIN item_map AS i USING ({ITEM_ID}) JOIN user_map AS u USING ({USER_IDX})
+                GROUP BY e.{USER_IDX}, u.{USER_ID} ORDER BY e.{USER_IDX}
+            ) TO {_quote(out_dir / "sequences.parquet")} (FORMAT parquet)
+            """
+        )
+        items = _reader(_parquet(connection, [items_path], staging))
+        columns = [row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {items}").fetchall()]
+        others = ", ".join(f't."{column}"' for column in columns if column not in (ITEM_ID, "filename", "file_row_number"))
+        connection.execute(
+            f"""
+            COPY (SELECT m.{ITEM_IDX}, m.{ITEM_ID}{", " + others if others else ""}
+                  FROM item_map AS m JOIN {items} AS t USING ({ITEM_ID}) ORDER BY m.{ITEM_IDX})
+            TO {_quote(out_dir / "items.parquet")} (FORMAT parquet)
+            """
+        )
+        connection.execute(f"COPY (SELECT * FROM user_map ORDER BY {USER_IDX}) TO {_quote(out_dir / 'users.parquet')} (FORMAT parquet)")
+        (deduplicated,) = connection.execute("SELECT count(*) FROM first_events").fetchone()
+        (all_users,) = connection.execute("SELECT count(*) FROM user_events").fetchone()
+        users, events, shortest, median, mean, longest = connection.execute(
+            f"""
+            SELECT count(*), sum(events), min(events), quantile_cont(events, 0.5), avg(events), max(events)
+            FROM user_events WHERE events >= {int(min_user_interactions)}
+            """
+        ).fetchone()
+        (catalog,) = connection.execute("SELECT count(*) FROM item_map").fetchone()
+    events = int(events or 0)
+    return {
+        "raw_events": int(raw_events),
+        "repeated_events_dropped": int(raw_events - deduplicated),
+        "short_user_events_dropped": int(deduplicated - events),
+        "users_dropped": int(all_users - users),
+        "events": events,
+        "users": int(users),
+        "items": int(catalog),
+        "sequence_length": {
+            "min": int(shortest),
+            "median": float(median),
+            "mean": float(mean),
+            "max": int(longest),
+        },
+    }
+
+
+def default_temp_dir() -> Path | None:
+    """``HYMIREC_SPILL_DIR`` if set: where DuckDB spills past its memory limit (a local disk with room)."""
+    value = os.environ.get("HYMIREC_SPILL_DIR")
+    return Path(value) if value else None
