@@ -3,7 +3,8 @@
 Stage ``raw_logs`` calls ``ingest_inbox`` after loading and validating the configured source. Each
 file in the inbox that was not ingested before (by content: its sha256, so a renamed copy or a file
 dropped twice is skipped) is read and checked on its own, against the raw-logs rules and the
-source's item catalog:
+source's item catalog, by the ``check`` the stage passes in (``data_checks.inbox.check_inbox_file``:
+``data_checks`` imports ``hymirec.data``, never the reverse):
 
 - it must be an interactions file (``user_id, item_id, timestamp``; extra columns ignored), read as
   ``hymirec validate`` reads one (CSV, TSV or Parquet; rules ``file_is_readable``,
@@ -30,17 +31,13 @@ import hashlib
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from data_checks.errors import MAX_SAMPLE_ROWS, DataValidationError, RuleFailure
-from data_checks.raw_logs import INTERACTION_IS_UNIQUE, check_logs
-from data_checks.runner import sample_row, text_source_numbering
-from data_checks.validate_files import read_user_files
 from hymirec.config import DataConfig, DataSource
-from hymirec.data.files import coerce_types
 from hymirec.data.schema import INTERACTION_COLUMNS, RawLogs
 from hymirec.io import read_json, write_json, write_parquet, write_text
 
@@ -49,6 +46,15 @@ logger = logging.getLogger(__name__)
 INBOX_PATTERNS: tuple[str, ...] = ("*.csv", "*.tsv", "*.parquet", "*.inter", "*.item")
 REJECTED_DIR = "rejected"
 MANIFEST = "inbox_manifest.json"
+
+
+class RejectedFile(Exception):
+    """An inbox file broke a rule; the message, written beside it as ``<file>.reason.txt``, names the rule, the file and rows."""
+
+
+FileCheck = Callable[[Path, RawLogs, pd.DataFrame, DataConfig], pd.DataFrame]
+"""``check(path, raw, log, config)``: the file's events in schema types, or ``RejectedFile``; ``raw`` is the
+validated source, ``log`` every event accepted so far."""
 
 
 def inbox_files(folder: Path, patterns: tuple[str, ...] | list[str] = INBOX_PATTERNS) -> list[Path]:
@@ -106,10 +112,10 @@ class Inbox:
         write_json({"source": self.source, "files": [file.manifest_entry() for file in self.accepted]}, staging / MANIFEST)
 
 
-def ingest_inbox(config: DataConfig, raw: RawLogs, root: Path, store: Path) -> Inbox:
-    """Files accepted before (read from ``store``, the current ``data/raw``) plus the inbox's new good
-    files; new bad files are moved to ``rejected/`` with their reason. ``raw`` is the validated source.
-    With ``data.inbox`` null the inbox is off and the log is the source alone."""
+def ingest_inbox(config: DataConfig, raw: RawLogs, root: Path, store: Path, check: FileCheck) -> Inbox:
+    """Files accepted before (read from ``store``, the current ``data/raw``) plus the inbox's new files
+    that pass ``check``; new bad files are moved to ``rejected/`` with their reason. ``raw`` is the
+    validated source. With ``data.inbox`` null the inbox is off and the log is the source alone."""
     source = _source_id(config)
     if config.inbox is None:
         return Inbox(source, [])
@@ -121,8 +127,8 @@ def ingest_inbox(config: DataConfig, raw: RawLogs, root: Path, store: Path) -> I
         if _is_source_file(path, config) or (digest := _sha256(path)) in seen:
             continue
         try:
-            events = _checked_events(path, raw, log, config)
-        except DataValidationError as error:
+            events = check(path, raw, log, config)
+        except RejectedFile as error:
             _reject(path, folder, error)
             continue
         accepted.append(AcceptedFile(path.relative_to(folder).as_posix(), digest, events))
@@ -163,47 +169,10 @@ def _is_source_file(path: Path, config: DataConfig) -> bool:
     return path.resolve() in {Path(config.interactions_path).resolve(), Path(config.items_path).resolve()}
 
 
-def _checked_events(path: Path, raw: RawLogs, log: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
-    """The file's events in schema types, or ``DataValidationError`` naming the broken rule and rows."""
-    interactions, _ = read_user_files(path, None)
-    check_logs(
-        interactions,
-        raw.items,
-        interactions_source=str(path),
-        items_source="the item catalog of data.source",
-        timestamp_min=config.timestamp_min,
-        timestamp_max=config.timestamp_max,
-        min_user_interactions=1,
-    )
-    events = coerce_types(RawLogs(interactions, raw.items)).interactions
-    _check_new(events, interactions, log, str(path))
-    return events
-
-
-def _check_new(events: pd.DataFrame, display: pd.DataFrame, log: pd.DataFrame, source: str) -> None:
-    """Rule ``interaction_is_unique`` across files: no event of this file is already in the log."""
-    known = events.reset_index().merge(log, on=list(INTERACTION_COLUMNS))["index"].drop_duplicates().sort_values()
-    if known.empty:
-        return
-    numbering = text_source_numbering(source)
-    raise DataValidationError(
-        [
-            RuleFailure(
-                file=source,
-                rule=INTERACTION_IS_UNIQUE,
-                detail=f"{len(known)} of {len(events)} events already in the log (the data set or an earlier inbox file)",
-                sample_rows=tuple(sample_row(display, int(i), list(INTERACTION_COLUMNS), numbering) for i in known[:MAX_SAMPLE_ROWS]),
-                row_numbering=numbering,
-                unexpected_count=len(known),
-            )
-        ]
-    )
-
-
-def _reject(path: Path, folder: Path, error: DataValidationError) -> None:
+def _reject(path: Path, folder: Path, error: RejectedFile) -> None:
     """Move ``path`` to ``<inbox>/rejected/`` (keeping its sub-folder) beside ``<file>.reason.txt``."""
     target = folder / REJECTED_DIR / path.relative_to(folder)
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_text(error.message + "\n", target.with_name(f"{target.name}.reason.txt"))
+    write_text(f"{error}\n", target.with_name(f"{target.name}.reason.txt"))
     os.replace(path, target)
-    logger.warning("inbox: rejected %s -> %s\n%s", path, target, error.message)
+    logger.warning("inbox: rejected %s -> %s\n%s", path, target, error)

@@ -6,6 +6,7 @@ import logging
 
 import pandas as pd
 
+from data_checks.inbox import check_inbox_file
 from data_checks.raw_logs import validate_raw_logs
 from data_checks.validate_files import read_user_files
 from hymirec.config import DataConfig, DataSource, HyMiRecConfig
@@ -44,7 +45,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     raw = coerce_types(raw)
 
     # new files in data.inbox, each checked alone: good ones appended after the source, bad ones moved to rejected/
-    inbox = ingest_inbox(config.data, raw, layout.root, layout.raw_dir)
+    inbox = ingest_inbox(config.data, raw, layout.root, layout.raw_dir, check_inbox_file)
     interactions = pd.concat([raw.interactions, *inbox.events], ignore_index=True)
 
     # write data/raw atomically (the inbox's files and manifest with it), then the stage metrics

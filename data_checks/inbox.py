@@ -1,0 +1,67 @@
+"""Whether one file dropped into ``data.inbox`` may join the log: the rules ``hymirec.data.inbox`` lists, checked.
+
+``hymirec.data.inbox.ingest_inbox`` stores, carries over and rejects files; ``check_inbox_file`` decides.
+Stage ``raw_logs`` passes it in, so ``hymirec.data`` never imports ``data_checks`` (which imports
+``hymirec.data``'s schema and readers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from data_checks.errors import MAX_SAMPLE_ROWS, DataValidationError, RuleFailure
+from data_checks.raw_logs import INTERACTION_IS_UNIQUE, check_logs
+from data_checks.runner import sample_row, text_source_numbering
+from data_checks.validate_files import read_user_files
+from hymirec.config import DataConfig
+from hymirec.data.files import coerce_types
+from hymirec.data.inbox import RejectedFile
+from hymirec.data.schema import INTERACTION_COLUMNS, RawLogs
+
+
+def check_inbox_file(path: Path, raw: RawLogs, log: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
+    """The file's events in schema types, or ``RejectedFile`` whose message names the broken rules and rows.
+
+    ``raw`` is the validated source (its item catalog), ``log`` every event accepted so far."""
+    try:
+        return _checked_events(path, raw, log, config)
+    except DataValidationError as error:
+        raise RejectedFile(error.message) from error
+
+
+def _checked_events(path: Path, raw: RawLogs, log: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
+    interactions, _ = read_user_files(path, None)
+    check_logs(
+        interactions,
+        raw.items,
+        interactions_source=str(path),
+        items_source="the item catalog of data.source",
+        timestamp_min=config.timestamp_min,
+        timestamp_max=config.timestamp_max,
+        min_user_interactions=1,
+    )
+    events = coerce_types(RawLogs(interactions, raw.items)).interactions
+    _check_new(events, interactions, log, str(path))
+    return events
+
+
+def _check_new(events: pd.DataFrame, display: pd.DataFrame, log: pd.DataFrame, source: str) -> None:
+    """Rule ``interaction_is_unique`` across files: no event of this file is already in the log."""
+    known = events.reset_index().merge(log, on=list(INTERACTION_COLUMNS))["index"].drop_duplicates().sort_values()
+    if known.empty:
+        return
+    numbering = text_source_numbering(source)
+    raise DataValidationError(
+        [
+            RuleFailure(
+                file=source,
+                rule=INTERACTION_IS_UNIQUE,
+                detail=f"{len(known)} of {len(events)} events already in the log (the data set or an earlier inbox file)",
+                sample_rows=tuple(sample_row(display, int(i), list(INTERACTION_COLUMNS), numbering) for i in known[:MAX_SAMPLE_ROWS]),
+                row_numbering=numbering,
+                unexpected_count=len(known),
+            )
+        ]
+    )
