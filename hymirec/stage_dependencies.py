@@ -9,6 +9,10 @@ every project module a stage imports, directly or not, and every config section 
   imports, imports inside functions (lazy imports still run), and every package ``__init__`` on the way.
 - ``config_sections_read("hymirec.stages.codebook")``: the top-level ``HyMiRecConfig`` sections read as
   ``config.<section>`` / ``cfg.<section>`` in the stage module and in the project functions it calls.
+
+``imported_names`` (every module a file imports, third-party ones included) and ``modules_under`` also
+serve the layer rules of tests/test_layers.py (no Dagster in ``hymirec/``, no ``hymirec.stages`` in the
+library, ``data_checks`` above ``hymirec.data``).
 """
 
 from __future__ import annotations
@@ -68,26 +72,42 @@ def _resolve_from(node: ast.ImportFrom, module: str, root: Path) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def direct_imports(module: str, root: Path = ROOT) -> set[str]:
-    """Project modules that running ``module`` imports itself, anywhere in its body (functions included)."""
+def imported_names(module: str, root: Path = ROOT) -> set[str]:
+    """Every absolute name ``module`` imports anywhere in its body (functions included), project or not.
+
+    ``from pkg import name`` gives ``pkg`` and ``pkg.name``: ``name`` may be a submodule or an attribute.
+    """
     path = module_path(module, root)
     if path is None:
         raise ModuleNotFoundError(f"{module}: no {module.replace('.', '/')}.py or package under {root}")
-    found: set[str] = set()
+    names: set[str] = set()
     for node in ast.walk(_parse(path)):
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             source = _resolve_from(node, module, root)
-            # `from pkg import name`: name is a submodule when such a file exists, else an attribute of pkg
-            names = [source] + [f"{source}.{alias.name}" for alias in node.names if alias.name != "*"]
-        else:
-            continue
-        for name in names:
-            if is_project_module(name):
-                found.update(m for m in _with_parents(name) if module_path(m, root) is not None)
+            names.add(source)
+            names.update(f"{source}.{alias.name}" for alias in node.names if alias.name != "*")
+    return names
+
+
+def direct_imports(module: str, root: Path = ROOT) -> set[str]:
+    """Project modules that running ``module`` imports itself, anywhere in its body (functions included)."""
+    found: set[str] = set()
+    for name in imported_names(module, root):
+        if is_project_module(name):  # `from pkg import name`: kept as a module only when such a file exists
+            found.update(m for m in _with_parents(name) if module_path(m, root) is not None)
     found.discard(module)
     return found
+
+
+def modules_under(package: str, root: Path = ROOT) -> list[str]:
+    """Every module in ``package``'s folder and below, sorted; a package ``__init__`` under the package's name."""
+    modules = []
+    for path in sorted(root.joinpath(*package.split(".")).rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        modules.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return modules
 
 
 def import_closure(module: str, root: Path = ROOT) -> set[str]:
