@@ -12,7 +12,8 @@ HYMIREC_THREADS = 1, DuckDB ``threads = 1``, torch one thread):
   Great Expectations aside), the outputs those stages write;
 - the engine choice at ``--engine-size``: the same two stages on DuckDB, on Polars' streaming engine and
   on today's pandas path (``hymirec.data.files`` + ``hymirec.sequences.build_sequences``), and the
-  Great Expectations suites on pandas frames (``raw_logs_checks``, ``sequences_checks``);
+  Great Expectations suites on pandas frames (``raw_logs_checks``, ``sequences_checks``); Polars again
+  at ``--polars-sizes`` (10⁸: does it stay within memory where DuckDB spills?);
 - downstream at ``--downstream-sizes``, each with the library's own functions on the default config:
   ``item_embeddings`` (MiniLM on the first ``--sample-items`` item texts, scaled to the catalog),
   ``codebook`` (fit and encode; random unit vectors stand in for the embeddings), ``sasrec_epoch``
@@ -21,6 +22,8 @@ HYMIREC_THREADS = 1, DuckDB ``threads = 1``, torch one thread):
   and ``serving`` (``ServedModel.recommend`` top 10 for the same users, scaled to all users).
 
 ``growth_exponent`` per stage is the slope of log seconds over log events. Prints one line per stage.
+``--append`` adds a run's measurements to those already in ``--out`` (the earlier run's commit and
+machine are kept under ``appended``).
 """
 
 from __future__ import annotations
@@ -372,10 +375,10 @@ def summary_lines(report: dict) -> list[str]:
         lines.append(f"{stage}: " + ", ".join(parts) + (f"; time ~ events^{exponent}" if exponent is not None else ""))
     for stage in dict.fromkeys(run["stage"] for run in report["engines"]):
         parts = [
-            f"{run['engine']} {run['seconds']:.1f} s {run['peak_rss_mb'] / 1024:.2f} GiB" if "seconds" in run
-            else f"{run['engine']} failed" for run in report["engines"] if run["stage"] == stage  # fmt: skip
+            f"{run['engine']} {label(run['events'])} {run['seconds']:.1f} s {run['peak_rss_mb'] / 1024:.2f} GiB" if "seconds" in run
+            else f"{run['engine']} {label(run['events'])} failed" for run in report["engines"] if run["stage"] == stage  # fmt: skip
         ]
-        lines.append(f"{stage} at {label(report['engine_events'])} by engine: " + ", ".join(parts))
+        lines.append(f"{stage} by engine: " + ", ".join(parts))
     return lines
 
 
@@ -384,7 +387,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sizes", default="1e6,1e7,1e8", help="events of the data-stage runs")
     parser.add_argument("--downstream-sizes", default="1e6,1e7", help="events of the downstream runs ('' for none)")
     parser.add_argument("--engine-size", type=float, default=1e7, help="events of the DuckDB / Polars / pandas comparison (0: none)")
+    parser.add_argument("--polars-sizes", default="1e8", help="events where Polars' streaming engine also runs the data stages")
     parser.add_argument("--data", type=Path, default=Path("/tmp/hymirec-scale"), help="synthetic logs and work folders")
+    parser.add_argument("--append", action="store_true", help="add these measurements to the runs already in --out")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "scale.json")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--memory-limit", default="5GB", help="DuckDB's memory_limit; it spills to disk past it")
@@ -396,6 +401,7 @@ def main(argv: list[str] | None = None) -> dict:
     sizes = [int(float(size)) for size in args.sizes.split(",") if size]
     downstream = [int(float(size)) for size in args.downstream_sizes.split(",") if size]
     engine_size = int(args.engine_size)
+    polars = [int(float(size)) for size in args.polars_sizes.split(",") if size]
     load_before = round(os.getloadavg()[0], 2)
     started = datetime.now(UTC)
     runs, engines, generated = [], [], []
@@ -416,14 +422,19 @@ def main(argv: list[str] | None = None) -> dict:
         into.append(run)
         print(json.dumps(run), flush=True)
 
-    for events in sorted(set(sizes) | set(downstream) | ({engine_size} if engine_size else set())):
+    for events in sorted(set(sizes) | set(downstream) | set(polars) | ({engine_size} if engine_size else set())):
         data, work = prepared(events)
         manifest = generated[-1]
-        for stage in DATA_STAGES:  # on DuckDB at every size: the downstream stages read its outputs
-            run = measure(stage, "duckdb", data, work, args)
-            record(runs if events in sizes else [], dict(run), events, manifest)
-            if events == engine_size:
-                record(engines, dict(run), events, manifest)
+        duckdb_outputs = (work / "duckdb" / "raw" / "interactions.parquet").exists() and (work / "duckdb" / "sequences").exists()
+        for stage in DATA_STAGES:  # on DuckDB wherever a stage reads its outputs (all engines read its raw logs)
+            if events in sizes or events in downstream or events == engine_size or not duckdb_outputs:
+                run = measure(stage, "duckdb", data, work, args)
+                record(runs if events in sizes else [], dict(run), events, manifest)
+                if events == engine_size:
+                    record(engines, dict(run), events, manifest)
+        if events in polars and events != engine_size:
+            for stage in DATA_STAGES:
+                record(engines, measure(stage, "polars", data, work, args), events, manifest)
         if events == engine_size:
             for engine in ("polars", "pandas"):
                 for stage in DATA_STAGES:
@@ -434,6 +445,10 @@ def main(argv: list[str] | None = None) -> dict:
             for stage in DOWNSTREAM_STAGES:
                 record(runs, measure(stage, "library", data, work, args), events, manifest)
 
+    earlier = json.loads(args.out.read_text()) if args.append and args.out.exists() else None
+    if earlier:
+        runs, engines = earlier["runs"] + runs, earlier["engines"] + engines
+        generated = [*({"seconds": None, **manifest} for manifest in earlier["data"]), *generated]
     stages = dict.fromkeys(run["stage"] for run in runs)
     report = {
         "runs": runs,
@@ -441,7 +456,7 @@ def main(argv: list[str] | None = None) -> dict:
             stage: growth_exponent([(run["events"], run.get("seconds")) for run in runs if run["stage"] == stage]) for stage in stages
         },
         "engines": engines,
-        "engine_events": engine_size,
+        "engine_events": earlier["engine_events"] if earlier else engine_size,
         "data": [{key: manifest[key] for key in ("events", "users", "items", "seed", "seconds")} for manifest in
                  {manifest["events"]: manifest for manifest in generated}.values()],  # fmt: skip
         "threads": 1,
@@ -452,6 +467,9 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": {**_machine(), "load_average_1min_before": load_before},
         "commit": _commit(),
         "measured_at": started.isoformat(timespec="seconds"),
+        "appended": [*(earlier.get("appended", []) if earlier else []),
+                     *([{"commit": earlier["commit"], "measured_at": earlier["measured_at"], "machine": earlier["machine"]}]
+                       if earlier else [])],  # fmt: skip
         "sample": {"items": args.sample_items, "users": args.sample_users, "train_batches": args.train_batches},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

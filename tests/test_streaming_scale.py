@@ -22,7 +22,7 @@ def _script():
 def test_the_benchmark_measures_the_data_stages_at_two_sizes(tmp_path: Path, capsys) -> None:
     script = _script()
     out = tmp_path / "scale.json"
-    script.main(["--sizes", "2e4,6e4", "--downstream-sizes", "", "--engine-size", "0", "--data", str(tmp_path / "data"),
+    script.main(["--sizes", "2e4,6e4", "--downstream-sizes", "", "--engine-size", "0", "--polars-sizes", "", "--data", str(tmp_path / "data"),
                  "--out", str(out)])  # fmt: skip
     report = json.loads(out.read_text())
     runs = report["runs"]
@@ -37,6 +37,14 @@ def test_the_benchmark_measures_the_data_stages_at_two_sizes(tmp_path: Path, cap
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("raw_logs: 20k ") and "time ~ events^" in line for line in lines)
     assert any(line.startswith("validated_sequences: 20k ") for line in lines)
+
+    script.main(["--sizes", "", "--downstream-sizes", "", "--engine-size", "0", "--polars-sizes", "6e4", "--data",
+                 str(tmp_path / "data"), "--out", str(out), "--append"])  # fmt: skip
+    appended = json.loads(out.read_text())
+    assert appended["runs"] == runs and [(run["stage"], run["engine"]) for run in appended["engines"]] == [
+        ("raw_logs", "polars"), ("validated_sequences", "polars")
+    ]  # fmt: skip
+    assert appended["appended"][0]["commit"] == report["commit"] and appended["engines"][1]["output_users"] > 0
 
 
 def test_the_growth_exponent_is_the_log_log_slope() -> None:
