@@ -91,3 +91,11 @@ def test_fewer_targets_than_interests_is_refused_quoting_both(tmp_path: Path) ->
         load_config(path)
     path.write_text("llm:\n  num_interests: 4\n  target_window: 4\n")
     assert load_config(path).llm.target_window == 4
+
+
+def test_the_typed_defaults_are_the_base_configs_values() -> None:
+    """configs/default.yaml is the base every config extends; a field it leaves out means what it says there."""
+    from hymirec.config import HyMiRecConfig
+
+    base = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+    assert HyMiRecConfig() == load_config(base)
