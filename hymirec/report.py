@@ -62,6 +62,16 @@ def compression_table(compression: dict[str, dict[str, dict[str, float]]]) -> st
     return "\n".join(lines)
 
 
+def cost_table_markdown(cost: dict[str, dict], test: Table) -> str:
+    """Quality beside cost: test NDCG@10, training time, top-10 latency and history bytes fetched per user."""
+    lines = ["| model | test NDCG@10 | training | serving p50 / p99 (ms) | history bytes per user |", "|---|---:|---:|---:|---:|"]
+    for name, row in cost.items():
+        training = "—" if row["train_seconds"] is None else f"{row['train_seconds'] / 60:.1f} min"
+        lines.append(f"| {name} | {test[name]['ndcg@10']:.4f} | {training} | {row['serve_ms_p50']:.1f} / {row['serve_ms_p99']:.1f} "
+                     f"| {row['history_bytes_per_user']:,.0f} |")
+    return "\n".join(lines)
+
+
 def interest_table(interest_metrics: dict[str, dict]) -> str:
     """Per multi-interest model: each interest's share of targets won and of top-N slots, and the pairwise cosine."""
     lines = ["| model | interest | targets won | top slots | mean pairwise cosine |", "|---|---:|---:|---:|---:|"]
@@ -77,6 +87,7 @@ def render_report(
     valid: Table, test: Table, breakdowns: dict[str, list[dict]], figure_name: str, dataset: str,
     compression: dict[str, dict[str, dict[str, float]]] | None = None, interests: str | None = None,
     interest_metrics: dict[str, dict] | None = None, round_robin: dict[str, Table] | None = None,
+    cost: dict[str, dict] | None = None,
 ) -> str:
     sections = [
         "# HyMiRec evaluation report",
@@ -88,6 +99,8 @@ def render_report(
     ]
     if compression:
         sections.append("## Cost of the compressed history (NDCG@10)\n\n" + compression_table(compression))
+    if cost:
+        sections.append("## What each model costs\n\n" + cost_table_markdown(cost, test))
     if interest_metrics:
         sections.append("## Are the interests alive and distinct? (test)\n\n" + interest_table(interest_metrics))
     if round_robin and round_robin.get("test"):

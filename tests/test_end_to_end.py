@@ -62,7 +62,11 @@ def test_dvc_repro_after_dagster_has_nothing_to_do(materialised) -> None:
 def test_report_shape_and_pinned_popularity(materialised) -> None:
     root, _, _ = materialised
     metrics = read_json(root / "reports" / "metrics.json")
-    assert set(metrics) == {"valid", "test", "compression", "by_history_length", "interests", "round_robin"}
+    assert set(metrics) == {"valid", "test", "compression", "by_history_length", "interests", "round_robin", "cost"}
+    assert set(metrics["cost"]) == set(MODELS)
+    for name, cost in metrics["cost"].items():
+        assert 0 < cost["serve_ms_p50"] <= cost["serve_ms_p99"], name
+        assert (cost["train_seconds"] is None) == (name == "popularity") and (cost["history_bytes_per_user"] == 0) == (name == "popularity")
     several = {"comirec", *(v.value for v in Variant if v is not Variant.K1)}  # models with K > 1 interests
     assert set(metrics["round_robin"]["valid"]) == set(metrics["round_robin"]["test"]) == several
     for split in ("valid", "test"):

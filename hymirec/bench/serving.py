@@ -11,31 +11,12 @@ import time
 
 import numpy as np
 
-from hymirec.bench.timing import percentiles_ms
 from hymirec.config import HyMiRecConfig
-from hymirec.evaluation import evaluate, mask_histories
-from hymirec.models.base import Recommender
+from hymirec.cost import LATENCY_USERS, latency_ms
+from hymirec.evaluation import evaluate
 from hymirec.paths import Layout
-from hymirec.sequences import SplitView, item_categories, load_sequence_data, split_view
+from hymirec.sequences import item_categories, load_sequence_data, split_view
 from hymirec.serving import load_trained, trained_model_dirs, with_popularity
-
-LATENCY_USERS = 300
-
-
-def top10(model: Recommender, history: np.ndarray) -> np.ndarray:
-    scores = mask_histories(np.array(model.score_items([history]), dtype=np.float32), [history])[0]
-    best = np.argpartition(-scores, 10)[:10]
-    return best[np.argsort(-scores[best], kind="stable")]
-
-
-def latency_ms(model: Recommender, view: SplitView, users: np.ndarray) -> dict[str, float]:
-    top10(model, view.histories[users[0]])  # warm-up: lazy buffers, allocator
-    seconds = []
-    for user in users:
-        started = time.perf_counter()
-        top10(model, view.histories[user])
-        seconds.append(time.perf_counter() - started)
-    return percentiles_ms(seconds)
 
 
 def serving_benchmark(config: HyMiRecConfig, layout: Layout, seed: int) -> dict:
@@ -49,6 +30,6 @@ def serving_benchmark(config: HyMiRecConfig, layout: Layout, seed: int) -> dict:
         started = time.perf_counter()
         evaluate(model.score_items, view, config.evaluation, model_name=name, item_categories=categories)
         eval_seconds[name] = round(time.perf_counter() - started, 3)
-        latency[name] = latency_ms(model, view, users)
+        latency[name] = latency_ms(model, view.histories, users)
     return {"users": len(view.targets), "items": data.num_items, "full_rank_eval_seconds": eval_seconds,
             "top10_latency_ms": latency, "latency_users": len(users)}

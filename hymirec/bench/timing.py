@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class ProcessCost:
@@ -59,6 +57,3 @@ def run_measured(command: Sequence[str], log: Path, peak_file: Path | None = Non
     return ProcessCost(seconds=round(seconds, 2), peak_rss_mb=peak)
 
 
-def percentiles_ms(seconds: Sequence[float]) -> dict[str, float]:
-    values = np.asarray(seconds) * 1000
-    return {"p50": round(float(np.percentile(values, 50)), 3), "p99": round(float(np.percentile(values, 99)), 3)}

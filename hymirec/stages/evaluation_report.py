@@ -21,12 +21,14 @@ interest, 1…K, the interest that produced the item as ``hymirec recommend --ex
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 
 from hymirec.config import HyMiRecConfig, Variant
+from hymirec.cost import LATENCY_USERS, code_bytes, history_bytes_per_user, latency_ms
 from hymirec.data.schema import ITEM_ID, USER_ID
 from hymirec.evaluation import EvaluationResult, evaluate
 from hymirec.explain import sample_interests_markdown
@@ -81,6 +83,25 @@ def rankings_frame(
     if attribution is not None:
         columns["interest"] = attribution.ravel() + 1
     return pd.DataFrame(columns)
+
+
+def cost_table(
+    models: dict[str, Recommender], folders: dict[str, Path], view: SplitView, config: HyMiRecConfig, layout: Layout
+) -> dict[str, dict[str, float | None]]:
+    """Per model: training seconds (its training summary; None for Popularity), top-10 latency p50/p99 over
+    ``LATENCY_USERS`` test requests, and the history bytes it fetches per user (``hymirec.cost``)."""
+    embedding_dim = int(np.load(layout.item_embeddings, mmap_mode="r").shape[1])
+    users = np.random.default_rng(config.seed).choice(len(view.targets), size=min(LATENCY_USERS, len(view.targets)), replace=False)
+    table = {}
+    for name, model in models.items():
+        latency = latency_ms(model, view.histories, users)
+        table[name] = {
+            "train_seconds": read_json(folders[name] / TRAINING_SUMMARY).get("train_seconds") if name in folders else None,
+            "serve_ms_p50": latency["p50"], "serve_ms_p99": latency["p99"],
+            "history_bytes_per_user": round(history_bytes_per_user(name, model, view.histories, embedding_dim,
+                                                                   code_bytes(config.codebook)), 1),
+        }
+    return table
 
 
 def round_robin_metrics(
@@ -149,13 +170,14 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
     write_json(breakdowns, layout.history_length_breakdown)
     compression = compression_effect(metrics)
     merges = round_robin_metrics(trained, catalog, views, config, categories)
+    costs = cost_table(with_popularity(trained, views["test"], data.num_items), folders, views["test"], config, layout)
     interest_metrics = {name: report.metrics(config.evaluation.diversity_k) for name, report in interests_by_model.items()}
     interests = interests_section(trained, catalog, views["test"], data, config)
     report = render_report(metrics["valid"], metrics["test"], breakdowns, f"figures/{FIGURE_NAME}", config.data.source.value,
-                           compression, interests, interest_metrics, merges)
+                           compression, interests, interest_metrics, merges, costs)
     write_text(report, layout.evaluation_markdown)
     write_json({**metrics, "compression": compression, "by_history_length": breakdowns, "interests": interest_metrics,
-                "round_robin": merges}, layout.metrics)
+                "round_robin": merges, "cost": costs}, layout.metrics)
 
     with stage_run(config, layout.root, "evaluation_report"):
         numbers = flatten({**metrics, "compression": compression})  # the per-stratum and interest tables are in the report
