@@ -15,9 +15,9 @@ STAGES: tuple[str, ...] = (
     "validated_sequences",
     "item_embeddings",
     "codebook",
-    "sasrec_model",
     "coarse_model",
     "llm_model",
+    "sasrec_model",
     "evaluation_report",
 )
 
