@@ -325,18 +325,37 @@ def measure(stage: str, engine: str, data: Path, work: Path, args: argparse.Name
     started = time.perf_counter()
     with open(log, "w") as stderr, open(out, "w") as stdout:
         process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env, cwd=ROOT)
-        timer = threading.Timer(args.child_timeout, process.kill)
-        timer.start()
+        killed: list[str] = []
+        done = threading.Event()
+        watchdog = threading.Thread(target=_watch, args=(process, args, killed, done), daemon=True)
+        watchdog.start()
         _, status, usage = os.wait4(process.pid, 0)
-        timer.cancel()
+        done.set()
     process.returncode = os.waitstatus_to_exitcode(status)
     result = {"stage": stage, "engine": engine, "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
     lines = [line for line in out.read_text().splitlines() if line.startswith("{")]
     if process.returncode == 0 and lines:
         result.update(json.loads(lines[-1]))
     else:
-        result["error"] = f"exit status {process.returncode} after {time.perf_counter() - started:.0f} s (log: {log})"
+        reason = f"; killed: {killed[0]}" if killed else ""
+        result["error"] = f"exit status {process.returncode} after {time.perf_counter() - started:.0f} s{reason} (log: {log})"
     return result
+
+
+def _watch(process: subprocess.Popen, args: argparse.Namespace, killed: list[str], done: threading.Event) -> None:
+    """Kill the child past ``--child-timeout`` seconds or ``--max-rss-mb`` of RSS (the machine is shared)."""
+    deadline = time.monotonic() + args.child_timeout
+    status = Path(f"/proc/{process.pid}/status")
+    while not done.wait(0.5):
+        try:
+            rss_kb = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmRSS"))
+        except (OSError, StopIteration, ValueError):
+            rss_kb = 0
+        if rss_kb > args.max_rss_mb * 1024 or time.monotonic() > deadline:
+            killed.append(f"RSS {rss_kb / 1024:.0f} MB above {args.max_rss_mb} MB" if rss_kb > args.max_rss_mb * 1024
+                          else f"past {args.child_timeout:.0f} s")  # fmt: skip
+            process.kill()
+            return
 
 
 def growth_exponent(points: list[tuple[int, float]]) -> float | None:
@@ -397,6 +416,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sample-users", type=int, default=2000)
     parser.add_argument("--train-batches", type=int, default=20)
     parser.add_argument("--child-timeout", type=float, default=3600.0, help="seconds before a measurement is killed")
+    parser.add_argument("--max-rss-mb", type=float, default=12_000.0, help="RSS at which a measurement is killed (shared machine)")
     args = parser.parse_args(argv)
     sizes = [int(float(size)) for size in args.sizes.split(",") if size]
     downstream = [int(float(size)) for size in args.downstream_sizes.split(",") if size]

@@ -58,6 +58,7 @@ def connect(settings: EngineSettings = EngineSettings()) -> Iterator[tuple[duckd
         try:
             connection.execute(f"SET temp_directory = {_quote(spill)}")
             connection.execute("SET preserve_insertion_order = true")
+            connection.execute("SET enable_progress_bar = false")  # a stage's log, not a terminal
             yield connection, Path(spill)
         finally:
             connection.close()
