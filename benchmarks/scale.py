@@ -23,7 +23,8 @@ HYMIREC_THREADS = 1, DuckDB ``threads = 1``, torch one thread):
 
 ``growth_exponent`` per stage is the slope of log seconds over log events. Prints one line per stage.
 ``--append`` adds a run's measurements to those already in ``--out`` (the earlier run's commit and
-machine are kept under ``appended``).
+machine are kept under ``appended``); a new run of a stage at a size replaces the earlier one, which is
+kept under ``superseded`` with its commit.
 """
 
 from __future__ import annotations
@@ -466,8 +467,13 @@ def main(argv: list[str] | None = None) -> dict:
                 record(runs, measure(stage, "library", data, work, args), events, manifest)
 
     earlier = json.loads(args.out.read_text()) if args.append and args.out.exists() else None
+    superseded = earlier.get("superseded", []) if earlier else []
     if earlier:
-        runs, engines = earlier["runs"] + runs, earlier["engines"] + engines
+        # a new run of a (stage, events) replaces the earlier one, which is kept under "superseded"
+        new = {(run["stage"], run["events"]) for run in runs}
+        superseded += [{**run, "commit": earlier["commit"]} for run in earlier["runs"] if (run["stage"], run["events"]) in new]
+        runs = [run for run in earlier["runs"] if (run["stage"], run["events"]) not in new] + runs
+        engines = earlier["engines"] + engines
         generated = [*({"seconds": None, **manifest} for manifest in earlier["data"]), *generated]
     stages = dict.fromkeys(run["stage"] for run in runs)
     report = {
@@ -476,6 +482,7 @@ def main(argv: list[str] | None = None) -> dict:
             stage: growth_exponent([(run["events"], run.get("seconds")) for run in runs if run["stage"] == stage]) for stage in stages
         },
         "engines": engines,
+        "superseded": superseded,
         "engine_events": earlier["engine_events"] if earlier else engine_size,
         "data": [{key: manifest[key] for key in ("events", "users", "items", "seed", "seconds")} for manifest in
                  {manifest["events"]: manifest for manifest in generated}.values()],  # fmt: skip

@@ -1,8 +1,8 @@
 """hymirec.data.streaming (DuckDB) writes what the pandas path of raw_logs and validated_sequences writes.
 
 Compared as the stages write them (Parquet read back): on the tiny hand-checkable log (a same-second tie,
-a repeated item, a short user), on it split over two files (the source row runs across files), and on
-the bundled ML-1M, row for row.
+a repeated item, a short user), on it split over two files (the source row runs across files) and cut
+into ranges of users, and on the bundled ML-1M in four ranges of users, row for row.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hymirec.config import SequencesConfig
 from hymirec.data.files import coerce_types, read_table
 from hymirec.data.movielens import BundledDataMissing, load_movielens
 from hymirec.data.schema import RawLogs
-from hymirec.data.streaming import write_raw_logs, write_sequences
+from hymirec.data.streaming import EngineSettings, write_raw_logs, write_sequences
 from hymirec.io import write_parquet
 from hymirec.sequences import build_sequences
 
@@ -68,7 +68,9 @@ def _assert_same_parquet(expected: Path, actual: Path) -> None:
     )
 
 
-def _compare(interaction_files: list[Path], items_file: Path, tmp_path: Path, min_user_interactions: int = 5) -> dict:
+def _compare(
+    interaction_files: list[Path], items_file: Path, tmp_path: Path, min_user_interactions: int = 5, events_per_partition: int = 10**7
+) -> dict:
     source = pd.concat([read_table(path) for path in interaction_files], ignore_index=True)
     joined = tmp_path / "joined.parquet"
     source.to_parquet(joined, index=False)
@@ -91,6 +93,7 @@ def _compare(interaction_files: list[Path], items_file: Path, tmp_path: Path, mi
         tmp_path / "duckdb" / "raw" / "items.parquet",
         tmp_path / "duckdb" / "sequences",
         min_user_interactions,
+        EngineSettings(events_per_partition=events_per_partition),
     )
     for name in OUTPUTS:
         _assert_same_parquet(tmp_path / "pandas" / "sequences" / name, tmp_path / "duckdb" / "sequences" / name)
@@ -124,6 +127,11 @@ def test_the_source_row_runs_across_files(tiny_raw: RawLogs, tmp_path: Path) -> 
     _compare(files, items, tmp_path)
 
 
+def test_user_ranges_give_the_same_outputs(tiny_raw: RawLogs, tmp_path: Path) -> None:
+    files, items = _write_tiny(tiny_raw, tmp_path / "in", split_at=4)
+    _compare(files, items, tmp_path, events_per_partition=5)  # u0 | u1 | u2 | u3: four ranges, u3 dropped in the last
+
+
 def test_ml1m_gives_the_pandas_outputs_row_for_row(tmp_path: Path) -> None:
     try:
         raw = load_movielens("movielens_1m")
@@ -136,5 +144,5 @@ def test_ml1m_gives_the_pandas_outputs_row_for_row(tmp_path: Path) -> None:
         part.to_parquet(files[-1], index=False)
     items = tmp_path / "in" / "items.parquet"
     raw.items.to_parquet(items, index=False)
-    stats = _compare(files, items, tmp_path)
+    stats = _compare(files, items, tmp_path, events_per_partition=300_000)  # four ranges of user_id
     assert stats["events"] == 1_000_209 and stats["users"] == 6_040 and stats["items"] == 3_706
