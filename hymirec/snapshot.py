@@ -44,7 +44,8 @@ FORMAT = 1  # of the snapshot folder; restore refuses another, rather than copyi
 
 
 def data_stage_outputs(layout: Layout) -> dict[str, list[Path]]:
-    """Each data stage's outputs that the training stages read, in pipeline order."""
+    """Each data stage's outputs that the training stages read, in pipeline order. (Stage resolved_config's
+    build/config.yaml is in git: a fresh clone of the same commit holds it, and the stage rewrites it.)"""
     return {
         "raw_logs": [layout.raw_dir],
         "validated_sequences": [layout.sequences_dir],
@@ -61,9 +62,9 @@ def data_outputs(layout: Layout) -> list[Path]:
 def training_stage_outputs(layout: Layout) -> dict[str, list[Path]]:
     """Each training stage's finished outputs (its models and curves), in pipeline order."""
     return {
-        "sasrec_model": [layout.baselines_dir, layout.baselines_curves],
         "coarse_model": [layout.coarse_dir, layout.coarse_curves],
         "llm_model": [layout.llm_dir, layout.llm_curves],
+        "sasrec_model": [layout.baselines_dir, layout.baselines_curves],
     }
 
 
@@ -75,7 +76,7 @@ def training_outputs(layout: Layout) -> list[Path]:
 
 def stage_records(layout: Layout) -> list[Path]:
     """The metrics JSON of each stage up to training. A fresh clone holds the default pipeline's committed copies, which these replace."""
-    return [layout.stage_metrics(stage) for stage in STAGES if stage != "evaluation_report"]
+    return [layout.stage_metrics(stage) for stage in STAGES if stage not in ("resolved_config", "evaluation_report")]
 
 
 def save(root: Path, out: Path, note: str = "") -> dict[str, Any]:
