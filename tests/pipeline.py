@@ -20,8 +20,8 @@ E2E_CONFIG = "configs/e2e.yaml"
 RUN_STATE = {"mlruns", "test-mlflow.db", ".dagster_home"}  # a run's own records, not the pipeline's: a copy starts without them
 
 
-def run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 900) -> str:
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"{command} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result.stdout + result.stderr
 

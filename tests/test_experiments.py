@@ -24,8 +24,9 @@ SEEDS = (1, 2)
 
 
 def _tiny(seed: int) -> dict:
-    return {"extends": "ml100k.yaml", "seed": seed, "sasrec": {"max_epochs": 1, "train_text_twin": False},
-            "comirec": {"enabled": False}, "coarse": {"train_exact_twin": False}, "llm": {"variants": ["hymirec"]}}
+    return {"extends": "ml100k.yaml", "seed": seed, "codebook": {"num_layers": 2, "curve_max_layers": 2},
+            "sasrec": {"max_epochs": 1, "train_text_twin": False}, "comirec": {"enabled": False},
+            "coarse": {"train_exact_twin": False}, "llm": {"variants": ["hymirec"]}}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def queued_runs(tmp_path_factory: pytest.TempPathFactory, smollm2_cache: Path) -
         run([sys.executable, "-m", "orchestration.experiment", f"configs/tiny_seed{seed}.yaml", "--queue", "--name", f"seed{seed}",
              "--root", str(root)], root, env)
     assert (root / "params.yaml").read_text() == (Path(__file__).parents[1] / "params.yaml").read_text()  # queueing left it
-    run([sys.executable, "-m", "orchestration.experiment", "--run-queue", "--root", str(root)], root, env)
+    run([sys.executable, "-m", "orchestration.experiment", "--run-queue", "--root", str(root)], root, env, timeout=1800)
     shown = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], cwd=root, env=env, capture_output=True,
                            text=True, check=True)
     return root, json.loads(shown.stdout)
