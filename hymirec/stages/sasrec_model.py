@@ -54,7 +54,11 @@ def baselines(config: HyMiRecConfig, layout: Layout, num_items: int) -> dict[str
             lambda: SASRecText.from_embeddings(config.sasrec, embeddings), config.sasrec, {"embedding_dim": embeddings.shape[1]}
         )
     if config.sasrec.full_history_length is not None:
-        whole = config.sasrec.model_copy(update={"full_history_length": None, "max_length": config.sasrec.full_history_length})
+        length = config.sasrec.full_history_length
+        # as many tokens a batch as sasrec's: full-softmax logits and attention over 2,314 positions at
+        # sasrec's batch size took the coarse model past 21 GB (measured, killed by the OOM killer)
+        batch = max(1, config.sasrec.batch_size * config.sasrec.max_length // length)
+        whole = config.sasrec.model_copy(update={"full_history_length": None, "max_length": length, "batch_size": batch})
         chosen["sasrec_full_history"] = Baseline(lambda: SASRec(whole, num_items), whole, {})
     if config.comirec.enabled:
         chosen["comirec"] = Baseline(lambda: ComiRec(config.comirec, num_items), config.comirec, {})
