@@ -17,4 +17,5 @@ def test_the_full_history_twin_reads_everything_at_the_same_tokens_per_batch(tmp
     whole = chosen["sasrec_full_history"].section
     assert (whole.max_length, whole.batch_size, whole.full_history_length) == (2314, 64 * 200 // 2314, None)
     assert chosen["sasrec_full_history"].build().config.max_length == 2314
-    assert "sasrec_full_history" not in baselines(HyMiRecConfig(), Layout(tmp_path), num_items=30)
+    plain = HyMiRecConfig.model_validate({"sasrec": {"train_text_twin": False}})
+    assert "sasrec_full_history" not in baselines(plain, Layout(tmp_path), num_items=30)
