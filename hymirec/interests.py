@@ -111,7 +111,7 @@ def interest_report(
         if interests.shape[1] > 1:
             cosines.append(mean_pairwise_cosine(interests))
     attribution_all, winners_all = np.concatenate(attribution), np.concatenate(winners)
-    num_interests = int(np.asarray(model.user_interests(histories[:1])).shape[1])
+    num_interests = interests.shape[1]  # the last chunk's [B K D]: K is the model's
 
     def shares(chosen: np.ndarray) -> list[float]:
         return (np.bincount(chosen.ravel(), minlength=num_interests) / chosen.size).tolist()

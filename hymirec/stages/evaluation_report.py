@@ -105,17 +105,14 @@ def cost_table(
 
 
 def round_robin_metrics(
-    trained: dict[str, Recommender], catalog: Catalog, views: dict[str, SplitView], config: HyMiRecConfig,
+    several: dict[str, Recommender], catalog: Catalog, views: dict[str, SplitView], config: HyMiRecConfig,
     categories: np.ndarray | None,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """{split: {model: metrics}} of every model with K > 1 interests served by round robin instead of max
-    (``hymirec.interests.round_robin_scores``): the merge is a serving choice, decided on validation."""
+    """{split: {model: metrics}} of the models with K > 1 interests in ``several``, served by round robin instead of
+    max (``hymirec.interests.round_robin_scores``): the merge is a serving choice, decided on validation."""
     merged: dict[str, dict[str, dict[str, float]]] = {split: {} for split in views}
-    for name, model in trained.items():
-        served = ServedModel(name, model, catalog, config.serving, config.seed)
-        if not served.has_interests or np.asarray(model.user_interests(views["valid"].histories[:1])).shape[1] < 2:
-            continue
-        round_robin = RoundRobin(model, served.item_vectors)
+    for name, model in several.items():
+        round_robin = RoundRobin(model, ServedModel(name, model, catalog, config.serving, config.seed).item_vectors)
         for split, view in views.items():
             merged[split][name] = evaluate(round_robin.score_items, view, config.evaluation, model_name=f"{name} (round robin)",
                                            item_categories=categories).metrics
@@ -169,7 +166,8 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
         plot_breakdown(breakdowns, staging / FIGURE_NAME)
     write_json(breakdowns, layout.history_length_breakdown)
     compression = compression_effect(metrics)
-    merges = round_robin_metrics(trained, catalog, views, config, categories)
+    several = {name for name, report in interests_by_model.items() if len(report.target_share) > 1}
+    merges = round_robin_metrics({name: trained[name] for name in several}, catalog, views, config, categories)
     costs = cost_table(with_popularity(trained, views["test"], data.num_items), folders, views["test"], config, layout)
     interest_metrics = {name: report.metrics(config.evaluation.diversity_k) for name, report in interests_by_model.items()}
     interests = interests_section(trained, catalog, views["test"], data, config)
