@@ -166,8 +166,9 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
         plot_breakdown(breakdowns, staging / FIGURE_NAME)
     write_json(breakdowns, layout.history_length_breakdown)
     compression = compression_effect(metrics)
-    several = {name for name, report in interests_by_model.items() if len(report.target_share) > 1}
-    merges = round_robin_metrics({name: trained[name] for name in several}, catalog, views, config, categories)
+    # in the trained models' order (a set's order changes with each process's string hashing)
+    several = {name: trained[name] for name, report in interests_by_model.items() if len(report.target_share) > 1}
+    merges = round_robin_metrics(several, catalog, views, config, categories)
     costs = cost_table(with_popularity(trained, views["test"], data.num_items), folders, views["test"], config, layout)
     interest_metrics = {name: report.metrics(config.evaluation.diversity_k) for name, report in interests_by_model.items()}
     interests = interests_section(trained, catalog, views["test"], data, config)
