@@ -43,7 +43,7 @@ experiments: $(STAMP)
 	$(BIN)/python -m orchestration.experiment --run-queue
 
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest tests; status=$$?; \
+	$(BIN)/python -m pytest tests --durations=25; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
 
 # The Dagster UI test (tests/test_end_to_end.py) looks at the pages in headless Chromium, Debian's

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from hymirec import distributed
+from hymirec.bench import SECTIONS
 from hymirec.config import ConfigError, SequencesConfig, load_config
 from hymirec.data.schema import USER_ID
 from hymirec.paths import STAGES, Layout
@@ -278,8 +279,6 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--note", default="", help="save: what the snapshot holds, in words")
     snapshot.set_defaults(handler=_snapshot)
 
-    from hymirec.bench.run import SECTIONS
-
     paired = commands.add_parser("paired", help="each model's per-user NDCG@10 difference from hymirec (or the same model in another run) in published runs")
     paired.add_argument("runs", nargs="+", help="results directories written by 'hymirec publish' (publish writes these too)")
     paired.add_argument("--against", help="another published run: each model's difference from the same model there")
@@ -317,7 +316,10 @@ def configure_torch() -> int:
     "Reproducibility").
     """
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what deterministic cuBLAS needs on a GPU; unused on CPU
-    torch.use_deterministic_algorithms(True)
+    # torch.use_deterministic_algorithms(True) sets this same flag, and first imports torch._inductor's
+    # config for torch.compile, which this project never uses: 2 CPU seconds (6 s wall on a busy machine)
+    # on every command. The flag itself is what makes eager kernels deterministic.
+    torch._C._set_deterministic_algorithms(True)
     count = int(os.environ.get("HYMIREC_THREADS") or max(1, len(os.sched_getaffinity(0)) // distributed.local_processes()))
     torch.set_num_threads(count)
     if torch.get_num_interop_threads() != 1:

@@ -24,7 +24,10 @@ SEEDS = (1, 2)
 
 
 def _tiny(seed: int) -> dict:
-    return {"extends": "ml100k.yaml", "seed": seed, "codebook": {"num_layers": 2, "curve_max_layers": 2},
+    # what the test is about is the queue, not the models: every stage at its cheapest (short item texts,
+    # one codebook fit without the curve's baselines, one epoch of one model per stage)
+    return {"extends": "ml100k.yaml", "seed": seed, "item_embeddings": {"max_length": 16},
+            "codebook": {"num_layers": 2, "curve_max_layers": 1, "compare_baselines": False},
             "sasrec": {"max_epochs": 1, "train_text_twin": False}, "comirec": {"enabled": False},
             "coarse": {"train_exact_twin": False}, "llm": {"variants": ["hymirec"]}}
 

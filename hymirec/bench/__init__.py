@@ -5,3 +5,6 @@ evaluation and top-10 latency of every model it trained (``serving``); training 
 config and SASRec's time to convergence (``training``); RecBole's SASRec against ours in the same run
 (``recbole``). Nothing here is a test: timings are reported, never asserted.
 """
+
+# here rather than in run.py: the CLI lists them without importing the sections' code (transformers, RecBole)
+SECTIONS = ("pipeline", "serving", "training", "converge", "recbole")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hymirec.bench import SECTIONS
 from hymirec.bench.pipeline import time_pipeline
 from hymirec.bench.recbole import recbole_side_by_side
 from hymirec.bench.serving import serving_benchmark
@@ -24,7 +25,6 @@ from hymirec.io import read_json, write_json
 from hymirec.paths import Layout
 from hymirec.publish import commit_of, machine
 
-SECTIONS = ("pipeline", "serving", "training", "converge", "recbole")
 logger = logging.getLogger(__name__)
 
 
