@@ -28,6 +28,11 @@ from hymirec.models.base import evaluating, left_pad, trimmed_tokens
 from hymirec.models.dropout import Dropout, fast_dropout
 from hymirec.models.item_tower import ItemTower
 
+# Attention-matrix entries (rows × L²) one forward pass holds at once. Its mask and scores are [B 1 L L]:
+# a validation chunk of 1,024 whole ML-1M histories (L = 2,314) would need 22 GB for one of them. Longer
+# batches run in slices of rows that fit (256 MB of float scores a slice); at L ≤ 200 no batch is split.
+ATTENTION_ENTRIES = 2**26
+
 
 class CausalSelfAttentionBlock(nn.Module):
     """Pre-norm transformer block: causal multi-head attention then a position-wise feed-forward."""
@@ -125,6 +130,9 @@ class CausalSequenceModel(nn.Module):
         block computes nothing else: scoring reads one position, the coarse tokens M.
         """
         length = tokens.shape[1]
+        rows = max(1, ATTENTION_ENTRIES // length**2)
+        if tokens.shape[0] > rows:  # each row's states depend on that row only
+            return torch.cat([self(part, last) for part in tokens.split(rows)])
         positions = torch.arange(self.config.max_length - length, self.config.max_length, device=tokens.device)
         hidden = self.embedding_dropout(self.embed_tokens(tokens) + self.position_embedding(positions))
         is_item = tokens > 0

@@ -55,6 +55,17 @@ def test_scoring_reads_only_the_last_positions_and_trims_padding_without_changin
     assert model.score_items([np.array([], dtype=np.int64)]).shape == (1, NUM_ITEMS)  # an empty history still scores
 
 
+def test_a_batch_past_the_attention_budget_runs_in_slices_with_the_same_states(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = SASRec(CONFIG, NUM_ITEMS).eval()
+    tokens = torch.tensor([[0, 0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6, 7], [0, 0, 9, 8, 7, 6, 5]])
+    whole = model(tokens)
+    calls = []
+    monkeypatch.setattr("hymirec.models.sasrec.ATTENTION_ENTRIES", 2 * 7**2)  # two rows of 7 × 7 a pass
+    monkeypatch.setattr(model, "embed_tokens", lambda part: calls.append(len(part)) or SASRec.embed_tokens(model, part))
+    torch.testing.assert_close(model(tokens), whole, atol=1e-6, rtol=1e-5)
+    assert calls == [2, 1]
+
+
 def test_causal_attention_ignores_future_items() -> None:
     model = SASRec(CONFIG, NUM_ITEMS).eval()
     a = model(torch.tensor([[1, 2, 3, 4, 5, 6, 7]]))
