@@ -46,6 +46,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -53,7 +55,8 @@ import numpy as np
 import pandas as pd
 
 from data_checks.errors import MAX_SAMPLE_ROWS, DataValidationError, RuleFailure
-from data_checks.runner import Rule, expectations, run_suite, sample_row, text_source_numbering
+from data_checks.runner import Batch, Rule, expectations, run_suite, run_suite_in_batches, sample_row, text_source_numbering
+from data_checks.tables import EngineTable, FrameTable
 from hymirec.config import DataConfig
 from hymirec.data.schema import INTERACTION_COLUMNS, ITEM_ID, TIMESTAMP, TITLE, USER_ID, RawLogs
 
@@ -95,6 +98,7 @@ TIMESTAMP_SECONDS = "timestamp_seconds"
 TIMESTAMP_UNIT = "timestamp_unit"
 TIMESTAMP_IF_IN_RANGE = "timestamp_if_in_range"
 ITEM_ID_IN_ITEMS_TABLE = "item_id_in_items_table"
+INTERACTION_REPEATED = "interaction_repeated"
 USER_EVENTS = "user_events"
 INTEGER_PATTERN = r"^-?\d+$"
 INTEGER_DTYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
@@ -145,7 +149,33 @@ def check_logs(
 
     ``now`` (Unix seconds, default the current time) is the limit of ``timestamp_not_in_future``.
     """
-    interactions = interactions.reset_index(drop=True)
+    return check_table(
+        FrameTable(interactions),
+        items,
+        interactions_source=interactions_source,
+        items_source=items_source,
+        timestamp_min=timestamp_min,
+        timestamp_max=timestamp_max,
+        docs_dir=docs_dir,
+        min_user_interactions=min_user_interactions,
+        now=now,
+    )
+
+
+def check_table(
+    table: FrameTable | EngineTable,
+    items: pd.DataFrame | None,
+    *,
+    interactions_source: str,
+    items_source: str | None,
+    timestamp_min: int,
+    timestamp_max: int,
+    docs_dir: Path | None = None,
+    min_user_interactions: int = MIN_EVENTS_FOR_SPLIT,
+    now: int | None = None,
+) -> dict:
+    """``check_logs`` on a table read batch by batch (``data_checks.tables``): the interaction rules run on
+    one batch at a time, with the same names, counts and sample rows as on the whole table at once."""
     items = None if items is None else items.reset_index(drop=True)
     now = int(time.time()) if now is None else int(now)
     numbering = text_source_numbering(interactions_source)
@@ -154,27 +184,42 @@ def check_logs(
     known_items = None
     if checked_items is not None and ITEM_ID in checked_items.columns:
         known_items = checked_items[ITEM_ID].dropna().unique()
-    checked, rules, skipped, explanations = _interaction_rules(
-        interactions, known_items, items is not None, timestamp_min, timestamp_max, now
-    )
-    failures = run_suite(
-        checked,
-        rules,
+    units: Counter[str] = Counter()
+    found: dict[str, list] = {"rules": [], "skipped": [], "explanations": []}
+
+    def batches() -> Iterator[tuple[Batch, list[Rule]]]:
+        for batch in table.batches():
+            checked, rules, skipped, explanations, unit = _interaction_rules(
+                batch.display, batch.repeated, known_items, items is not None, timestamp_min, timestamp_max, now
+            )
+            units.update(unit[(unit != "seconds") & (unit != None)].tolist())  # noqa: E711 — elementwise on an object array
+            found.update(rules=rules, skipped=skipped, explanations=explanations)
+            yield Batch(checked, batch.display, rows=batch.rows), rules
+
+    failures = run_suite_in_batches(
+        batches(),
         suite_name=INTERACTIONS_SUITE,
         source=interactions_source,
-        display=interactions,
         row_numbering=numbering,
+        source_columns=table.columns,
         docs_dir=docs_dir,
     )
+    rules, skipped, explanations = found["rules"], list(found["skipped"]), dict(found["explanations"])
+    if TIMESTAMP in table.columns:  # the sub-second unit most values look like (ties: the first by name)
+        unit_found = min(units, key=lambda unit: (-units[unit], unit)) if units else None
+        explanations[TIMESTAMP_IN_SECONDS] = (
+            f"these look like {unit_found or 'milliseconds'} (divided down they are dates between "
+            f"{_date(max(timestamp_min, EARLIEST_PLAUSIBLE_TIMESTAMP))} and now); write whole Unix seconds"
+        )
     failures = [_explained(failure, explanations) for failure in failures]
     checked_rules = [rule.name for rule in rules]
     pending: list[str] = []
-    if USER_ID not in interactions.columns:
+    if USER_ID not in table.columns:
         skipped.append(SOME_USER_HAS_MIN_INTERACTIONS)
     elif failures:
         pending.append(SOME_USER_HAS_MIN_INTERACTIONS)
     else:
-        failures += _check_users(interactions, interactions_source, numbering, min_user_interactions, docs_dir)
+        failures += _check_users(table, interactions_source, numbering, min_user_interactions, docs_dir)
         checked_rules.append(SOME_USER_HAS_MIN_INTERACTIONS)
     if items is not None:
         item_rules, item_skipped = _item_rules(checked_items)
@@ -195,19 +240,21 @@ def check_logs(
         "suite": "raw_logs",
         "rules_checked": len(checked_rules),
         "rules": sorted(checked_rules, key=_rule_order),
-        "rows": len(interactions),
-        "users": int(interactions[USER_ID].nunique()),
-        "items": int(interactions[ITEM_ID].nunique()),
+        "rows": table.rows,
+        "users": table.distinct(USER_ID),
+        "items": table.distinct(ITEM_ID),
         "catalog_items": None if items is None else len(items),
-        "extra_columns": [str(column) for column in interactions.columns if column not in INTERACTION_COLUMNS],
+        "extra_columns": [column for column in table.columns if column not in INTERACTION_COLUMNS],
     }
 
 
 def _interaction_rules(
-    interactions: pd.DataFrame, known_items, has_items: bool, timestamp_min: int, timestamp_max: int, now: int
-) -> tuple[pd.DataFrame, list[Rule], list[str], dict[str, str]]:
-    """The checked frame, the rules that can run on it, the names of those that cannot, and what to
-    add to a rule's message (rule -> explanation)."""
+    interactions: pd.DataFrame, repeated: pd.Series, known_items, has_items: bool, timestamp_min: int, timestamp_max: int, now: int
+) -> tuple[pd.DataFrame, list[Rule], list[str], dict[str, str], np.ndarray]:
+    """The checked frame of one batch, the rules that can run on it, the names of those that cannot, what to
+    add to a rule's message (rule -> explanation), and each row's timestamp unit.
+
+    ``repeated`` flags the rows whose (user_id, item_id, timestamp) occurs more than once in the whole table."""
     E = expectations()
     present = [column for column in INTERACTION_COLUMNS if column in interactions.columns]
     checked = _blank_to_null(interactions[present], (USER_ID, ITEM_ID))
@@ -239,17 +286,13 @@ def _interaction_rules(
             whole = checked[TIMESTAMP].str.fullmatch(INTEGER_PATTERN).fillna(False).astype(bool)
             seconds = pd.to_numeric(checked[TIMESTAMP].where(whole), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
             integer = E.ExpectColumnValuesToMatchRegex(column=TIMESTAMP, regex=INTEGER_PATTERN)
-        unit, unit_found = _timestamp_units(seconds, max(timestamp_min, EARLIEST_PLAUSIBLE_TIMESTAMP), now + FUTURE_SLACK_SECONDS)
+        unit = _timestamp_units(seconds, max(timestamp_min, EARLIEST_PLAUSIBLE_TIMESTAMP), now + FUTURE_SLACK_SECONDS)
         in_seconds = unit == "seconds"
         in_range = in_seconds & (seconds >= timestamp_min) & (seconds <= timestamp_max)
         checked[TIMESTAMP_UNIT] = pd.Series(unit, index=checked.index, dtype=object)
         checked[TIMESTAMP_SECONDS] = np.where(in_seconds, seconds, np.nan)
         checked[TIMESTAMP_IF_IN_RANGE] = np.where(in_range, seconds, np.nan)
         latest = now + FUTURE_SLACK_SECONDS
-        explanations[TIMESTAMP_IN_SECONDS] = (
-            f"these look like {unit_found or 'milliseconds'} (divided down they are dates between "
-            f"{_date(max(timestamp_min, EARLIEST_PLAUSIBLE_TIMESTAMP))} and now); write whole Unix seconds"
-        )
         explanations[TIMESTAMP_NOT_IN_FUTURE] = f"after the validation time {_date(now, seconds_precision=True)} plus one day"
         timestamp_rules = [
             Rule(TIMESTAMP_IS_INTEGER, (integer,), show, "timestamps are whole Unix seconds"),
@@ -273,6 +316,7 @@ def _interaction_rules(
             ),
         ]
     else:
+        unit = np.full(len(interactions), None, dtype=object)
         skipped += [TIMESTAMP_IS_INTEGER, TIMESTAMP_IN_SECONDS, TIMESTAMP_IN_RANGE, TIMESTAMP_NOT_IN_FUTURE]
     if present:
         rules.append(
@@ -302,10 +346,12 @@ def _interaction_rules(
         skipped.append(NUMERIC_IDS_FIT_INT64)
     rules += timestamp_rules
     if len(present) == len(INTERACTION_COLUMNS):
+        # whether a row's event occurs again anywhere in the table: the table's answer, as a batch cannot see the others
+        checked[INTERACTION_REPEATED] = repeated.to_numpy(dtype=object)
         rules.append(
             Rule(
                 INTERACTION_IS_UNIQUE,
-                (E.ExpectCompoundColumnsToBeUnique(column_list=list(INTERACTION_COLUMNS)),),
+                (E.ExpectColumnValuesToBeInSet(column=INTERACTION_REPEATED, value_set=[False]),),
                 show,
                 "no (user_id, item_id, timestamp) row appears twice",
             )
@@ -326,12 +372,11 @@ def _interaction_rules(
             )
         else:
             skipped.append(ITEM_EXISTS_IN_ITEMS_TABLE)
-    return checked, rules, skipped, explanations
+    return checked, rules, skipped, explanations, unit
 
 
-def _timestamp_units(seconds: np.ndarray, earliest: int, latest: int) -> tuple[np.ndarray, str | None]:
-    """Per row: "seconds", or the sub-second unit a value is written in (None where missing), and the
-    most frequent sub-second unit found.
+def _timestamp_units(seconds: np.ndarray, earliest: int, latest: int) -> np.ndarray:
+    """Per row: "seconds", or the sub-second unit a value is written in (None where missing).
 
     A value is in a sub-second unit when it lies after ``latest`` and its 1000th (10^6th, 10^9th) part
     is a date within [earliest, latest]; no plausible date in seconds is that large.
@@ -342,8 +387,7 @@ def _timestamp_units(seconds: np.ndarray, earliest: int, latest: int) -> tuple[n
             for name, factor in SUB_SECOND_UNITS:
                 scaled = seconds / factor
                 unit[(seconds > latest) & (scaled >= earliest) & (scaled <= latest) & (unit == "seconds")] = name
-    found = pd.Series(unit[(unit != "seconds") & (unit != None)])  # noqa: E711 — elementwise on an object array
-    return unit, (str(found.mode().iloc[0]) if len(found) else None)
+    return unit
 
 
 def _fits_int64(ids: pd.Series) -> pd.Series:
@@ -361,28 +405,27 @@ def _fits_int64(ids: pd.Series) -> pd.Series:
 
 
 def _check_users(
-    interactions: pd.DataFrame, source: str, numbering, min_events: int, docs_dir: Path | None
+    table: FrameTable | EngineTable, source: str, numbering, min_events: int, docs_dir: Path | None
 ) -> list[RuleFailure]:
     """Suite ``raw_logs.users``: some user has ``min_events`` events. A failure shows the busiest user's rows."""
     E = expectations()
-    users = interactions[USER_ID]
-    events = users.map(users.value_counts()).astype("int64")
+    events = table.user_events()  # one row per user
     rule = Rule(
         SOME_USER_HAS_MIN_INTERACTIONS,
         (E.ExpectColumnMaxToBeBetween(column=USER_EVENTS, min_value=min_events),),
         tuple(INTERACTION_COLUMNS),
         f"at least one user has {min_events} events (what leave-one-out needs: train, validation, test)",
     )
-    frame = pd.DataFrame({USER_EVENTS: events})
+    frame = pd.DataFrame({USER_EVENTS: events.to_numpy(dtype="int64")})
     failures = run_suite(
-        frame, [rule], suite_name=USERS_SUITE, source=source, display=interactions, row_numbering=numbering, docs_dir=docs_dir
+        frame, [rule], suite_name=USERS_SUITE, source=source, display=frame, row_numbering=numbering, docs_dir=docs_dir
     )
     if not failures:
         return []
     most = int(events.max())
-    busiest = users.iloc[int(np.argmax(events.to_numpy()))]
-    rows = np.flatnonzero((users == busiest).to_numpy())
-    shown = [column for column in INTERACTION_COLUMNS if column in interactions.columns]
+    busiest = events.index[int(np.argmax(events.to_numpy()))]  # the first user (by first row) with the most
+    rows = table.user_rows(busiest, MAX_SAMPLE_ROWS)
+    shown = [column for column in INTERACTION_COLUMNS if column in table.columns]
     (failure,) = failures
     return [
         dataclasses.replace(
@@ -391,8 +434,10 @@ def _check_users(
                 f"no user has {min_events} events (the most, {most}, belong to user_id={busiest!r}); every user would be "
                 f"dropped by the filter sequences.min_user_interactions (>= {MIN_EVENTS_FOR_SPLIT}), leaving nothing to train on"
             ),
-            sample_rows=tuple(sample_row(interactions, int(row), shown, numbering) for row in rows[:MAX_SAMPLE_ROWS]),
-            unexpected_count=users.nunique(),
+            sample_rows=tuple(
+                sample_row(rows.display, index, shown, numbering, row=int(row)) for index, row in enumerate(rows.rows)
+            ),
+            unexpected_count=len(events),
         )
     ]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,21 @@ def text_source_numbering(source: str) -> RowNumbering:
     return "line" if suffix in {".csv", ".tsv", ".txt", ".dat", ".inter", ".item", ".user"} else "row"
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Rows ``first_row`` … of a table: the checked frame GE validates and the display frame (the data as the
+    user wrote it) whose rows a failure shows; both with a RangeIndex, row-aligned. ``rows`` (default
+    ``first_row + index``) numbers each row in the whole table, for batches whose rows are not contiguous."""
+
+    checked: pd.DataFrame
+    display: pd.DataFrame
+    first_row: int = 0
+    rows: np.ndarray | None = None
+
+    def row(self, index: int) -> int:
+        return self.first_row + index if self.rows is None else int(self.rows[index])
+
+
 def run_suite(
     frame: pd.DataFrame,
     rules: Sequence[Rule],
@@ -83,11 +98,55 @@ def run_suite(
     ``frame`` and ``display`` must share a RangeIndex (GE reports offending rows by index label).
     ``source_columns`` (default: ``display``'s) are listed when a required column is missing.
     """
+    return run_suite_in_batches(
+        [(Batch(frame, display), rules)],
+        suite_name=suite_name,
+        source=source,
+        row_numbering=row_numbering,
+        docs_dir=docs_dir,
+        source_columns=list(display.columns if source_columns is None else source_columns),
+    )
+
+
+def run_suite_in_batches(
+    batches: Iterable[tuple[Batch, Sequence[Rule]]],
+    *,
+    suite_name: str,
+    source: str,
+    row_numbering: RowNumbering,
+    source_columns: Sequence[str],
+    docs_dir: Path | None = None,
+) -> list[RuleFailure]:
+    """``run_suite`` over a table read batch by batch, each with its rules (the same names in the same order
+    every batch): GE validates one batch at a time, and a rule's counts, rows and messages are those of the
+    whole table (``unexpected_count`` and ``element_count`` summed, the first offending rows of all batches)."""
+    outcomes: dict[str, dict[int, dict[str, Any]]] = {}
+    rule_order: list[Rule] = []
+    for batch, rules in batches:
+        if not rule_order:
+            rule_order = list(rules)
+        by_name = {rule.name: rule for rule in rules}
+        for name, results in _validate(batch.checked, rules, suite_name=suite_name, docs_dir=docs_dir).items():
+            rule = by_name[name]
+            shown = [column for column in rule.show if column in batch.display.columns]
+            for position, result in results:
+                merged = outcomes.setdefault(rule.name, {}).setdefault(position, {"samples": {}})
+                _merge(merged, result, batch, shown, row_numbering)
+    logger.info("suite %s on %s: %d rules checked, %d broken", suite_name, source, len(rule_order), len(outcomes))
+    return [
+        _failure(rule, outcomes[rule.name], source=source, row_numbering=row_numbering, source_columns=list(source_columns))
+        for rule in rule_order
+        if rule.name in outcomes
+    ]
+
+
+def _validate(frame: pd.DataFrame, rules: Sequence[Rule], *, suite_name: str, docs_dir: Path | None) -> dict[str, list[tuple[int, Any]]]:
+    """GE's failed results for one frame, per rule: (position of the expectation in the rule, result)."""
     import great_expectations as gx
 
     for rule in rules:
-        for expectation in rule.expectations:
-            expectation.meta = {**(expectation.meta or {}), "rule": rule.name}
+        for position, expectation in enumerate(rule.expectations):
+            expectation.meta = {**(expectation.meta or {}), "rule": rule.name, "position": position}
             if rule.description and not expectation.notes:
                 expectation.notes = f"Rule `{rule.name}`: {rule.description}"
 
@@ -114,52 +173,57 @@ def run_suite(
             )
             (suite_result,) = checkpoint.run(batch_parameters={"dataframe": frame}).run_results.values()
 
-    by_rule: dict[str, list[Any]] = {}
+    failed: dict[str, list[tuple[int, Any]]] = {}
     for result in suite_result.results:
         if not result.success:
-            by_rule.setdefault(result.expectation_config.meta["rule"], []).append(result)
-    logger.info("suite %s on %s: %d rules checked, %d broken", suite_name, source, len(rules), len(by_rule))
-    return [
-        _failure(
-            rule,
-            by_rule[rule.name],
-            source=source,
-            display=display,
-            row_numbering=row_numbering,
-            source_columns=list(display.columns if source_columns is None else source_columns),
-        )
-        for rule in rules
-        if rule.name in by_rule
-    ]
+            meta = result.expectation_config.meta
+            failed.setdefault(meta["rule"], []).append((int(meta["position"]), result))
+    return failed
+
+
+def _merge(merged: dict[str, Any], result: Any, batch: Batch, shown: list[str], row_numbering: RowNumbering) -> None:
+    """Add one batch's failed result of an expectation to what the earlier batches gave."""
+    config, outcome = result.expectation_config, result.result or {}
+    merged["type"], merged["target"] = config.type, _target(config.kwargs)
+    error = _exception_message(result.exception_info)
+    if error is not None:
+        merged["error"] = error
+    elif "unexpected_count" in outcome:
+        merged["unexpected_count"] = merged.get("unexpected_count", 0) + int(outcome["unexpected_count"])
+        merged["element_count"] = merged.get("element_count", 0) + int(outcome["element_count"])
+        for index in (outcome.get("partial_unexpected_index_list") or [])[: RESULT_FORMAT["partial_unexpected_count"]]:
+            row = batch.row(int(index))
+            merged["samples"][row] = sample_row(batch.display, int(index), shown, row_numbering, row=row)
+        merged["samples"] = {row: merged["samples"][row] for row in sorted(merged["samples"])[: RESULT_FORMAT["partial_unexpected_count"]]}
+    elif "observed_value" in outcome:
+        observed = outcome["observed_value"]
+        merged["observed_value"] = observed + merged["observed_value"] if config.type == "expect_table_row_count_to_be_between" and "observed_value" in merged else observed
 
 
 def _failure(
     rule: Rule,
-    results: list[Any],
+    outcomes: dict[int, dict[str, Any]],
     *,
     source: str,
-    display: pd.DataFrame,
     row_numbering: RowNumbering,
     source_columns: list[str],
 ) -> RuleFailure:
     details: list[str] = []
     missing: list[str] = []
-    rows: set[int] = set()
+    samples: dict[int, dict[str, Any]] = {}
     counts: list[int] = []
-    for result in results:
-        config, outcome = result.expectation_config, result.result or {}
-        target = _target(config.kwargs)
-        error = _exception_message(result.exception_info)
-        if error is not None:
-            details.append(f"{target}: could not be checked: {error}")
-        elif config.type == "expect_column_to_exist":
+    for _, outcome in sorted(outcomes.items()):
+        target = outcome["target"]
+        if "error" in outcome:
+            details.append(f"{target}: could not be checked: {outcome['error']}")
+        elif outcome["type"] == "expect_column_to_exist":
             missing.append(repr(target))
         elif "unexpected_count" in outcome:
-            counts.append(int(outcome["unexpected_count"]))
-            rows.update(int(index) for index in outcome.get("partial_unexpected_index_list") or [])
+            counts.append(outcome["unexpected_count"])
+            samples.update(outcome["samples"])
             count = f"{outcome['unexpected_count']} of {outcome['element_count']} rows"
             details.append(f"{target}: {count}" if len(rule.expectations) > 1 else count)
-        elif config.type == "expect_table_row_count_to_be_between":
+        elif outcome["type"] == "expect_table_row_count_to_be_between":
             details.append(f"{outcome.get('observed_value')} rows")
         elif "observed_value" in outcome:
             details.append(f"{target}: observed {outcome['observed_value']!r}")
@@ -168,12 +232,10 @@ def _failure(
     if missing:
         plural = "s" if len(missing) > 1 else ""
         details.insert(0, f"missing column{plural} {', '.join(missing)}; columns found: {', '.join(map(str, source_columns)) or 'none'}")
-    shown = [column for column in rule.show if column in display.columns]
-    samples = tuple(sample_row(display, index, shown, row_numbering) for index in sorted(rows)[:MAX_SAMPLE_ROWS])
     return RuleFailure(
         file=source,
         rule=rule.name,
-        sample_rows=samples,
+        sample_rows=tuple(samples[row] for row in sorted(samples)[:MAX_SAMPLE_ROWS]),
         detail="; ".join(details),
         row_numbering=row_numbering,
         unexpected_count=max(counts) if counts else None,
@@ -204,10 +266,13 @@ def _target(kwargs: dict) -> str:
     return "table"
 
 
-def sample_row(display: pd.DataFrame, index: int, columns: list[str], row_numbering: RowNumbering) -> dict[str, Any]:
-    """Row ``index`` of ``display`` as a ``RuleFailure`` sample: its number as the file counts it, and ``columns``."""
-    row = index + 2 if row_numbering == "line" else index
-    return {"row": row, **{column: _plain(display.at[index, column]) for column in columns}}
+def sample_row(
+    display: pd.DataFrame, index: int, columns: list[str], row_numbering: RowNumbering, *, row: int | None = None
+) -> dict[str, Any]:
+    """Row ``index`` of ``display`` as a ``RuleFailure`` sample: its number as the file counts it (``row``: its
+    0-based row in the whole table, default ``index``), and ``columns``."""
+    row = index if row is None else row
+    return {"row": row + 2 if row_numbering == "line" else row, **{column: _plain(display.at[index, column]) for column in columns}}
 
 
 def _plain(value: Any) -> Any:
