@@ -17,40 +17,40 @@ from data_checks.runner import sample_row, text_source_numbering
 from data_checks.validate_files import read_user_files
 from hymirec.config import DataConfig
 from hymirec.data.files import coerce_types
-from hymirec.data.inbox import RejectedFile
+from hymirec.data.inbox import EventLog, RejectedFile
 from hymirec.data.schema import INTERACTION_COLUMNS, RawLogs
 
 
-def check_inbox_file(path: Path, raw: RawLogs, log: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
+def check_inbox_file(path: Path, items: pd.DataFrame, log: EventLog, config: DataConfig) -> pd.DataFrame:
     """The file's events in schema types, or ``RejectedFile`` whose message names the broken rules and rows.
 
-    ``raw`` is the validated source (its item catalog), ``log`` every event accepted so far."""
+    ``items`` is the validated source's item catalog, ``log`` every event accepted so far."""
     try:
-        return _checked_events(path, raw, log, config)
+        return _checked_events(path, items, log, config)
     except DataValidationError as error:
         raise RejectedFile(error.message) from error
 
 
-def _checked_events(path: Path, raw: RawLogs, log: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
+def _checked_events(path: Path, items: pd.DataFrame, log: EventLog, config: DataConfig) -> pd.DataFrame:
     interactions, _ = read_user_files(path, None)
     check_logs(
         interactions,
-        raw.items,
+        items,
         interactions_source=str(path),
         items_source="the item catalog of data.source",
         timestamp_min=config.timestamp_min,
         timestamp_max=config.timestamp_max,
         min_user_interactions=1,
     )
-    events = coerce_types(RawLogs(interactions, raw.items)).interactions
+    events = coerce_types(RawLogs(interactions, items)).interactions
     _check_new(events, interactions, log, str(path))
     return events
 
 
-def _check_new(events: pd.DataFrame, display: pd.DataFrame, log: pd.DataFrame, source: str) -> None:
+def _check_new(events: pd.DataFrame, display: pd.DataFrame, log: EventLog, source: str) -> None:
     """Rule ``interaction_is_unique`` across files: no event of this file is already in the log."""
-    known = events.reset_index().merge(log, on=list(INTERACTION_COLUMNS))["index"].drop_duplicates().sort_values()
-    if known.empty:
+    known = log.known(events)
+    if not len(known):
         return
     numbering = text_source_numbering(source)
     raise DataValidationError(

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from data_checks.errors import DataValidationError, RuleFailure
 from data_checks.raw_logs import check_logs
@@ -84,6 +85,41 @@ def read_user_files(interactions_path: Path, items_path: Path | None) -> tuple[p
     if unreadable:
         raise DataValidationError(unreadable)
     return tables[Path(interactions_path)], None if items_path is None else tables[Path(items_path)]
+
+
+def check_user_files(interactions_path: Path, items_path: Path) -> None:
+    """``read_user_files``' rules without holding the files: a CSV/TSV file is parsed chunk by chunk (as
+    ``read_table`` parses it, so a bad file fails with the same reason), a Parquet file's footer and schema
+    are read. Raises ``DataValidationError`` naming each file that cannot be read."""
+    unreadable: list[RuleFailure] = []
+    for path in (Path(interactions_path), Path(items_path)):
+        try:
+            first = _scan(path)
+        except Exception as error:  # noqa: BLE001 — any reader failure is a bad file, reported with its cause
+            unreadable.append(_unreadable(path, error))
+            continue
+        wrong_delimiter = _wrong_delimiter(path, first)
+        if wrong_delimiter is not None:
+            unreadable.append(wrong_delimiter)
+    if unreadable:
+        raise DataValidationError(unreadable)
+
+
+def _scan(path: Path, chunk_rows: int = 1_000_000) -> pd.DataFrame:
+    """Parse the whole file a chunk at a time; return the first chunk (a Parquet file: its first row)."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        parquet = pq.ParquetFile(path)
+        first = next(parquet.iter_batches(batch_size=1), None)
+        return parquet.schema_arrow.empty_table().to_pandas() if first is None else first.to_pandas()
+    if suffix not in _EXPECTED_DELIMITER:
+        return read_table(path)  # raises: unsupported file type
+    first = None
+    reader = pd.read_csv(path, sep=_EXPECTED_DELIMITER[suffix], dtype=str, keep_default_na=False, chunksize=chunk_rows)
+    with reader:
+        for chunk in reader:
+            first = chunk if first is None else first
+    return first if first is not None else pd.read_csv(path, sep=_EXPECTED_DELIMITER[suffix], dtype=str, keep_default_na=False, nrows=0)
 
 
 def _unreadable(path: Path, error: Exception) -> RuleFailure:

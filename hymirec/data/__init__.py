@@ -1,8 +1,8 @@
 """Loaders for supported data sets, all returning ``RawLogs`` in one schema.
 
-Bundled data sets load with ``load_movielens``; user files are read by stage ``raw_logs`` through
-``data_checks.validate_files.read_user_files``, which turns an unreadable file into a named rule
-failure instead of a parser traceback.
+Stage ``raw_logs`` reads every source with DuckDB (``hymirec.data.streaming``: bundled data sets staged by
+``stage_movielens``, user files as written, after ``data_checks.validate_files.check_user_files`` turned an
+unreadable one into a named rule failure). ``load_movielens`` loads a bundled data set into pandas whole.
 """
 
 from __future__ import annotations

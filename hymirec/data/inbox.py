@@ -35,10 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from hymirec.config import DataConfig, DataSource
-from hymirec.data.schema import INTERACTION_COLUMNS, RawLogs
+from hymirec.data.schema import INTERACTION_COLUMNS
 from hymirec.io import read_json, write_json, write_parquet, write_text
 
 logger = logging.getLogger(__name__)
@@ -52,9 +53,32 @@ class RejectedFile(Exception):
     """An inbox file broke a rule; the message, written beside it as ``<file>.reason.txt``, names the rule, the file and rows."""
 
 
-FileCheck = Callable[[Path, RawLogs, pd.DataFrame, DataConfig], pd.DataFrame]
-"""``check(path, raw, log, config)``: the file's events in schema types, or ``RejectedFile``; ``raw`` is the
-validated source, ``log`` every event accepted so far."""
+class EventLog:
+    """Every event accepted so far: the source's, read by DuckDB from its files (view ``source``, never loaded
+    whole), and each accepted inbox file's."""
+
+    def __init__(self, connection, source: str) -> None:
+        self.connection, self.parts = connection, [source]
+
+    def add(self, events: pd.DataFrame) -> None:
+        name = f"inbox_events_{len(self.parts)}"
+        self.connection.register(name, events[list(INTERACTION_COLUMNS)])
+        self.parts.append(name)
+
+    def known(self, events: pd.DataFrame) -> np.ndarray:
+        """Positions (sorted) of the rows of ``events`` (schema types) already in the log."""
+        self.connection.register("candidate_events", events[list(INTERACTION_COLUMNS)].assign(position=np.arange(len(events))))
+        log = " UNION ALL ".join(f"SELECT {', '.join(INTERACTION_COLUMNS)} FROM {part}" for part in self.parts)
+        found = self.connection.execute(
+            f"SELECT DISTINCT c.position FROM candidate_events AS c SEMI JOIN ({log}) AS l USING ({', '.join(INTERACTION_COLUMNS)}) ORDER BY 1"
+        ).fetchall()
+        self.connection.unregister("candidate_events")
+        return np.array([row[0] for row in found], dtype=np.int64)
+
+
+FileCheck = Callable[[Path, pd.DataFrame, EventLog, DataConfig], pd.DataFrame]
+"""``check(path, items, log, config)``: the file's events in schema types, or ``RejectedFile``; ``items`` is the
+validated source's catalog, ``log`` every event accepted so far."""
 
 
 def inbox_files(folder: Path, patterns: tuple[str, ...] | list[str] = INBOX_PATTERNS) -> list[Path]:
@@ -112,28 +136,30 @@ class Inbox:
         write_json({"source": self.source, "files": [file.manifest_entry() for file in self.accepted]}, staging / MANIFEST)
 
 
-def ingest_inbox(config: DataConfig, raw: RawLogs, root: Path, store: Path, check: FileCheck) -> Inbox:
+def ingest_inbox(config: DataConfig, items: pd.DataFrame, log: EventLog, root: Path, store: Path, check: FileCheck) -> Inbox:
     """Files accepted before (read from ``store``, the current ``data/raw``) plus the inbox's new files
-    that pass ``check``; new bad files are moved to ``rejected/`` with their reason. ``raw`` is the
-    validated source. With ``data.inbox`` null the inbox is off and the log is the source alone."""
+    that pass ``check``; new bad files are moved to ``rejected/`` with their reason. ``items`` is the
+    validated source's catalog, ``log`` its events. With ``data.inbox`` null the inbox is off and the log is
+    the source alone."""
     source = _source_id(config)
     if config.inbox is None:
         return Inbox(source, [])
     accepted = _previous(store, source)
     folder = root / config.inbox
     seen = {file.sha256 for file in accepted}
-    log = pd.concat([raw.interactions[list(INTERACTION_COLUMNS)], *(file.events for file in accepted)], ignore_index=True)
+    for file in accepted:
+        log.add(file.events)
     for path in inbox_files(folder):
         if _is_source_file(path, config) or (digest := _sha256(path)) in seen:
             continue
         try:
-            events = check(path, raw, log, config)
+            events = check(path, items, log, config)
         except RejectedFile as error:
             _reject(path, folder, error)
             continue
         accepted.append(AcceptedFile(path.relative_to(folder).as_posix(), digest, events))
         seen.add(digest)
-        log = pd.concat([log, events], ignore_index=True)
+        log.add(events)
         logger.info("inbox: accepted %s (%d events)", path, len(events))
     return Inbox(source, accepted)
 

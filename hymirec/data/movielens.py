@@ -39,6 +39,11 @@ def bundled_files(name: str) -> tuple[Path, Path]:
     return base / f"{stem}.inter", base / f"{stem}.item"
 
 
+def genre_column(name: str) -> str:
+    """The column of a bundled data set's item file that holds its genres."""
+    return _BUNDLED[name][3]
+
+
 def _read_atomic(path: Path) -> pd.DataFrame:
     """Read a RecBole atomic file as strings, dropping the ``:type`` suffix of each header."""
     frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE, encoding="utf-8")

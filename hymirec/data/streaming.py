@@ -18,7 +18,7 @@ The rules, as ``hymirec.sequences`` states them:
   for UTF-8 is Python's code-point order, the order ``np.sort`` gives the pandas path);
 - one row per user: its items and timestamps in event order.
 
-Not here: the Great Expectations suites (data_checks/), which still read pandas frames.
+The Great Expectations suites read the same views batch by batch (``data_checks.tables.EngineTable``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from hymirec.data.schema import ITEM_ID, TIMESTAMP, USER_ID
+from hymirec.data.schema import GENRE_SEPARATOR, GENRES, ITEM_ID, TIMESTAMP, TITLE, USER_ID
 from hymirec.sequences import ITEM_IDX, ITEMS, TIMESTAMPS, USER_IDX
 
 SOURCE_ROW = "source_row"
@@ -83,13 +83,63 @@ def _parquet(connection: duckdb.DuckDBPyConnection, paths: Sequence[Path], stagi
             delimiter = "\t" if suffix == ".tsv" else ","
             staged = staging / f"source-{number:05d}.parquet"
             connection.execute(
-                f"COPY (SELECT * FROM read_csv({_quote(path)}, delim = {_quote(delimiter)}, header = true, all_varchar = true)) "
+                f"COPY (SELECT * FROM {_text_reader(path, delimiter)}) "
                 f"TO {_quote(staged)} (FORMAT parquet)"
             )
             parquet.append(staged)
         else:
             raise ValueError(f"{path}: unsupported file type {path.suffix!r} (use .csv, .tsv or .parquet)")
     return parquet
+
+
+def _text_reader(path: Path, delimiter: str, quote: str = '"') -> str:
+    """DuckDB's CSV reader on ``path`` as pandas reads it with ``dtype=str, keep_default_na=False``: every column
+    text, an empty field an empty string (DuckDB's default would make it NULL)."""
+    return (
+        f"read_csv({_quote(path)}, delim = {_quote(delimiter)}, quote = {_quote(quote)}, header = true, all_varchar = true, "
+        "nullstr = '\x01', allow_quoted_nulls = false)"
+    )
+
+
+def stage_movielens(connection: duckdb.DuckDBPyConnection, interactions: Path, items: Path, genre_column: str, staging: Path) -> tuple[Path, Path]:
+    """A bundled MovieLens data set's RecBole atomic files as Parquet in the common schema, in ``staging``: what
+    ``hymirec.data.movielens.load_movielens`` returns (typed headers cut at ``:``, trailing CRs stripped, exact
+    integer timestamps, release years without ``.0``, genres joined by ``|``). A timestamp that is not a whole
+    number of seconds raises ``ValueError`` naming its line."""
+    def atomic(path: Path) -> str:
+        columns = [name for name, *_ in connection.execute(f"DESCRIBE SELECT * FROM {_text_reader(path, chr(9), quote='')}").fetchall()]
+        renamed = ", ".join(f'rtrim("{column}", chr(13)) AS "{column.split(":", 1)[0].strip()}"' for column in columns)
+        return f"(SELECT {renamed} FROM {_text_reader(path, chr(9), quote='')})"
+
+    events = atomic(interactions)
+    bad = connection.execute(
+        f"SELECT row_number() OVER () + 1 AS line, timestamp FROM {events} QUALIFY NOT regexp_full_match(timestamp, '-?[0-9]+(\\.0*)?') LIMIT 1"
+    ).fetchall()
+    if bad:
+        (bad,) = bad
+        raise ValueError(f"{interactions}: row {bad[0]}: timestamp {bad[1]!r} is not a whole number of seconds")
+    interactions_file, items_file = staging / "movielens-interactions.parquet", staging / "movielens-items.parquet"
+    connection.execute(
+        f"""COPY (SELECT user_id AS {USER_ID}, item_id AS {ITEM_ID}, CAST(split_part(timestamp, '.', 1) AS BIGINT) AS {TIMESTAMP}
+                  FROM {events}) TO {_quote(interactions_file)} (FORMAT parquet, ROW_GROUP_SIZE 1000000)"""
+    )
+    connection.execute(
+        f"""COPY (SELECT item_id AS {ITEM_ID}, movie_title AS {TITLE}, regexp_replace(release_year, '\\.0$', '') AS year,
+                         array_to_string(list_filter(regexp_split_to_array({genre_column}, '\\s+'), lambda genre: genre <> ''), {_quote(GENRE_SEPARATOR)}) AS {GENRES}
+                  FROM {atomic(items)}) TO {_quote(items_file)} (FORMAT parquet)"""
+    )
+    return interactions_file, items_file
+
+
+def as_written(connection: duckdb.DuckDBPyConnection, path: Path, staging: Path, row_column: str = SOURCE_ROW) -> str:
+    """Create view ``source_table`` over one interactions file as ``hymirec.data.files.read_table`` reads it
+    (every column as stored, ids as text; a CSV/TSV file all text) plus ``row_column``, its 0-based row; return its name."""
+    (parquet,) = _parquet(connection, [path], staging)
+    reader = f"read_parquet({_quote(parquet)}, file_row_number = true)"
+    columns = [name for name, *_ in connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall() if name != "file_row_number"]
+    select = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' if c in (USER_ID, ITEM_ID) else f'"{c}"' for c in columns)
+    connection.execute(f"CREATE OR REPLACE TEMP VIEW source_table AS SELECT {select}, file_row_number AS {row_column} FROM {reader}")
+    return "source_table"
 
 
 def _reader(paths: Sequence[Path]) -> str:
@@ -145,7 +195,7 @@ def write_raw_logs(
             f"""
             COPY (SELECT CAST({USER_ID} AS VARCHAR) AS {USER_ID}, CAST({ITEM_ID} AS VARCHAR) AS {ITEM_ID},
                          CAST({TIMESTAMP} AS BIGINT) AS {TIMESTAMP}
-                  FROM read_parquet({files}))
+                  FROM read_parquet({files}, union_by_name = true))
             TO {_quote(out_dir / "interactions.parquet")} (FORMAT parquet, ROW_GROUP_SIZE 1000000)
             """
         )

@@ -114,12 +114,12 @@ def test_movielens_100k_passes():
     """Real data as the loader types it (the 1M default is timed in the report: ~1.4 s per call)."""
     from hymirec.config import DataConfig
     from hymirec.data import raw_log_sources
-    from hymirec.stages.raw_logs import load_source
+    from hymirec.data.movielens import load_movielens
 
     config = DataConfig(source="movielens_100k")
     interactions_source, items_source = raw_log_sources(config)
     summary = validate_raw_logs(
-        load_source(config),
+        load_movielens(config.source.value),
         interactions_source=interactions_source,
         items_source=items_source,
         timestamp_min=config.timestamp_min,

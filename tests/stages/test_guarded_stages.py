@@ -3,10 +3,10 @@ the previous good outputs byte-identical."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -63,15 +63,16 @@ def test_invalid_sequences_are_rejected_and_good_outputs_kept(tmp_path: Path, ti
     validated_sequences.run(HyMiRecConfig(), layout)
     before = _snapshot(layout.sequences_dir)
 
-    real_build = validated_sequences.build_sequences
+    real_write = validated_sequences.write_sequences
 
-    def build_with_a_leak(raw, config):
-        data = real_build(raw, config)
-        leaking = data.sequences.copy()
+    def write_with_a_leak(raw_paths, items_path, out_dir, *args):
+        metrics = real_write(raw_paths, items_path, out_dir, *args)
+        leaking = pd.read_parquet(out_dir / "sequences.parquet")
         leaking.at[0, "items"] = np.array([*leaking.at[0, "items"][:-1], leaking.at[0, "items"][0]])  # test item = first item
-        return dataclasses.replace(data, sequences=leaking)
+        leaking.to_parquet(out_dir / "sequences.parquet", index=False)
+        return metrics
 
-    monkeypatch.setattr(validated_sequences, "build_sequences", build_with_a_leak)
+    monkeypatch.setattr(validated_sequences, "write_sequences", write_with_a_leak)
     config_path = tmp_path / "c.yaml"
     config_path.write_text("{}\n")
     assert main(["stage", "validated_sequences", "-c", str(config_path), "--root", str(tmp_path)]) == 1
