@@ -12,7 +12,7 @@ HYMIREC_THREADS = 1, DuckDB ``threads = 1``, torch one thread):
   Great Expectations aside), the outputs those stages write;
 - the engine choice at ``--engine-size``: the same two stages on DuckDB, on Polars' streaming engine and
   on today's pandas path (``hymirec.data.files`` + ``hymirec.sequences.build_sequences``), and the
-  Great Expectations suites on pandas frames (``raw_logs_checks``, ``sequences_checks``); Polars again
+  Great Expectations suites as the stages run them (``raw_logs_checks`` on DuckDB batches, ``sequences_checks`` on a pandas frame); Polars again
   at ``--polars-sizes`` (10⁸: does it stay within memory where DuckDB spills?);
 - downstream at ``--downstream-sizes``, each with the library's own functions on the default config:
   ``item_embeddings`` (MiniLM on the first ``--sample-items`` item texts, scaled to the catalog),
@@ -147,19 +147,22 @@ def _validated_sequences(engine: str, work: Path, memory_limit: str) -> dict:
 
 
 def _checks(stage: str, work: Path) -> dict:
-    """The Great Expectations suites of raw_logs / validated_sequences on pandas frames, as the stages run them."""
+    """The Great Expectations suites as the stages run them: raw_logs' on DuckDB batches, validated_sequences' on a pandas frame."""
     import pandas as pd
 
-    if stage == "raw_logs_checks":
-        from data_checks.raw_logs import validate_raw_logs
+    if stage == "raw_logs_checks":  # as stage raw_logs runs it: batch by batch from DuckDB
+        from data_checks.raw_logs import check_table
+        from data_checks.tables import EngineTable
         from hymirec.config import DataConfig
-        from hymirec.data.schema import RawLogs
+        from hymirec.data.files import read_table
+        from hymirec.data.streaming import SOURCE_ROW, EngineSettings, as_written, connect
 
         raw = work / "duckdb" / "raw"
-        frames = RawLogs(pd.read_parquet(raw / "interactions.parquet"), pd.read_parquet(raw / "items.parquet"))
         started = time.perf_counter()
-        summary = validate_raw_logs(frames, interactions_source="interactions", items_source="items",
-                                    timestamp_min=DataConfig().timestamp_min, timestamp_max=DataConfig().timestamp_max)  # fmt: skip
+        with connect(EngineSettings(threads=1, temp_dir=work)) as (connection, staging):
+            table = EngineTable(connection, as_written(connection, raw / "interactions.parquet", staging), SOURCE_ROW)
+            summary = check_table(table, read_table(raw / "items.parquet"), interactions_source="interactions", items_source="items",
+                                  timestamp_min=DataConfig().timestamp_min, timestamp_max=DataConfig().timestamp_max)  # fmt: skip
         return {"rules_checked": summary["rules_checked"], "validate_seconds": round(time.perf_counter() - started, 2)}
     from data_checks.sequences import validate_sequences
 
