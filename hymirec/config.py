@@ -159,6 +159,14 @@ class CoarseConfig(SequenceModelConfig):
         "what the codebook saves is fetching the LM vector.",
     )
     num_tokens: int = Field(default=4, ge=1, description="M: coarse interest tokens handed to the LLM model (pooled: llm.coarse_tokens).")
+    positions: Literal["from_newest", "from_oldest"] = Field(
+        default="from_newest",
+        description="Which end of the history the learned positions count from. from_newest (as SASRec): the most "
+        "recent item always at the same position. from_oldest: a history's states are then the first states of any "
+        "longer history that starts with it, so the LLM model's training reads each window's context from one pass "
+        "per user instead of one pass per window (the long-history protocol: 8× the coarse model's own training "
+        "tokens an epoch, per variant, otherwise).",
+    )
     train_exact_twin: bool = Field(
         default=False,
         description="Also train the same model on exact item embeddings: the hymirec_exact_history ablation and "

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hymirec.config import CoarseConfig
-from hymirec.models.base import pool_context, trimmed_tokens
+from hymirec.models.base import evaluating, pool_context, trimmed_tokens
 from hymirec.models.item_tower import ItemTower
 from hymirec.models.sasrec import CausalSequenceModel
 
@@ -57,6 +57,13 @@ class CoarseModel(CausalSequenceModel):
     def item_vectors(self) -> torch.Tensor:
         return self.item_tower()
 
+    def position_ids(self, is_item: torch.Tensor) -> torch.Tensor:
+        """Counted back from the newest item (SASRec's way), or with ``coarse.positions: from_oldest`` up from
+        the oldest item read [B L], which makes a history's states the first states of any longer one."""
+        if self.config.positions == "from_newest":
+            return super().position_ids(is_item)
+        return (torch.cumsum(is_item.long(), dim=1) - 1).clamp(min=0)
+
     @property
     def token_size(self) -> int:
         return self.config.hidden_size
@@ -66,9 +73,71 @@ class CoarseModel(CausalSequenceModel):
         and which of them stand on real items [B M].
 
         With gradients where the weights take them (``llm.train_context``); a frozen model builds no graph.
-        Positions count from the right, so trimming the batch to its longest history changes no state.
+        Positions count real items, so trimming the batch to its longest history changes no state.
         """
         tokens = trimmed_tokens(histories, self.config.max_length)
         last = self.config.num_tokens if pooling == "last" else None  # the final block computes only what is read
         states = self(tokens, last=last)
         return pool_context(states, tokens[:, -states.shape[1] :] > 0, self.config.num_tokens, pooling)
+
+
+class PrefixStates:
+    """A frozen ``from_oldest`` coarse model's states over whole sequences, read back for any of their prefixes.
+
+    With positions counted from the oldest item and a causal mask, the states of a history are the first
+    states of every longer history that starts with it: one pass per training sequence gives the context
+    tokens of all its training windows, instead of one pass per window (20 windows a user and epoch in the
+    long-history protocol). Sequences longer than ``max_length`` are left out (the model reads their last
+    ``max_length`` items, so a prefix's states are not theirs); a prefix of none of them gets ``None``.
+    """
+
+    HEAD = 8  # prefixes are found by their first items (a shorter prefix: all of them), then compared whole
+
+    def __init__(self, model: CoarseModel, sequences: list[np.ndarray], batch_size: int = 64) -> None:
+        if model.config.positions != "from_oldest":
+            raise ValueError("prefix states need coarse.positions: from_oldest (counted from the newest item, a "
+                             "history's states are not the first states of a longer one)")
+        self.model = model
+        fitting = sorted((np.asarray(s, dtype=np.int64) for s in sequences if 0 < len(s) <= model.config.max_length), key=len)
+        self._sequences: list[np.ndarray] = []
+        self._states: list[torch.Tensor] = []  # [n H] per stored sequence
+        self._by_head: dict[bytes, list[int]] = {}
+        with torch.no_grad(), evaluating(model):
+            for start in range(0, len(fitting), batch_size):  # sorted by length: little padding per pass
+                chunk = fitting[start : start + batch_size]
+                tokens = trimmed_tokens(chunk, model.config.max_length)
+                states = model(tokens)
+                for row, sequence in enumerate(chunk):
+                    self._remember(sequence, states[row, tokens.shape[1] - len(sequence) :].clone())
+
+    def _remember(self, sequence: np.ndarray, states: torch.Tensor) -> None:
+        index = len(self._sequences)
+        self._sequences.append(sequence)
+        self._states.append(states)
+        for count in range(1, min(self.HEAD, len(sequence)) + 1):
+            self._by_head.setdefault(sequence[:count].tobytes(), []).append(index)
+
+    def states_of(self, prefix: np.ndarray) -> torch.Tensor | None:
+        """The states [len(prefix) H] of ``prefix``, if it begins a stored sequence."""
+        prefix = np.asarray(prefix, dtype=np.int64)
+        if len(prefix) == 0:
+            return torch.zeros(0, self.model.config.hidden_size)
+        for index in self._by_head.get(prefix[: self.HEAD].tobytes(), ()):
+            sequence = self._sequences[index]
+            if len(sequence) >= len(prefix) and np.array_equal(sequence[: len(prefix)], prefix):
+                return self._states[index][: len(prefix)]
+        return None
+
+    def context_tokens(self, prefixes: list[np.ndarray], pooling: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``CoarseModel.context_tokens`` of ``prefixes`` from the stored states; ``None`` if one is not stored."""
+        found = [self.states_of(prefix) for prefix in prefixes]
+        if any(states is None for states in found):
+            return None
+        width = max(1, max(len(states) for states in found))
+        vectors = torch.zeros(len(found), width, self.model.config.hidden_size)
+        real = torch.zeros(len(found), width, dtype=torch.bool)
+        for row, states in enumerate(found):
+            if len(states):
+                vectors[row, width - len(states) :] = states
+                real[row, width - len(states) :] = True
+        return pool_context(vectors, real, self.model.config.num_tokens, pooling)

@@ -46,7 +46,7 @@ from hymirec.config import BackboneConfig, CoarseConfig, LLMConfig, Variant
 from hymirec.io import read_json, write_atomically, write_json
 from hymirec.losses import cosine_kmeans, dmil_loss, max_score_loss
 from hymirec.models.base import evaluating, left_pad, pool_context, trimmed_tokens
-from hymirec.models.coarse import CoarseModel
+from hymirec.models.coarse import CoarseModel, PrefixStates
 from hymirec.models.item_tower import ItemTower
 from hymirec.pretrained import build_backbone
 
@@ -207,6 +207,8 @@ class HyMiRecModel(nn.Module):
         self.log_temperature = nn.Parameter(torch.tensor(math.log(config.temperature_init))) if self.unit_vectors else None
         self._duplicates: torch.Tensor | None = None  # near-duplicate items, built on first use (not saved)
         self._context_cache: OrderedDict[bytes, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self._prefix_sequences: list[np.ndarray] | None = None  # read_contexts_from's sequences
+        self._prefix_states: PrefixStates | None = None  # their states, built on first use (not saved)
 
     def train(self, mode: bool = True) -> HyMiRecModel:
         super().train(mode)
@@ -216,15 +218,32 @@ class HyMiRecModel(nn.Module):
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):  # noqa: ANN001, ANN201 (nn.Module's)
         self._context_cache.clear()  # remembered context tokens belong to the weights they came from
+        self._prefix_states = None
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
+    def read_contexts_from(self, sequences: list[np.ndarray]) -> None:
+        """Take the context tokens of histories that begin one of ``sequences`` (the training windows' and
+        validation's) from one pass of the frozen coarse model over each (``PrefixStates``): needs
+        ``coarse.positions: from_oldest``; other histories are still read as they come."""
+        if not isinstance(self.context, CoarseModel) or self.trains_context:
+            raise ValueError("only a frozen coarse model's context can be read from whole sequences")
+        if self.context.config.positions != "from_oldest":
+            raise ValueError("reading contexts from whole sequences needs coarse.positions: from_oldest")
+        self._prefix_sequences, self._prefix_states = sequences, None
+
     def context_tokens(self, before: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The context model's tokens of ``before``; of a frozen one, outside training, remembered by content.
+        """The context model's tokens of ``before``; of a frozen one, from whole sequences' states where
+        ``read_contexts_from`` gave them, else outside training remembered by content.
 
         Validation scores the same users' histories after every epoch, and a frozen context model never
         changes: its tokens are computed once (the ``CONTEXT_CACHE_BATCHES`` latest batches are kept). A
         context model that trains (``llm.train_context``) changes every step, so its tokens are never kept.
         """
+        if self._prefix_sequences is not None and not self.trains_context:
+            if self._prefix_states is None:
+                self._prefix_states = PrefixStates(self.context, self._prefix_sequences)
+            if (found := self._prefix_states.context_tokens(before, self.config.coarse_tokens)) is not None:
+                return found
         if self.training or self.trains_context:
             return self.context.context_tokens(before, self.config.coarse_tokens)
         lengths = np.array([len(history) for history in before], dtype=np.int64)

@@ -124,8 +124,8 @@ class CausalSequenceModel(nn.Module):
     def forward(self, tokens: torch.Tensor, last: int | None = None) -> torch.Tensor:
         """Hidden states [B L D] for left-padded tokens [B L] (L ≤ max_length); column L-1 is the most recent item.
 
-        Positions count from the right end (the most recent item is always position max_length - 1), so a
-        batch trimmed to its longest sequence gives the same states as one padded to max_length. With
+        Positions (``position_ids``) count real items only, so a batch trimmed to its longest sequence gives
+        the same states as one padded to max_length. With
         ``last``, only the states of the last ``last`` positions are returned [B last D], and the final
         block computes nothing else: scoring reads one position, the coarse tokens M.
         """
@@ -133,9 +133,8 @@ class CausalSequenceModel(nn.Module):
         rows = max(1, ATTENTION_ENTRIES // length**2)
         if tokens.shape[0] > rows:  # each row's states depend on that row only
             return torch.cat([self(part, last) for part in tokens.split(rows)])
-        positions = torch.arange(self.config.max_length - length, self.config.max_length, device=tokens.device)
-        hidden = self.embedding_dropout(self.embed_tokens(tokens) + self.position_embedding(positions))
         is_item = tokens > 0
+        hidden = self.embedding_dropout(self.embed_tokens(tokens) + self.position_embedding(self.position_ids(is_item)))
         causal = torch.ones(length, length, dtype=torch.bool, device=tokens.device).tril()
         # a position sees earlier items only; padding positions see themselves so no row is empty
         allowed = (causal & is_item[:, None, :]) | torch.eye(length, dtype=torch.bool, device=tokens.device)
@@ -145,6 +144,12 @@ class CausalSequenceModel(nn.Module):
             kept = last if final and last is not None else length
             hidden = block(hidden, allowed, kept) * is_item[:, -kept:, None]
         return self.final_norm(hidden)
+
+    def position_ids(self, is_item: torch.Tensor) -> torch.Tensor:
+        """Learned-position index of each column [L] (or [B L]) of a left-padded batch ``is_item`` [B L]:
+        counted back from the newest item, which always stands at max_length - 1."""
+        length = is_item.shape[1]
+        return torch.arange(self.config.max_length - length, self.config.max_length, device=is_item.device)
 
     def loss(self, batch: SASRecBatch) -> torch.Tensor:
         """Mean cross-entropy of the next item over all items, at every position that has one."""

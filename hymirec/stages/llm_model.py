@@ -87,6 +87,8 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
                 # every variant from the same (codebook-history) coarse tower: the ablations differ in their context only
                 coarse_item_tower(coarse_state(layout, "codebook")) if llm.warm_start_item_tower else None,
             )
+            if spec.context == "coarse" and config.coarse.positions == "from_oldest" and not llm.train_context:
+                model.read_contexts_from(sequences)  # one coarse pass per user instead of one per window
             output = train_tracked(
                 variant.value, model, windows_of(spec.recent_items),
                 lambda batch, recent=spec.recent_items: llm_batch(batch, recent, llm.target_window),

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from hymirec.config import CoarseConfig
-from hymirec.models.coarse import CoarseModel
+from hymirec.models.coarse import CoarseModel, PrefixStates
 from hymirec.models.persistence import load_model, save_model
 from hymirec.models.sasrec import training_batch
 
@@ -80,3 +81,31 @@ def test_history_items_enter_with_their_tied_id_vectors_only_when_configured() -
     torch.testing.assert_close(without.embed_tokens(tokens), projected * scale)
     ids = with_ids.item_tower.id_embedding.weight
     torch.testing.assert_close(with_ids.embed_tokens(tokens), (projected + torch.stack([torch.zeros(8), ids[2], ids[4]])[None]) * scale)
+
+
+FROM_OLDEST = CONFIG.model_copy(update={"positions": "from_oldest", "max_length": 9})
+
+
+def test_from_oldest_positions_make_a_historys_states_the_first_states_of_a_longer_one() -> None:
+    model = CoarseModel.from_embeddings(FROM_OLDEST, _vectors(0), _vectors(1)).eval()
+    longer = model(torch.tensor([[0, 3, 1, 4, 1, 5, 9, 2, 6]]))[0, 1:]  # 8 items, one column of padding
+    shorter = model(torch.tensor([[3, 1, 4, 1]]))[0]
+    torch.testing.assert_close(shorter, longer[:4])
+    newest = CoarseModel.from_embeddings(CONFIG.model_copy(update={"max_length": 9}), _vectors(0), _vectors(1)).eval()
+    assert not torch.allclose(newest(torch.tensor([[3, 1, 4, 1]]))[0], newest(torch.tensor([[3, 1, 4, 1, 5, 9, 2, 6]]))[0, :4])
+
+
+def test_prefix_states_give_the_context_tokens_of_a_pass_over_each_prefix() -> None:
+    model = CoarseModel.from_embeddings(FROM_OLDEST, _vectors(0), _vectors(1)).eval()
+    sequences = [np.array([2, 0, 3, 0, 4, 8, 1, 5]), np.array([2, 0, 3, 7]), np.array([6, 6, 1, 2, 3, 4, 5, 6, 7, 9])]  # the last is too long
+    stored = PrefixStates(model, sequences)
+    prefixes = [sequences[0][:6], sequences[1][:4], sequences[0][:0], sequences[1][:2], sequences[0][:1]]
+    for pooling in ("chunks", "last"):
+        tokens, mask = stored.context_tokens(prefixes, pooling)
+        expected, expected_mask = model.context_tokens(prefixes, pooling)
+        assert mask.tolist() == expected_mask.tolist()
+        torch.testing.assert_close(tokens[mask], expected[expected_mask], atol=1e-5, rtol=1e-5)
+    assert stored.context_tokens([sequences[2][:3]], "chunks") is None  # a prefix of the too-long sequence only
+    assert stored.context_tokens([np.array([2, 0, 9])], "chunks") is None  # same head, another history
+    with pytest.raises(ValueError, match="from_oldest"):
+        PrefixStates(CoarseModel.from_embeddings(CONFIG, _vectors(0), _vectors(1)), sequences)

@@ -257,6 +257,28 @@ def test_scoring_remembers_the_frozen_context_tokens_and_forgets_them_with_new_w
     assert len(model._context_cache) == 1  # training batches are never remembered
 
 
+def test_contexts_read_from_whole_sequences_give_the_loss_and_scores_of_one_pass_per_window() -> None:
+    """A from_oldest coarse model's windows read their context from one pass per training sequence."""
+    coarse_config = COARSE.model_copy(update={"positions": "from_oldest", "max_length": 16})
+    embeddings = _embeddings()
+
+    def model():
+        seed_everything(0)
+        coarse = CoarseModel.from_embeddings(coarse_config, embeddings, embeddings)
+        return build_hymirec(CONFIG, Variant.HYMIREC, coarse_config, embeddings, embeddings, Path("unused"), coarse.state_dict())
+
+    sequences = [np.arange(u, u + 14) % NUM_ITEMS for u in range(5)]
+    batch = llm_batch(training_windows(sequences, CONFIG.recent_items, 3, seed=0, epoch=1), CONFIG.recent_items, CONFIG.target_window)
+    per_window, from_sequences = model(), model()
+    from_sequences.read_contexts_from(sequences)
+    torch.testing.assert_close(from_sequences.loss(batch), per_window.loss(batch), atol=1e-5, rtol=1e-5)
+    assert from_sequences._prefix_states.context_tokens(batch.before, CONFIG.coarse_tokens) is not None  # every window found
+    validation = [sequence[:-1] for sequence in sequences]  # prefixes: read from the stored states
+    np.testing.assert_allclose(from_sequences.eval().score_items(validation), per_window.eval().score_items(validation), atol=1e-5)
+    with pytest.raises(ValueError, match="from_oldest"):
+        _model().read_contexts_from(sequences)
+
+
 def test_the_item_tower_warm_starts_from_the_coarse_models() -> None:
     embeddings = _embeddings()
     coarse_config = COARSE.model_copy(update={"hidden_size": CONFIG.interest_size, "num_heads": 1})
