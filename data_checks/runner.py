@@ -119,12 +119,15 @@ def run_suite_in_batches(
 ) -> list[RuleFailure]:
     """``run_suite`` over a table read batch by batch, each with its rules (the same names in the same order
     every batch): GE validates one batch at a time, and a rule's counts, rows and messages are those of the
-    whole table (``unexpected_count`` and ``element_count`` summed, the first offending rows of all batches)."""
+    whole table (``unexpected_count`` summed over the batches, ``element_count`` the rows of all batches, those
+    that passed included, the first offending rows of all batches)."""
     outcomes: dict[str, dict[int, dict[str, Any]]] = {}
     rule_order: list[Rule] = []
+    rows = 0
     for batch, rules in batches:
         if not rule_order:
             rule_order = list(rules)
+        rows += len(batch.checked)
         by_name = {rule.name: rule for rule in rules}
         for name, results in _validate(batch.checked, rules, suite_name=suite_name, docs_dir=docs_dir).items():
             rule = by_name[name]
@@ -132,6 +135,9 @@ def run_suite_in_batches(
             for position, result in results:
                 merged = outcomes.setdefault(rule.name, {}).setdefault(position, {"samples": {}})
                 _merge(merged, result, batch, shown, row_numbering)
+    for merged in (outcome for by_position in outcomes.values() for outcome in by_position.values()):
+        if "unexpected_count" in merged:  # of every row of the table, the batches that passed included
+            merged["element_count"] = rows
     logger.info("suite %s on %s: %d rules checked, %d broken", suite_name, source, len(rule_order), len(outcomes))
     return [
         _failure(rule, outcomes[rule.name], source=source, row_numbering=row_numbering, source_columns=list(source_columns))
@@ -184,13 +190,13 @@ def _validate(frame: pd.DataFrame, rules: Sequence[Rule], *, suite_name: str, do
 def _merge(merged: dict[str, Any], result: Any, batch: Batch, shown: list[str], row_numbering: RowNumbering) -> None:
     """Add one batch's failed result of an expectation to what the earlier batches gave."""
     config, outcome = result.expectation_config, result.result or {}
-    merged["type"], merged["target"] = config.type, _target(config.kwargs)
+    # meta "target" names what a message calls the checked column (a per-row flag stands for the column it is about)
+    merged["type"], merged["target"] = config.type, (config.meta or {}).get("target") or _target(config.kwargs)
     error = _exception_message(result.exception_info)
     if error is not None:
         merged["error"] = error
     elif "unexpected_count" in outcome:
         merged["unexpected_count"] = merged.get("unexpected_count", 0) + int(outcome["unexpected_count"])
-        merged["element_count"] = merged.get("element_count", 0) + int(outcome["element_count"])
         for index in (outcome.get("partial_unexpected_index_list") or [])[: RESULT_FORMAT["partial_unexpected_count"]]:
             row = batch.row(int(index))
             merged["samples"][row] = sample_row(batch.display, int(index), shown, row_numbering, row=row)

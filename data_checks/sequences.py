@@ -17,24 +17,31 @@ one GE expectation (or a few) per rule:
 - ``valid_item_not_in_input`` / ``test_item_not_in_input``: a target never appears in the input it is
   predicted from (valid: the training part; test: training part + validation item);
 - ``item_idx_in_catalog``: every item_idx within [0, num_items).
+
+Every fact above lies within one user's row except whether a user_idx occurs twice, so the suite reads the
+table batch by batch (``data_checks.tables``): stage ``validated_sequences`` reads its Parquet output with
+DuckDB ``SEQUENCE_BATCH_USERS`` users at a time, with the repeated user_idx values from a DuckDB query over
+the whole file, and each row flagged against them (``user_idx_repeated``; its messages name ``user_idx``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sized
+from collections.abc import Iterator, Sized
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from data_checks.errors import DataValidationError
-from data_checks.runner import Rule, expectations, run_suite
+from data_checks.runner import Batch, Rule, expectations, run_suite_in_batches
+from data_checks.tables import SequenceEngineTable, SequenceFrameTable
 
 SEQUENCES_SUITE = "validated_sequences"
 
 USER_IDX, USER_ID, ITEMS, TIMESTAMPS = "user_idx", "user_id", "items", "timestamps"
 REQUIRED_COLUMNS: tuple[str, ...] = (USER_IDX, USER_ID, ITEMS, TIMESTAMPS)
 TAIL = 3  # list values shown in messages: the last ones, which leave-one-out reads
+USER_IDX_REPEATED = "user_idx_repeated"
 
 SEQUENCES_HAVE_REQUIRED_COLUMNS = "sequences_have_required_columns"
 AT_LEAST_ONE_USER = "at_least_one_user"
@@ -73,27 +80,49 @@ def validate_sequences(
 
     Offending rows are reported by 0-based row index of ``sequences`` with the user's ids.
     """
-    sequences = sequences.reset_index(drop=True)
-    summary = per_user_summary(sequences)
-    rules, skipped = _rules(summary, num_items=num_items, min_user_interactions=min_user_interactions)
-    failures = run_suite(
-        summary,
-        rules,
+    return check_sequences(
+        SequenceFrameTable(sequences), num_items=num_items, min_user_interactions=min_user_interactions, source=source, docs_dir=docs_dir
+    )
+
+
+def check_sequences(
+    table: SequenceFrameTable | SequenceEngineTable,
+    *,
+    num_items: int,
+    min_user_interactions: int,
+    source: str,
+    docs_dir: Path | None = None,
+) -> dict:
+    """``validate_sequences`` on a table read batch by batch (``data_checks.tables``): GE validates one batch's
+    per-user summary at a time, with the same rule names, counts and sample rows as on the whole table."""
+    found: dict = {"rules": [], "skipped": [], "events": 0}
+
+    def batches() -> Iterator[tuple[Batch, list[Rule]]]:
+        for batch in table.batches():
+            summary = per_user_summary(batch.frame)
+            if USER_IDX in summary.columns:
+                summary[USER_IDX_REPEATED] = batch.user_idx_repeated.to_numpy(dtype=object)
+            rules, skipped = _rules(set(summary.columns), users=table.rows, num_items=num_items, min_user_interactions=min_user_interactions)
+            found.update(rules=rules, skipped=skipped)
+            found["events"] += int(summary["n_items"].sum()) if "n_items" in summary.columns else 0
+            yield Batch(summary, summary, rows=batch.rows), rules
+
+    failures = run_suite_in_batches(
+        batches(),
         suite_name=SEQUENCES_SUITE,
         source=source,
-        display=summary,
         row_numbering="row",
         docs_dir=docs_dir,
-        source_columns=list(sequences.columns),
+        source_columns=table.columns,
     )
     if failures:
-        raise DataValidationError(failures, skipped)
+        raise DataValidationError(failures, found["skipped"])
     return {
         "suite": SEQUENCES_SUITE,
-        "rules_checked": len(rules),
-        "rules": [rule.name for rule in rules],
-        "users": len(summary),
-        "events": int(summary["n_items"].sum()),
+        "rules_checked": len(found["rules"]),
+        "rules": [rule.name for rule in found["rules"]],
+        "users": table.rows,
+        "events": found["events"],
     }
 
 
@@ -126,9 +155,9 @@ def per_user_summary(sequences: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
-def _rules(summary: pd.DataFrame, *, num_items: int, min_user_interactions: int) -> tuple[list[Rule], list[str]]:
+def _rules(has: set[str], *, users: int, num_items: int, min_user_interactions: int) -> tuple[list[Rule], list[str]]:
+    """The rules that can run on a summary with columns ``has`` of a table of ``users`` rows, and the names of those that cannot."""
     E = expectations()
-    has = set(summary.columns)
     user = (USER_IDX, USER_ID)
     rules = [
         Rule(
@@ -171,8 +200,9 @@ def _rules(summary: pd.DataFrame, *, num_items: int, min_user_interactions: int)
             {USER_IDX, "n_items"},
             lambda: (
                 E.ExpectColumnValuesToNotBeNull(column=USER_IDX),
-                E.ExpectColumnValuesToBeUnique(column=USER_IDX),
-                E.ExpectColumnValuesToBeBetween(column=USER_IDX, min_value=0, max_value=max(len(summary) - 1, 0)),
+                # unique across the whole table: each row's flag from the table (a batch cannot see the other rows)
+                E.ExpectColumnValuesToBeInSet(column=USER_IDX_REPEATED, value_set=[False], meta={"target": USER_IDX}),
+                E.ExpectColumnValuesToBeBetween(column=USER_IDX, min_value=0, max_value=max(users - 1, 0)),
                 E.ExpectColumnValuesToBeBetween(column="n_items", min_value=3),
             ),
             user + ("n_items",),

@@ -1,4 +1,4 @@
-"""The interactions table a raw-logs suite reads: a pandas frame, or a DuckDB relation read in batches.
+"""The tables the suites read: a pandas frame, or a DuckDB relation read in batches.
 
 The suite (``data_checks.raw_logs``) asks a table for the few things a rule needs across rows, and for
 its rows batch by batch:
@@ -13,6 +13,12 @@ its rows batch by batch:
 ``FrameTable`` holds a frame in memory (``hymirec validate`` on a user's files, an inbox file, the
 Dagster check on data/raw); it is one batch. ``EngineTable`` reads a DuckDB view: only one batch of
 rows is in pandas at a time, and the counts across rows are DuckDB queries (stage ``raw_logs``).
+
+The sequences suite (``data_checks.sequences``) reads a sequences table (one row per user) the same way:
+``SequenceFrameTable`` holds a frame (the Dagster check, tests), ``SequenceEngineTable`` reads one Parquet
+file ``SEQUENCE_BATCH_USERS`` users at a time (stage ``validated_sequences``). Every fact of its rules lies
+within one user's row except one: whether a user_idx occurs in another row, which ``batches()`` flags per
+row (from a DuckDB query over the whole file for the engine table).
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ import numpy as np
 import pandas as pd
 
 from hymirec.data.schema import INTERACTION_COLUMNS, USER_ID
+from hymirec.sequences import USER_IDX
 
 BATCH_ROWS = 1_000_000  # rows in pandas at once: GE on 10^6 rows of three columns took ~0.3 GiB
+SEQUENCE_BATCH_USERS = 20_000  # users in pandas at once: ~3.4·10^6 events at the synthetic logs' ~170 per user
 ROW = "__row"
 REPEATED = "__repeated"
 
@@ -137,3 +145,67 @@ def _repeated(frame: pd.DataFrame) -> pd.Series:
     repeated = key.duplicated(keep=False).astype(object)
     repeated[key.isna().all(axis=1)] = None
     return repeated
+
+
+@dataclass(frozen=True)
+class SequenceBatch:
+    """Rows of a sequences table as stored (RangeIndex), each row's 0-based number in the table, and whether each
+    row's user_idx occurs in another row of the whole table (object: True, False, or None where user_idx is
+    missing or the column is absent)."""
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    user_idx_repeated: pd.Series
+
+
+class SequenceFrameTable:
+    """A sequences table held as one pandas frame: one batch."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame.reset_index(drop=True)
+        self.columns = [str(column) for column in self.frame.columns]
+        self.rows = len(self.frame)
+
+    def batches(self) -> Iterator[SequenceBatch]:
+        user_idx = self.frame.get(USER_IDX)
+        repeated = None if user_idx is None else user_idx[user_idx.duplicated(keep=False)]
+        yield SequenceBatch(self.frame, np.arange(self.rows), _repeated_in(self.frame, repeated))
+
+
+class SequenceEngineTable:
+    """One sequences Parquet file read by DuckDB ``batch_users`` rows (users) at a time."""
+
+    def __init__(self, connection, path, batch_users: int = SEQUENCE_BATCH_USERS) -> None:
+        self.connection, self.batch_users = connection, batch_users
+        self.reader = "read_parquet('" + str(path).replace("'", "''") + "', file_row_number = true)"
+        self.columns = [name for name, *_ in connection.execute(f"DESCRIBE SELECT * FROM {self.reader}").fetchall() if name != "file_row_number"]
+        ((self.rows,),) = connection.execute(f"SELECT count(*) FROM {self.reader}").fetchall()
+
+    def batches(self) -> Iterator[SequenceBatch]:
+        repeated = None
+        if USER_IDX in self.columns:  # the user_idx values found in more than one row of the whole file (usually none)
+            repeated = self.connection.execute(
+                f'SELECT "{USER_IDX}" FROM {self.reader} WHERE "{USER_IDX}" IS NOT NULL GROUP BY ALL HAVING count(*) > 1'
+            ).df()[USER_IDX]
+        reader = self.connection.sql(f"SELECT * FROM {self.reader}").to_arrow_reader(self.batch_users)
+        empty = True
+        for record_batch in reader:
+            empty = False
+            yield self._batch(record_batch.to_pandas().sort_values("file_row_number", kind="stable").reset_index(drop=True), repeated)
+        if empty:  # no users: one empty batch, so the row-count rule sees 0 rows
+            yield self._batch(self.connection.execute(f"SELECT * FROM {self.reader} LIMIT 0").df(), repeated)
+
+    @staticmethod
+    def _batch(frame: pd.DataFrame, repeated: pd.Series | None) -> SequenceBatch:
+        rows = frame.pop("file_row_number").to_numpy(dtype=np.int64)
+        return SequenceBatch(frame, rows, _repeated_in(frame, repeated))
+
+
+def _repeated_in(frame: pd.DataFrame, repeated: pd.Series | None) -> pd.Series:
+    """Per row: its user_idx is one of ``repeated`` (None where user_idx is missing or absent)."""
+    if USER_IDX not in frame.columns or repeated is None:
+        return pd.Series(None, index=frame.index, dtype=object)
+    user_idx = frame[USER_IDX]
+    flag = user_idx.isin(repeated.dropna().tolist()).astype(object)
+    flag[user_idx.isna().to_numpy()] = None
+    return flag

@@ -132,3 +132,42 @@ def test_output_of_build_sequences_passes():
     data = build_sequences(RawLogs(interactions, items), SequencesConfig(min_user_interactions=5))
     summary = validate_sequences(data.sequences, num_items=data.num_items, min_user_interactions=5, source="sequences.parquet")
     assert (summary["users"], summary["events"]) == (2, 10)
+
+
+@pytest.mark.parametrize("rule", list(BROKEN))
+def test_duckdb_batches_of_one_user_give_the_frames_failure(rule, tmp_path):
+    """Stage validated_sequences' path: the Parquet file read by DuckDB a user at a time, a repeated user_idx
+    found across batches; the same rule, counts, rows and message as the frame at once."""
+    from data_checks.sequences import check_sequences
+    from data_checks.tables import SequenceEngineTable
+    from hymirec.data.streaming import connect
+
+    frame, min_events, _ = BROKEN[rule]
+    frame.to_parquet(tmp_path / "sequences.parquet", index=False)
+    errors = []
+    for table in ("frame", "duckdb"):
+        with pytest.raises(DataValidationError) as caught, connect() as (connection, _):
+            if table == "frame":
+                validate_sequences(frame, num_items=NUM_ITEMS, min_user_interactions=min_events, source="s")
+            else:
+                engine = SequenceEngineTable(connection, tmp_path / "sequences.parquet", batch_users=1)
+                check_sequences(engine, num_items=NUM_ITEMS, min_user_interactions=min_events, source="s")
+        errors.append(caught.value)
+    assert errors[1].rules == errors[0].rules == [rule]
+    assert errors[1].failures == errors[0].failures
+    assert str(errors[1]) == str(errors[0])
+
+
+def test_duckdb_batches_pass_good_sequences(tmp_path):
+    from data_checks.sequences import check_sequences
+    from data_checks.tables import SequenceEngineTable
+    from hymirec.data.streaming import connect
+
+    good_sequences().to_parquet(tmp_path / "sequences.parquet", index=False)
+    with connect() as (connection, _):
+        summary = check_sequences(
+            SequenceEngineTable(connection, tmp_path / "sequences.parquet", batch_users=2),
+            num_items=NUM_ITEMS, min_user_interactions=MIN_EVENTS, source="sequences.parquet",
+        )  # fmt: skip
+    assert summary["rules"] == list(SEQUENCE_RULES)
+    assert (summary["rules_checked"], summary["users"], summary["events"]) == (10, 3, 16)
