@@ -318,6 +318,11 @@ class EvaluationConfig(_Section):
         description="Strata of the breakdown by history length (items before the target), each [edge, next edge): the "
         "default reports ≤ 50, 51–200, 201–500 and > 500, where a long-history method must show its worth.",
     )
+    latency_requests: int = Field(
+        default=300, ge=100,
+        description="Top-10 requests timed per model for the report's p50/p99 latency (one test user each; at least "
+        "100, so that p99 is not the single slowest).",
+    )
 
     @model_validator(mode="after")
     def _sorted(self) -> EvaluationConfig:

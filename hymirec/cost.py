@@ -33,7 +33,6 @@ from hymirec.models.popularity import Popularity
 
 ID_BYTES = 4
 FLOAT_BYTES = 4
-LATENCY_USERS = 300  # requests timed per model
 
 
 def code_bytes(codebook: CodebookConfig) -> int:
@@ -80,6 +79,11 @@ def top10(model: Recommender, history: np.ndarray) -> np.ndarray:
     scores = mask_histories(np.array(model.score_items([history]), dtype=np.float32), [history])[0]
     best = np.argpartition(-scores, 10)[:10]
     return best[np.argsort(-scores[best], kind="stable")]
+
+
+def latency_sample(users: int, requests: int, seed: int) -> np.ndarray:
+    """The users whose requests are timed: ``requests`` distinct ones of ``users`` (all, if fewer), drawn by ``seed``."""
+    return np.random.default_rng(seed).choice(users, size=min(requests, users), replace=False)
 
 
 def latency_ms(model: Recommender, histories: Sequence[np.ndarray], users: np.ndarray) -> dict[str, float]:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from hymirec.config import HyMiRecConfig
-from hymirec.cost import LATENCY_USERS, latency_ms
+from hymirec.cost import latency_ms, latency_sample
 from hymirec.evaluation import evaluate
 from hymirec.paths import Layout
 from hymirec.sequences import item_categories, load_sequence_data, split_view
@@ -24,7 +22,7 @@ def serving_benchmark(config: HyMiRecConfig, layout: Layout, seed: int) -> dict:
     view = split_view(data.sequences, "test")
     categories = item_categories(data.items)
     trained = {name: load_trained(name, folder, layout) for name, folder in trained_model_dirs(layout).items()}
-    users = np.random.default_rng(seed).choice(len(view.targets), size=min(LATENCY_USERS, len(view.targets)), replace=False)
+    users = latency_sample(len(view.targets), config.evaluation.latency_requests, seed)
     eval_seconds, latency = {}, {}
     for name, model in with_popularity(trained, view, data.num_items).items():
         started = time.perf_counter()
