@@ -4,10 +4,11 @@ DESIGN.md §2. The history arrives as codebook reconstructions (a few bytes per 
 decoded to vectors) plus learned positions and, with ``coarse.item_id_inputs``, the item's learned id
 vector (tied to the output's): ids cost nothing to look up, while the LM vector is what the codebook
 saves fetching; the model is trained like SASRec, on the next item at
-every position with full-softmax cross-entropy, against item vectors from the ``ItemTower``. Its last
-M hidden states are the M coarse interest tokens the LLM model reads: with a causal mask, the state at
-position t summarises the history up to t, so the last states are a summary of the whole long history
-at no extra cost (the alternative, M learned pooling queries, needs a loss of its own).
+every position with full-softmax cross-entropy, against item vectors from the ``ItemTower``. The LLM
+model reads M coarse interest tokens pooled from its hidden states (``llm.coarse_tokens``: the mean
+state of each of M time chunks of the history, or the last M states, which a causal model makes near
+copies of one another). ``PrefixStates`` serves a frozen ``from_oldest`` model's states of every prefix
+of the training sequences from one pass per sequence.
 
 Trained on exact instead of reconstructed input vectors (``train_exact_twin``), the same model gives the
 ``hymirec_exact_history`` ablation and the recommendation cost of compression (ΔNDCG).
