@@ -64,7 +64,8 @@ bench: $(STAMP)
 bench-retrieval: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/million_item_retrieval.py
 
-# Not part of the tests: about 40 minutes on one thread, ~20 GB of disk under /tmp at the peak. Synthetic logs of 1M, 10M and
+# Not part of the tests: about an hour on one thread (the data stages with their suites alone took 34 min
+# at 1M-100M), ~20 GB of disk under /tmp at the peak. Synthetic logs of 1M, 10M and
 # 100M events through raw_logs and validated_sequences (DuckDB), the engine comparison at 10M and the
 # downstream stages at 1M and 10M; writes reports/scale.json (docs/scale.md reads it).
 bench-scale: $(STAMP)

@@ -1,6 +1,6 @@
 """How each stage's time and memory grow with events: reports/scale.json.
 
-    python benchmarks/scale.py                                  # 1M, 10M, 100M events (~40 min, one thread)
+    python benchmarks/scale.py                                  # 1M, 10M, 100M events (~1 h, one thread)
     python benchmarks/scale.py --sizes 1e5,1e6 --downstream-sizes 1e5 --engine-size 1e5 --out /tmp/scale.json
 
 Synthetic logs (benchmarks/synthetic_logs.py, calibrated on ML-1M) are generated under ``--data`` when
