@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -19,6 +21,7 @@ def _script():
     return module
 
 
+@pytest.mark.slow  # ~60 s on 2 shared cores: four whole stage runs, each a process that imports GE
 def test_the_benchmark_measures_the_data_stages_at_two_sizes(tmp_path: Path, capsys) -> None:
     script = _script()
     out = tmp_path / "scale.json"
