@@ -58,7 +58,9 @@ from data_checks.errors import MAX_SAMPLE_ROWS, DataValidationError, RuleFailure
 from data_checks.runner import Batch, Rule, expectations, run_suite, run_suite_in_batches, sample_row, text_source_numbering
 from data_checks.tables import EngineTable, FrameTable
 from hymirec.config import DataConfig
+from hymirec.data.files import read_table
 from hymirec.data.schema import INTERACTION_COLUMNS, ITEM_ID, TIMESTAMP, TITLE, USER_ID, RawLogs
+from hymirec.data.streaming import SOURCE_ROW, EngineSettings, as_written, connect
 
 INTERACTIONS_SUITE = "raw_logs.interactions"
 ITEMS_SUITE = "raw_logs.items"
@@ -131,6 +133,32 @@ def validate_raw_logs(
         docs_dir=docs_dir,
         min_user_interactions=min_user_interactions,
     )
+
+
+def validate_raw_log_files(
+    interactions: Path,
+    items: Path,
+    *,
+    timestamp_min: int,
+    timestamp_max: int,
+    docs_dir: Path | None = None,
+    settings: EngineSettings = EngineSettings(),
+) -> dict:
+    """``validate_raw_logs`` on stored files, the interactions read by DuckDB a batch at a time (as stage
+    raw_logs checks them): what the Dagster check re-runs on data/raw without holding the log in pandas."""
+    for path in (interactions, items):
+        if not Path(path).is_file():
+            raise FileNotFoundError(path)
+    with connect(settings) as (connection, staging):
+        return check_table(
+            EngineTable(connection, as_written(connection, interactions, staging), SOURCE_ROW),
+            read_table(items),
+            interactions_source=str(interactions),
+            items_source=str(items),
+            timestamp_min=timestamp_min,
+            timestamp_max=timestamp_max,
+            docs_dir=docs_dir,
+        )
 
 
 def check_logs(

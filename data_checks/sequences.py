@@ -35,6 +35,7 @@ import pandas as pd
 from data_checks.errors import DataValidationError
 from data_checks.runner import Batch, Rule, expectations, run_suite_in_batches
 from data_checks.tables import SequenceEngineTable, SequenceFrameTable
+from hymirec.data.streaming import EngineSettings, connect
 
 SEQUENCES_SUITE = "validated_sequences"
 
@@ -83,6 +84,20 @@ def validate_sequences(
     return check_sequences(
         SequenceFrameTable(sequences), num_items=num_items, min_user_interactions=min_user_interactions, source=source, docs_dir=docs_dir
     )
+
+
+def validate_sequence_file(
+    path: Path, *, num_items: int, min_user_interactions: int, docs_dir: Path | None = None, settings: EngineSettings = EngineSettings()
+) -> dict:
+    """``validate_sequences`` on a stored sequences file read by DuckDB a batch of users at a time (as stage
+    validated_sequences checks it): what the Dagster check re-runs without holding every user in pandas."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(path)
+    with connect(settings) as (connection, _):
+        return check_sequences(
+            SequenceEngineTable(connection, path), num_items=num_items, min_user_interactions=min_user_interactions,
+            source=str(path), docs_dir=docs_dir,
+        )
 
 
 def check_sequences(

@@ -56,21 +56,15 @@ def _run_suite(suite: str, files: list[Path], validate: Callable[[], Any]) -> dg
 
 @dg.asset_check(asset="raw_logs", blocking=True, description="Great Expectations raw-logs suite on data/raw/*.parquet.")
 def check_raw_logs_expectations(dvc_project: DvcProject) -> dg.AssetCheckResult:
-    import pandas as pd
-
-    from hymirec.data.schema import RawLogs
-
     layout = dvc_project.layout()
 
     def validate() -> Any:
-        from data_checks.raw_logs import validate_raw_logs
+        from data_checks.raw_logs import validate_raw_log_files
 
         config = dvc_project.load_config()
-        raw = RawLogs(pd.read_parquet(layout.raw_interactions), pd.read_parquet(layout.raw_items))
-        return validate_raw_logs(
-            raw,
-            interactions_source=str(layout.raw_interactions),
-            items_source=str(layout.raw_items),
+        return validate_raw_log_files(
+            layout.raw_interactions,
+            layout.raw_items,
             timestamp_min=config.data.timestamp_min,
             timestamp_max=config.data.timestamp_max,
             docs_dir=layout.data_docs_dir,
@@ -83,19 +77,18 @@ def check_raw_logs_expectations(dvc_project: DvcProject) -> dg.AssetCheckResult:
     asset="validated_sequences", blocking=True, description="Great Expectations sequences suite on data/sequences/."
 )
 def check_sequences_expectations(dvc_project: DvcProject) -> dg.AssetCheckResult:
-    import pandas as pd
+    import pyarrow.parquet as pq
 
     layout = dvc_project.layout()
 
     def validate() -> Any:
-        from data_checks.sequences import validate_sequences
+        from data_checks.sequences import validate_sequence_file
 
         config = dvc_project.load_config()
-        return validate_sequences(
-            pd.read_parquet(layout.sequences),
-            num_items=len(pd.read_parquet(layout.item_map)),
+        return validate_sequence_file(
+            layout.sequences,
+            num_items=pq.read_metadata(layout.item_map).num_rows,
             min_user_interactions=config.sequences.min_user_interactions,
-            source=str(layout.sequences),
             docs_dir=layout.data_docs_dir,
         )
 

@@ -1,7 +1,8 @@
 """Blocking asset checks: they call the data_checks suites on the stage outputs and report the verdict.
 
 The suites themselves are tested in tests/data_checks; here they are replaced by recording fakes so
-the wiring (which files, which config values, pass/fail mapping) is checked on its own.
+the wiring (which files, which config values, pass/fail mapping) is checked on its own, and once for
+real on the stored files (read by DuckDB, as the stages check them).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def fake_suite(monkeypatch: pytest.MonkeyPatch, module: str, function: str, outc
     """Install ``data_checks.<module>.<function>`` returning ``outcome`` (or raising it); returns its calls."""
     calls: list[dict[str, Any]] = []
 
-    def validate(data: Any, /, **kwargs: Any) -> Any:
-        calls.append({"data": data, **kwargs})
+    def validate(*args: Any, **kwargs: Any) -> Any:
+        calls.append({"args": args, **kwargs})
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
@@ -59,26 +60,32 @@ def fake_suite(monkeypatch: pytest.MonkeyPatch, module: str, function: str, outc
 
 
 def test_raw_logs_check_passes_with_the_suite_summary(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = fake_suite(monkeypatch, "raw_logs", "validate_raw_logs", {"evaluated": 7, "success_percent": 100.0})
+    calls = fake_suite(monkeypatch, "raw_logs", "validate_raw_log_files", {"evaluated": 7, "success_percent": 100.0})
     result = check_raw_logs_expectations(dvc_project=DvcProject(root=str(workspace)))
     assert result.passed
     assert result.metadata["evaluated"] == dg.IntMetadataValue(7)
     (call,) = calls
     layout = Layout(workspace)
-    assert list(call["data"].interactions["item_id"]) == ["a", "b", "c"] and len(call["data"].items) == 3
-    assert call["interactions_source"] == str(layout.raw_interactions)
-    assert call["items_source"] == str(layout.raw_items)
+    assert call["args"] == (layout.raw_interactions, layout.raw_items)
     assert (call["timestamp_min"], call["timestamp_max"]) == (5, 100)  # from configs/default.yaml
     assert call["docs_dir"] == layout.data_docs_dir
-    data, kwargs = call.pop("data"), call
-    inspect.signature(data_checks.raw_logs.validate_raw_logs).bind(data, **kwargs)  # the real suite takes this call
+    args, kwargs = call.pop("args"), call
+    inspect.signature(data_checks.raw_logs.validate_raw_log_files).bind(*args, **kwargs)  # the real suite takes this call
+
+
+def test_the_real_suites_read_the_stored_files(workspace: Path) -> None:
+    """Unfaked, on the stored Parquet files read by DuckDB: each suite names the file and a rule the tiny
+    workspace breaks (its users are shorter than any split needs)."""
+    for check, file in ((check_raw_logs_expectations, "interactions.parquet"), (check_sequences_expectations, "sequences.parquet")):
+        result = check(dvc_project=DvcProject(root=str(workspace)))
+        assert not result.passed and file in result.description and result.metadata["broken_rules"].value, result.description
 
 
 def test_raw_logs_check_fails_with_the_suite_message(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     error = DataValidationError(
         [RuleFailure(file="data/raw/interactions.parquet", rule="timestamp_in_range", sample_rows=({"row": 2, "timestamp": 3},))]
     )
-    fake_suite(monkeypatch, "raw_logs", "validate_raw_logs", error)
+    fake_suite(monkeypatch, "raw_logs", "validate_raw_log_files", error)
     result = check_raw_logs_expectations(dvc_project=DvcProject(root=str(workspace)))
     assert not result.passed
     assert "timestamp_in_range" in result.description and "interactions.parquet" in result.description
@@ -87,27 +94,26 @@ def test_raw_logs_check_fails_with_the_suite_message(workspace: Path, monkeypatc
 
 
 def test_sequences_check_passes_config_and_catalog_size(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = fake_suite(monkeypatch, "sequences", "validate_sequences", {"evaluated": 4})
+    calls = fake_suite(monkeypatch, "sequences", "validate_sequence_file", {"evaluated": 4})
     result = check_sequences_expectations(dvc_project=DvcProject(root=str(workspace)))
     assert result.passed
     (call,) = calls
-    assert len(call["data"]) == 2
+    assert call["args"] == (Layout(workspace).sequences,)
     assert call["num_items"] == 3
     assert call["min_user_interactions"] == 4
-    assert call["source"] == str(Layout(workspace).sequences)
-    data, kwargs = call.pop("data"), call
-    inspect.signature(data_checks.sequences.validate_sequences).bind(data, **kwargs)
+    args, kwargs = call.pop("args"), call
+    inspect.signature(data_checks.sequences.validate_sequence_file).bind(*args, **kwargs)
 
 
 def test_sequences_check_fails_on_a_broken_rule(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     error = DataValidationError([RuleFailure(file="data/sequences/sequences.parquet", rule="min_length", detail="2 rows")])
-    fake_suite(monkeypatch, "sequences", "validate_sequences", error)
+    fake_suite(monkeypatch, "sequences", "validate_sequence_file", error)
     result = check_sequences_expectations(dvc_project=DvcProject(root=str(workspace)))
     assert not result.passed and "min_length" in result.description
 
 
 def test_missing_stage_output_fails_the_check(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_suite(monkeypatch, "sequences", "validate_sequences", {})
+    fake_suite(monkeypatch, "sequences", "validate_sequence_file", {})
     Layout(workspace).item_map.unlink()
     result = check_sequences_expectations(dvc_project=DvcProject(root=str(workspace)))
     assert not result.passed and "items.parquet" in result.description

@@ -67,11 +67,11 @@ def test_failed_blocking_check_stops_downstream_and_exits_non_zero(
     pd.DataFrame({"item_id": ["a"], "title": ["A"]}).to_parquet(root / "data/raw/items.parquet")
     broken = DataValidationError([RuleFailure(file="data/raw/interactions.parquet", rule="timestamp_in_range")])
 
-    def validate_raw_logs(raw, **kwargs):
+    def validate_raw_log_files(interactions, items, **kwargs):
         raise broken
 
     fake = types.ModuleType("data_checks.raw_logs")
-    fake.validate_raw_logs = validate_raw_logs
+    fake.validate_raw_log_files = validate_raw_log_files
     monkeypatch.setitem(sys.modules, "data_checks.raw_logs", fake)
 
     assert main(["--root", str(root)]) == 1
