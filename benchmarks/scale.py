@@ -2,6 +2,8 @@
 
     python benchmarks/scale.py                                  # 1M, 10M, 100M events (~1 h, one thread)
     python benchmarks/scale.py --sizes 1e5,1e6 --downstream-sizes 1e5 --engine-size 1e5 --out /tmp/scale.json
+    python benchmarks/scale.py --stages hymirec_epoch --sizes '' --downstream-sizes 1e6,1e7 --engine-size 0 \
+        --polars-sizes '' --append                                # one stage, merged into reports/scale.json
 
 Synthetic logs (benchmarks/synthetic_logs.py, calibrated on ML-1M) are generated under ``--data`` when
 missing. Every measurement is one child process of this script, so that its peak RSS is its own
@@ -20,8 +22,11 @@ HYMIREC_THREADS = 1, DuckDB ``threads = 1``, torch one thread):
   ``item_embeddings`` (MiniLM on the first ``--sample-items`` item texts, scaled to the catalog),
   ``codebook`` (fit and encode; random unit vectors stand in for the embeddings), ``sasrec_epoch``
   (``--train-batches`` optimiser steps, as seconds per million training targets and scaled to the
-  epoch), ``evaluation`` (full ranking of ``--sample-users`` validation users, scaled to all users)
-  and ``serving`` (``ServedModel.recommend`` top 10 for the same users, scaled to all users).
+  epoch), ``hymirec_epoch`` (the same for the LLM model of the default config's ``llm`` section,
+  ``hymirec.bench.training.hymirec_epoch_of``: its context an untrained coarse model on the random
+  vectors' codebook reconstructions, same shapes and cost as a trained one), ``evaluation`` (full
+  ranking of ``--sample-users`` validation users, scaled to all users) and ``serving``
+  (``ServedModel.recommend`` top 10 for the same users, scaled to all users).
 
 The stage reads one interactions file (``data.interactions_path``), so the synthetic chunks are concatenated
 into one Parquet file in their order (``<data>/interactions.parquet``, by DuckDB, once, before any clock):
@@ -29,7 +34,9 @@ what a user hands the stage. Teaching ``data.interactions_path`` a folder of chu
 the readability check and the row numbers of every rule message, for no user who asked; one file is the
 honest and simpler measurement of what runs today.
 
-``growth_exponent`` per stage is the slope of log seconds over log events. Prints one line per stage.
+``--stages`` measures only the named stages; a data stage still runs, unrecorded, where a downstream
+stage needs its outputs and they are missing. ``growth_exponent`` per stage is the slope of log seconds
+over log events. Prints one line per stage.
 ``--append`` adds a run's measurements to those already in ``--out`` (the earlier run's commit and
 machine are kept under ``appended``); a new run of a stage at a size replaces the earlier one, which is
 kept under ``superseded`` with its commit.
@@ -52,7 +59,7 @@ sys.path.insert(0, str(ROOT))
 THREAD_VARIABLES = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                     "POLARS_MAX_THREADS": "1", "HYMIREC_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
 DATA_STAGES = ("raw_logs", "validated_sequences")
-DOWNSTREAM_STAGES = ("item_embeddings", "codebook", "sasrec_epoch", "evaluation", "serving")
+DOWNSTREAM_STAGES = ("item_embeddings", "codebook", "sasrec_epoch", "hymirec_epoch", "evaluation", "serving")
 ENGINES = ("duckdb", "polars", "pandas")
 TARGET_PEAK_RSS_MB = 8 * 1024
 
@@ -220,6 +227,47 @@ def _sequence_data(work: Path):
                         pd.read_parquet(folder / "users.parquet"), {})  # fmt: skip
 
 
+EMBEDDING_DIM = 384  # MiniLM's, the default item encoder
+
+
+def _unit_vectors(items: int, seed: int):
+    """[items 384] random unit vectors: the item embeddings' stand-in (the downstream cost depends on their shape)."""
+    import numpy as np
+
+    vectors = np.random.default_rng(seed).standard_normal((items, EMBEDDING_DIM)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _hymirec_epoch(config, data, work: Path, args: argparse.Namespace) -> dict:
+    """One HyMiRec epoch as ``sasrec_epoch`` times SASRec's: ``--train-batches`` optimiser steps, as seconds per
+    million training targets, scaled to the epoch's targets (plus the once-per-training setup).
+
+    The item embeddings are random unit vectors and the history vectors their codebook's reconstructions
+    (fitted and decoded before the clock); the coarse context is untrained: same shapes, same cost.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from hymirec.bench.training import hymirec_epoch_of
+    from hymirec.codebook import CosineResidualCodebook
+    from hymirec.sequences import training_sequences
+
+    vectors = _unit_vectors(data.num_items, config.seed)
+    with threadpool_limits(limits=1, user_api="blas"):
+        codebook = CosineResidualCodebook.fit(vectors, config.codebook, config.seed, progress=False)
+        reconstructions = codebook.decode(codebook.encode(vectors))
+    timed = hymirec_epoch_of(config, training_sequences(data.sequences), vectors, reconstructions, _layout(work).pretrained_cache,
+                             args.train_batches)  # fmt: skip
+    per_million = timed["seconds"] / timed["targets"] * 1e6
+    llm = config.llm
+    return {"seconds": per_million * timed["epoch_targets"] / 1e6 + timed["setup_seconds"],
+            "seconds_per_million_targets": round(per_million, 2), "setup_seconds": timed["setup_seconds"],
+            "measured_steps": timed["steps"], "measured_targets": timed["targets"], "measured_seconds": timed["seconds"],
+            "epoch_targets": timed["epoch_targets"], "steps_per_epoch": timed["steps_per_epoch"], "batch_size": llm.batch_size,
+            "recent_items": llm.recent_items, "target_window": llm.target_window, "windows_per_user": llm.windows_per_user,
+            "backbone": llm.backbone.kind, "context": "untrained coarse model", "embeddings": "random unit vectors",
+            "scaled_to_epoch": True}  # fmt: skip
+
+
 def _downstream(stage: str, work: Path, args: argparse.Namespace) -> dict:
     import numpy as np
     import torch
@@ -247,13 +295,14 @@ def _downstream(stage: str, work: Path, args: argparse.Namespace) -> dict:
 
         from hymirec.codebook import CosineResidualCodebook
 
-        vectors = np.random.default_rng(config.seed).standard_normal((items, 384)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = _unit_vectors(items, config.seed)
         with threadpool_limits(limits=1, user_api="blas"):
             started = time.perf_counter()
             codebook = CosineResidualCodebook.fit(vectors, config.codebook, config.seed)
             codebook.encode(vectors)
-        return {"seconds": time.perf_counter() - started, "dim": 384, "embeddings": "random unit vectors"}
+        return {"seconds": time.perf_counter() - started, "dim": EMBEDDING_DIM, "embeddings": "random unit vectors"}
+    if stage == "hymirec_epoch":
+        return _hymirec_epoch(config, data, work, args)
     from hymirec.models.sasrec import SASRec, training_batch
     from hymirec.sequences import split_view, training_sequences
 
@@ -472,7 +521,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--train-batches", type=int, default=20)
     parser.add_argument("--child-timeout", type=float, default=3600.0, help="seconds before a measurement is killed")
     parser.add_argument("--max-rss-mb", type=float, default=12_000.0, help="RSS at which a measurement is killed (shared machine)")
+    parser.add_argument("--stages", default=",".join(DATA_STAGES + DOWNSTREAM_STAGES), help="the stages to measure (comma-separated)")
     args = parser.parse_args(argv)
+    chosen = [stage for stage in args.stages.split(",") if stage]
+    if unknown := sorted(set(chosen) - set(DATA_STAGES + DOWNSTREAM_STAGES)):
+        parser.error(f"--stages: unknown {unknown}; the stages are {', '.join(DATA_STAGES + DOWNSTREAM_STAGES)}")
     sizes = [int(float(size)) for size in args.sizes.split(",") if size]
     downstream = [int(float(size)) for size in args.downstream_sizes.split(",") if size]
     engine_size = int(args.engine_size)
@@ -503,9 +556,10 @@ def main(argv: list[str] | None = None) -> dict:
         manifest = generated[-1]
         duckdb_outputs = (_layout(work).raw_interactions).exists() and (_layout(work).sequences_dir).exists()
         for stage in DATA_STAGES:  # on DuckDB wherever a stage reads its outputs (all engines read its raw logs)
-            if events in sizes or events in downstream or events == engine_size or not duckdb_outputs:
+            measured = stage in chosen and (events in sizes or events in downstream or events == engine_size)
+            if measured or not duckdb_outputs:
                 run = measure(stage, "duckdb", data, work, args)
-                record(runs if events in sizes else [], dict(run), events, manifest)
+                record(runs if events in sizes and stage in chosen else [], dict(run), events, manifest)
                 if events == engine_size:
                     record(engines, dict(run), events, manifest)
         if events in polars and events != engine_size:
@@ -519,7 +573,8 @@ def main(argv: list[str] | None = None) -> dict:
                 record(engines, measure(stage, "pandas", data, work, args), events, manifest)
         if events in downstream:
             for stage in DOWNSTREAM_STAGES:
-                record(runs, measure(stage, "library", data, work, args), events, manifest)
+                if stage in chosen:
+                    record(runs, measure(stage, "library", data, work, args), events, manifest)
 
     earlier = json.loads(args.out.read_text()) if args.append and args.out.exists() else None
     superseded = earlier.get("superseded", []) if earlier else []

@@ -55,3 +55,42 @@ def test_the_growth_exponent_is_the_log_log_slope() -> None:
     assert script.growth_exponent([(10**6, 2.0), (10**7, 20.0), (10**8, 200.0)]) == 1.0
     assert script.growth_exponent([(10**6, 1.0), (10**8, 100.0 * 10)]) == 1.5
     assert script.growth_exponent([(10**6, 1.0)]) is None
+
+
+def test_the_hymirec_epoch_stage_reports_seconds_per_million_training_targets(tmp_path: Path) -> None:
+    """Stage hymirec_epoch on a tiny synthetic log (its sequences built by the pandas path, no GE): two
+    optimiser steps in a child process, scaled to the epoch's targets as sasrec_epoch is."""
+    import argparse
+
+    import pandas as pd
+
+    from hymirec.config import SequencesConfig
+    from hymirec.data.files import coerce_types, read_table
+    from hymirec.data.schema import RawLogs
+    from hymirec.io import write_parquet
+    from hymirec.sequences import build_sequences
+
+    script, data, work = _script(), tmp_path / "data", tmp_path / "work"
+    synthetic = script._synth()
+    manifest = synthetic.generate(100_000, data, seed=0)  # enough items (~10³) for the default 256 codes
+    logs = RawLogs(pd.concat([read_table(path) for path in synthetic.interaction_files(data)], ignore_index=True),
+                   read_table(data / synthetic.ITEMS_FILE))  # fmt: skip
+    sequences = build_sequences(coerce_types(logs), SequencesConfig())
+    folder = script._layout(work).sequences_dir
+    folder.mkdir(parents=True)
+    for name in ("sequences", "items", "users"):
+        write_parquet(getattr(sequences, name), folder / f"{name}.parquet")
+    args = argparse.Namespace(memory_limit="1GB", sample_items=10, sample_users=10, train_batches=2, child_timeout=600.0, max_rss_mb=4000.0)
+
+    run = script.measure("hymirec_epoch", "library", data, work, args)
+    assert "error" not in run, run
+    assert run["seconds_per_million_targets"] > 0 and run["measured_steps"] == 2 and 0 < run["measured_targets"] < run["epoch_targets"]
+    assert run["seconds"] > run["measured_seconds"] and run["steps_per_epoch"] > 2 and run["batch_size"] == 64  # default llm section
+    scaled = run["seconds_per_million_targets"] * run["epoch_targets"] / 1e6 + run["setup_seconds"]
+    assert run["seconds"] == pytest.approx(scaled, rel=0.01, abs=0.02)
+    assert manifest["items"] > 256 and run["peak_rss_mb"] > 20
+
+
+def test_stages_outside_the_benchmark_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        _script().main(["--stages", "hymirec_epochs", "--data", str(tmp_path), "--out", str(tmp_path / "scale.json")])

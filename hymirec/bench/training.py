@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from hymirec.codebook import load_reconstructions
 from hymirec.config import HyMiRecConfig, SASRecConfig, Variant
 from hymirec.evaluation import evaluate
 from hymirec.models.coarse import CoarseModel
-from hymirec.models.llm import build_hymirec, coarse_item_tower, llm_batch, training_windows
+from hymirec.models.llm import build_hymirec, coarse_item_tower, llm_batch, training_windows, window_targets
 from hymirec.models.sasrec import SASRec, training_batch
 from hymirec.paths import Layout
 from hymirec.sequences import load_sequence_data, split_view, training_sequences
@@ -83,16 +84,34 @@ def sasrec_epoch(config: HyMiRecConfig, layout: Layout, sasrec: SASRecConfig | N
 
 
 def hymirec_epoch(config: HyMiRecConfig, layout: Layout, max_batches: int | None) -> dict:
+    """One HyMiRec epoch (or its first ``max_batches`` batches) on a workspace's sequences, embeddings and codebook."""
     data = load_sequence_data(layout)
     embeddings, reconstructions = np.load(layout.item_embeddings), load_reconstructions(layout.codebook_dir)
+    return hymirec_epoch_of(config, training_sequences(data.sequences), embeddings, reconstructions, layout.pretrained_cache, max_batches)
+
+
+def hymirec_epoch_of(config: HyMiRecConfig, sequences: list[np.ndarray], embeddings: np.ndarray, reconstructions: np.ndarray,
+                     cache_dir: Path, max_batches: int | None) -> dict:
+    """The LLM model of ``config.llm`` (variant hymirec) on an untrained coarse context built from
+    ``reconstructions`` and ``embeddings`` [I E], timed on its first epoch's windows of ``sequences``.
+
+    ``epoch_targets`` counts the targets of the whole epoch (``window_targets``), so that a partial epoch
+    scales by targets as well as by steps; ``setup_seconds`` is the once-per-training table of near-duplicate
+    items, outside the epoch's clock. The context is read per window, as stage llm_model does under
+    ``coarse.positions: from_newest`` (the default).
+    """
     llm = config.llm
     seed_everything(config.seed)
     coarse_state = CoarseModel.from_embeddings(config.coarse, reconstructions, embeddings).state_dict()
-    model = build_hymirec(llm, Variant.HYMIREC, config.coarse, embeddings, reconstructions, layout.pretrained_cache, coarse_state,
+    model = build_hymirec(llm, Variant.HYMIREC, config.coarse, embeddings, reconstructions, cache_dir, coarse_state,
                           coarse_item_tower(coarse_state) if llm.warm_start_item_tower else None)
-    windows = training_windows(training_sequences(data.sequences), llm.recent_items, llm.windows_per_user, config.seed, 1)
-    return _timed_epoch(model, windows, lambda batch: llm_batch(batch, llm.recent_items, llm.target_window),
-                        TrainingSchedule.of(llm), config.seed, max_batches=max_batches)
+    windows = training_windows(sequences, llm.recent_items, llm.windows_per_user, config.seed, 1)
+    started = time.perf_counter()
+    model.duplicates()  # built once per training on its first batch: timed apart, so a partial epoch does not scale it
+    setup_seconds = round(time.perf_counter() - started, 2)
+    result = _timed_epoch(model, windows, lambda batch: llm_batch(batch, llm.recent_items, llm.target_window),
+                          TrainingSchedule.of(llm), config.seed, max_batches=max_batches)
+    return {**result, "setup_seconds": setup_seconds, "epoch_targets": window_targets(windows, llm.recent_items, llm.target_window)}
 
 
 def sasrec_converged(config: HyMiRecConfig, layout: Layout) -> dict:

@@ -529,3 +529,13 @@ def llm_batch(samples: list[tuple[np.ndarray, int]], recent_items: int, target_w
             following = sequence[position + 1 : position + 1 + target_window]
             targets[row, offset + position - start, : len(following)] = following
     return LLMBatch(before=before, window=left_pad(windows, recent_items), targets=torch.from_numpy(targets))
+
+
+def window_targets(samples: list[tuple[np.ndarray, int]], recent_items: int, target_window: int) -> int:
+    """The targets ``llm_batch`` gives these windows (its ``loss_terms``), counted without building them:
+    position p of a window has min(W, len(sequence) - 1 - p) targets."""
+    total = 0
+    for sequence, end in samples:
+        positions = np.arange(max(0, end - recent_items), end)
+        total += int(np.minimum(target_window, len(sequence) - 1 - positions).sum())
+    return total

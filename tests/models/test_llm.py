@@ -23,6 +23,7 @@ from hymirec.models.llm import (
     variant_spec,
     window_attention,
     window_ends,
+    window_targets,
 )
 from hymirec.retrieval import MultiInterestRetriever
 from hymirec.sequences import SplitView
@@ -108,10 +109,12 @@ def test_windows_always_include_the_serving_window_and_cover_every_target_across
 
 
 def test_a_batch_holds_each_window_left_padded_with_the_next_w_items_of_every_position() -> None:
-    batch = llm_batch([(np.array([4, 5, 6, 7, 8, 9]), 5), (np.array([4, 5, 6, 7]), 2)], recent_items=3, target_window=2)
+    samples = [(np.array([4, 5, 6, 7, 8, 9]), 5), (np.array([4, 5, 6, 7]), 2)]
+    batch = llm_batch(samples, recent_items=3, target_window=2)
     assert batch.window.tolist() == [[7, 8, 9], [0, 5, 6]]  # tokens = item_idx + 1: items 6, 7, 8 and 4, 5
     assert [history.tolist() for history in batch.before] == [[4, 5], []]
     assert batch.targets.tolist() == [[[7, 8], [8, 9], [9, -1]], [[-1, -1], [5, 6], [6, 7]]]
+    assert window_targets(samples, recent_items=3, target_window=2) == batch.loss_terms == (2 + 2 + 1) + (2 + 2)
 
 
 def test_the_window_mask_and_positions_on_a_hand_checked_case() -> None:
