@@ -1,0 +1,1 @@
+"""Evaluation: full-ranking metrics, per-interest analysis, cost and the evaluation report."""

@@ -1,0 +1,1 @@
+"""Experiments: seeds, paired comparisons, model selection, snapshots and publishing runs to results/."""

@@ -1,0 +1,1 @@
+"""Training: the shared loop, losses, experiment tracking and multi-process (torchrun) helpers."""
