@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from hymirec.config import load_config
-from hymirec.evaluation import evaluate, intra_list_distance, ranking_metrics
+from hymirec.data.sequences import item_categories, load_sequence_data, split_view
+from hymirec.evaluation.ranking import evaluate, intra_list_distance, ranking_metrics
+from hymirec.experiments.publish import commit_of
 from hymirec.io import read_json, write_json
 from hymirec.paths import Layout
-from hymirec.publish import commit_of
-from hymirec.sequences import item_categories, load_sequence_data, split_view
-from hymirec.serving import load_trained, trained_model_dirs
+from hymirec.serving.served_model import load_trained, trained_model_dirs
 
 POOL, DEPTH = 50, 10
 LAMBDAS = (0.0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)

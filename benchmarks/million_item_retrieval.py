@@ -23,8 +23,8 @@ import faiss
 
 from hymirec.bench.retrieval import retrieval_benchmark
 from hymirec.config import load_config
+from hymirec.experiments.publish import commit_of, machine
 from hymirec.io import write_json
-from hymirec.publish import commit_of, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"recall@10": 0.95, "users_per_second": 1000.0}  # issue 13: vs exact search, on 2 cores

@@ -15,7 +15,7 @@ HYMIREC_THREADS = 1, DuckDB ``threads = 1``, torch one thread):
   Data Docs, metrics) on ``data.source: files`` pointing at the synthetic log, with the stages' own DuckDB
   settings (``EngineSettings``' memory limit, not ``--memory-limit``) and no inbox;
 - the engine choice at ``--engine-size``: the same two stages on DuckDB, on Polars' streaming engine and
-  on today's pandas path (``hymirec.data.files`` + ``hymirec.sequences.build_sequences``), and the
+  on today's pandas path (``hymirec.data.files`` + ``hymirec.data.sequences.build_sequences``), and the
   Great Expectations suites as the stages run them (``raw_logs_checks`` on DuckDB batches, ``sequences_checks`` on a pandas frame); Polars again
   at ``--polars-sizes`` (10⁸: does it stay within memory where DuckDB spills?);
 - downstream at ``--downstream-sizes``, each with the library's own functions on the default config:
@@ -179,8 +179,8 @@ def _validated_sequences(engine: str, data: Path, work: Path, memory_limit: str)
 
     from hymirec.config import SequencesConfig
     from hymirec.data.schema import RawLogs
+    from hymirec.data.sequences import build_sequences
     from hymirec.io import write_parquet
-    from hymirec.sequences import build_sequences
 
     data = build_sequences(RawLogs(pd.read_parquet(raw / "interactions.parquet"), pd.read_parquet(raw / "items.parquet")), SequencesConfig())
     out.mkdir(parents=True, exist_ok=True)
@@ -220,7 +220,7 @@ def _checks(stage: str, work: Path) -> dict:
 def _sequence_data(work: Path):
     import pandas as pd
 
-    from hymirec.sequences import SequenceData
+    from hymirec.data.sequences import SequenceData
 
     folder = _layout(work).sequences_dir
     return SequenceData(pd.read_parquet(folder / "sequences.parquet"), pd.read_parquet(folder / "items.parquet"),
@@ -248,8 +248,8 @@ def _hymirec_epoch(config, data, work: Path, args: argparse.Namespace) -> dict:
     from threadpoolctl import threadpool_limits
 
     from hymirec.bench.training import hymirec_epoch_of
-    from hymirec.codebook import CosineResidualCodebook
-    from hymirec.sequences import training_sequences
+    from hymirec.codebook.residual import CosineResidualCodebook
+    from hymirec.data.sequences import training_sequences
 
     vectors = _unit_vectors(data.num_items, config.seed)
     with threadpool_limits(limits=1, user_api="blas"):
@@ -273,7 +273,7 @@ def _downstream(stage: str, work: Path, args: argparse.Namespace) -> dict:
     import torch
 
     from hymirec.config import load_config
-    from hymirec.training import seed_everything
+    from hymirec.training.loop import seed_everything
 
     torch.set_num_threads(1)
     config = load_config(ROOT / "configs" / "default.yaml")
@@ -293,7 +293,7 @@ def _downstream(stage: str, work: Path, args: argparse.Namespace) -> dict:
     if stage == "codebook":
         from threadpoolctl import threadpool_limits
 
-        from hymirec.codebook import CosineResidualCodebook
+        from hymirec.codebook.residual import CosineResidualCodebook
 
         vectors = _unit_vectors(items, config.seed)
         with threadpool_limits(limits=1, user_api="blas"):
@@ -303,13 +303,13 @@ def _downstream(stage: str, work: Path, args: argparse.Namespace) -> dict:
         return {"seconds": time.perf_counter() - started, "dim": EMBEDDING_DIM, "embeddings": "random unit vectors"}
     if stage == "hymirec_epoch":
         return _hymirec_epoch(config, data, work, args)
+    from hymirec.data.sequences import split_view, training_sequences
     from hymirec.models.sasrec import SASRec, training_batch
-    from hymirec.sequences import split_view, training_sequences
 
     model = SASRec(config.sasrec, items)
     users = len(data.sequences)
     if stage == "sasrec_epoch":
-        from hymirec.training import TrainingSchedule, batch_order, make_optimizer, process_shards, train_epoch
+        from hymirec.training.loop import TrainingSchedule, batch_order, make_optimizer, process_shards, train_epoch
 
         sequences = training_sequences(data.sequences)
         schedule = TrainingSchedule.of(config.sasrec)
@@ -334,7 +334,7 @@ def _downstream(stage: str, work: Path, args: argparse.Namespace) -> dict:
     view = split_view(data.sequences.iloc[: args.sample_users], "valid")
     model.eval()
     if stage == "evaluation":
-        from hymirec.evaluation import evaluate
+        from hymirec.evaluation.ranking import evaluate
 
         started = time.perf_counter()
         with torch.no_grad():
@@ -342,7 +342,7 @@ def _downstream(stage: str, work: Path, args: argparse.Namespace) -> dict:
         seconds = time.perf_counter() - started
     else:  # serving
         from hymirec.config import ServingConfig
-        from hymirec.serving import Catalog, ServedModel
+        from hymirec.serving.served_model import Catalog, ServedModel
 
         served = ServedModel("sasrec", model, Catalog.of(data), ServingConfig(), config.seed)
         started = time.perf_counter()
@@ -358,7 +358,7 @@ def _preload(stage: str, engine: str) -> None:
     """Import what a measurement uses before its clock starts (imports cost ~1-5 s, not the stage's work)."""
     import pandas  # noqa: F401
 
-    import hymirec.sequences  # noqa: F401
+    import hymirec.data.sequences  # noqa: F401
 
     if engine == "duckdb":  # the stages, and the GE import they pay once per process (~3 s)
         import hymirec.stages.raw_logs  # noqa: F401

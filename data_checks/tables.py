@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from hymirec.data.schema import INTERACTION_COLUMNS, USER_ID
-from hymirec.sequences import USER_IDX
+from hymirec.data.sequences import USER_IDX
 
 BATCH_ROWS = 1_000_000  # rows in pandas at once: GE on 10^6 rows of three columns took ~0.3 GiB
 SEQUENCE_BATCH_USERS = 20_000  # users in pandas at once: ~3.4·10^6 events at the synthetic logs' ~170 per user

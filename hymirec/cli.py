@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from hymirec import distributed
 from hymirec.bench import SECTIONS
 from hymirec.config import ConfigError, SequencesConfig, load_config
 from hymirec.data.schema import USER_ID
 from hymirec.paths import STAGES, Layout
+from hymirec.training import distributed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,8 +59,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 def short_users_warning(interactions: pd.DataFrame, min_interactions: int) -> str | None:
     """Why stage ``validated_sequences`` would keep no user of ``interactions`` (its repeat and short-user
-    rules, ``hymirec.sequences``), or None when some user is kept."""
-    from hymirec.sequences import drop_repeated_items, filter_short_users
+    rules, ``hymirec.data.sequences``), or None when some user is kept."""
+    from hymirec.data.sequences import drop_repeated_items, filter_short_users
 
     distinct = drop_repeated_items(interactions)
     if len(filter_short_users(distinct, min_interactions)):
@@ -79,9 +79,9 @@ HEADLINE_METRICS = ("ndcg@10", "recall@10", "ndcg@50", "recall@50", "mrr", "ild@
 
 def metrics_summary(path: Path, every_metric: bool = False) -> str:
     """A metrics file of stage ``evaluation_report`` ({"test"|"valid": {model: {metric: value}}}) as one
-    model × metric table per split, test first: ``hymirec.report.metrics_table`` (4 decimals) with its
+    model × metric table per split, test first: ``hymirec.evaluation.report.metrics_table`` (4 decimals) with its
     columns padded to line up in a terminal. ``FileNotFoundError``/``ValueError`` name the file."""
-    from hymirec.report import metrics_table
+    from hymirec.evaluation.report import metrics_table
 
     try:
         metrics = json.loads(path.read_text(encoding="utf-8"))
@@ -126,8 +126,8 @@ def _metrics(args: argparse.Namespace) -> int:
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    from hymirec.recommend import run
-    from hymirec.serving import RequestError
+    from hymirec.serving.recommend import run
+    from hymirec.serving.served_model import RequestError
 
     try:
         return run(args)
@@ -137,7 +137,7 @@ def _recommend(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from hymirec.publish import publish, read_stage_seconds
+    from hymirec.experiments.publish import publish, read_stage_seconds
 
     load_config(args.config)  # a config that does not load cannot be what the workspace ran
     seconds = read_stage_seconds(Path(args.stage_seconds)) if args.stage_seconds else None
@@ -151,8 +151,8 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _seeds(args: argparse.Namespace) -> int:
+    from hymirec.experiments.seeds import seed_summary, summary_markdown
     from hymirec.io import write_json, write_text
-    from hymirec.seeds import seed_summary, summary_markdown
 
     try:
         summary = seed_summary([Path(run) for run in args.runs])
@@ -167,7 +167,7 @@ def _seeds(args: argparse.Namespace) -> int:
 
 
 def _snapshot(args: argparse.Namespace) -> int:
-    from hymirec import snapshot
+    from hymirec.experiments import snapshot
 
     try:
         if args.action == "save":
@@ -183,7 +183,7 @@ def _snapshot(args: argparse.Namespace) -> int:
 
 
 def _select(args: argparse.Namespace) -> int:
-    from hymirec.selection import write_selection
+    from hymirec.experiments.selection import write_selection
 
     try:
         written = write_selection([Path(run) for run in args.runs], Path(args.out))
@@ -195,7 +195,7 @@ def _select(args: argparse.Namespace) -> int:
 
 
 def _paired(args: argparse.Namespace) -> int:
-    from hymirec.paired import write_paired
+    from hymirec.experiments.paired import write_paired
 
     against = None if args.against is None else Path(args.against)
     for run in map(Path, args.runs):

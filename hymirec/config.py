@@ -82,7 +82,7 @@ class SequencesConfig(_Section):
 
 
 class TrainingBudgetConfig(_Section):
-    """How a model is trained: batches, AdamW and early stopping (``hymirec.training.TrainingSchedule``)."""
+    """How a model is trained: batches, AdamW and early stopping (``hymirec.training.loop.TrainingSchedule``)."""
 
     batch_size: int = Field(default=64, ge=1)
     learning_rate: float = Field(default=1e-3, gt=0.0)
@@ -406,7 +406,7 @@ class LLMConfig(TrainingBudgetConfig):
         default=1.0,
         ge=0.0,
         description="Weight of a second loss beside DMIL: the next items' softmax of the serving score max_k s_k(i) over "
-        "the catalog (hymirec.losses.max_score_loss), so that the interests are trained as serving merges them.",
+        "the catalog (hymirec.training.losses.max_score_loss), so that the interests are trained as serving merges them.",
     )
     target_window: int = Field(
         default=4,
@@ -456,7 +456,7 @@ class LLMConfig(TrainingBudgetConfig):
 
 
 class ServingConfig(_Section):
-    """Top-k retrieval with faiss (``hymirec.retrieval``): exact up to ``exact_max_items``, an IVF index above.
+    """Top-k retrieval with faiss (``hymirec.serving.retrieval``): exact up to ``exact_max_items``, an IVF index above.
 
     The IVF defaults were measured on a synthetic 1M-item catalog (``benchmarks/million_item_retrieval.py``,
     ``reports/retrieval_1m.json``): recall@10 0.990 against exact search at 1,185 users/s on one thread.

@@ -19,9 +19,9 @@ from typing import Any
 
 import dagster as dg
 
+from hymirec.evaluation.report import compression_table, metrics_table
 from hymirec.paths import CURVES_FIGURE, Layout
-from hymirec.report import compression_table, metrics_table
-from hymirec.tracking import flatten
+from hymirec.training.tracking import flatten
 from orchestration.dvc_project import DvcStage
 from orchestration.resources import DvcProject, MlflowTracking
 

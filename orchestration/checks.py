@@ -16,7 +16,7 @@ from typing import Any
 
 import dagster as dg
 
-from hymirec.tracking import flatten
+from hymirec.training.tracking import flatten
 from orchestration.resources import DvcProject
 
 _DESCRIPTION_LIMIT = 2000

@@ -44,7 +44,7 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def smollm2_cache(tmp_path_factory: pytest.TempPathFactory):
     """One converted SmolLM2 folder for every test that needs it (the GGUF conversion costs tens of seconds)."""
-    from hymirec.pretrained import cached_smollm2
+    from hymirec.models.pretrained import cached_smollm2
 
     cache_dir = tmp_path_factory.mktemp("pretrained")
     cached_smollm2(cache_dir)
@@ -57,7 +57,7 @@ def served_data():
     import numpy as np
 
     from hymirec.config import SequencesConfig
-    from hymirec.sequences import build_sequences
+    from hymirec.data.sequences import build_sequences
 
     rng = np.random.default_rng(7)
     genres = ["Drama", "Comedy", "Action|Drama", "Horror", "Comedy|Romance"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hymirec import distributed
-from hymirec.training import NonFiniteLossError, TrainingSchedule, train_with_early_stopping
+from hymirec.training import distributed
+from hymirec.training.loop import NonFiniteLossError, TrainingSchedule, train_with_early_stopping
 
 
 class _RankOneExplodes(nn.Module):

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hymirec import distributed
 from hymirec.cli import configure_torch
 from hymirec.config import EvaluationConfig, SASRecConfig, SequencesConfig
 from hymirec.data.movielens import load_movielens
-from hymirec.evaluation import evaluate
+from hymirec.data.sequences import build_sequences, split_view, training_sequences
+from hymirec.evaluation.ranking import evaluate
 from hymirec.models.sasrec import SASRec, SASRecBatch, training_batch
-from hymirec.sequences import build_sequences, split_view, training_sequences
-from hymirec.training import TrainingSchedule, seed_everything, train_with_early_stopping
+from hymirec.training import distributed
+from hymirec.training.loop import TrainingSchedule, seed_everything, train_with_early_stopping
 
 LENGTH = 50
 BATCH = 100  # 943 users: 9 full batches and one of 43, split 22 / 21 between two ranks

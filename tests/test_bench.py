@@ -9,7 +9,7 @@ import pytest
 
 from hymirec.bench.run import headline, peak_rss_mb, summary_line
 from hymirec.bench.timing import CommandFailed, python_module_command, run_measured
-from hymirec.cost import percentiles_ms
+from hymirec.evaluation.cost import percentiles_ms
 
 
 def test_a_failing_command_gives_no_numbers(tmp_path: Path) -> None:

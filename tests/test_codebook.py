@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from hymirec.codebook import (
+from hymirec.codebook.comparison import compare, design_config
+from hymirec.codebook.residual import (
     CodebookEncoding,
     CosineResidualCodebook,
     balanced_assignment,
@@ -25,7 +26,6 @@ from hymirec.codebook import (
     save_encoding,
     unpack_bits,
 )
-from hymirec.codebook_comparison import compare, design_config
 from hymirec.config import CodebookConfig
 
 DESIGN = dict(residual="projection", refine_iterations=0, beam_size=1)

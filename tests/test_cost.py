@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hymirec.codebook import CosineResidualCodebook
+from hymirec.codebook.residual import CosineResidualCodebook
 from hymirec.config import CodebookConfig, ScaleMode, SASRecConfig, Variant
-from hymirec.cost import FLOAT_BYTES, ID_BYTES, code_bytes, history_bytes_per_user, latency_ms
+from hymirec.evaluation.cost import FLOAT_BYTES, ID_BYTES, code_bytes, history_bytes_per_user, latency_ms
 from hymirec.models.popularity import Popularity
 from hymirec.models.sasrec import SASRec
 from tests.models.test_llm import COARSE, CONFIG, EMBEDDING_DIM, NUM_ITEMS, _model

@@ -1,7 +1,7 @@
 """dvc.yaml lists every module a stage's code imports and every config section it reads.
 
 Otherwise ``dvc repro`` skips a stage whose code or settings changed and reports stale numbers. The
-import closure and the sections read are derived statically (hymirec.stage_dependencies).
+import closure and the sections read are derived statically (hymirec.stages.dependencies).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import yaml
 
 from hymirec.config import HyMiRecConfig
 from hymirec.paths import STAGES
-from hymirec.stage_dependencies import PROJECT_PACKAGES, closure_paths, config_sections_read, stage_module, uncovered
+from hymirec.stages.dependencies import PROJECT_PACKAGES, closure_paths, config_sections_read, stage_module, uncovered
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = "build/config.yaml"  # hymirec.paths.Layout.resolved_config, relative to the root

@@ -24,12 +24,12 @@ import numpy as np
 
 from hymirec.cli import build_parser
 from hymirec.config import Variant, load_config
-from hymirec.evaluation import evaluate
+from hymirec.data.sequences import item_categories, load_sequence_data, split_view
+from hymirec.evaluation.ranking import evaluate
 from hymirec.io import read_json
 from hymirec.paths import Layout
-from hymirec.registry import CHAMPION, champion_uri, data_fingerprint, registered_model_name
-from hymirec.sequences import item_categories, load_sequence_data, split_view
-from hymirec.serving import load_trained, trained_model_dirs
+from hymirec.serving.registry import CHAMPION, champion_uri, data_fingerprint, registered_model_name
+from hymirec.serving.served_model import load_trained, trained_model_dirs
 from orchestration.checks import ASSET_CHECKS
 from orchestration.dvc_project import read_stages
 from tests.browser import HeadlessChromium, find_chromium
@@ -125,8 +125,8 @@ def test_exported_rankings_reproduce_the_metrics(materialised, model: str) -> No
 
 def test_the_interest_column_is_the_attribution_recommend_explain_shows(materialised) -> None:
     """rankings/<model>.parquet names, for each listed item, the interest (1…K) that `--explain` says produced it."""
-    from hymirec.explain import explain
-    from hymirec.serving import Catalog, ServedModel
+    from hymirec.serving.explain import explain
+    from hymirec.serving.served_model import Catalog, ServedModel
 
     root, _, _ = materialised
     layout = Layout(root)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hymirec.config import EvaluationConfig
-from hymirec.evaluation import (
+from hymirec.data.sequences import SplitView
+from hymirec.evaluation.ranking import (
     breakdown_by_history_length,
     catalog_coverage,
     category_coverage,
@@ -18,7 +19,6 @@ from hymirec.evaluation import (
     target_ranks,
     top_items,
 )
-from hymirec.sequences import SplitView
 
 
 def test_ranking_metrics_match_hand_computed_values() -> None:

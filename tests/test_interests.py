@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hymirec.interests import interest_attribution, interest_report, mean_pairwise_cosine
+from hymirec.evaluation.interests import interest_attribution, interest_report, mean_pairwise_cosine
 
 
 class FixedInterests:
@@ -46,7 +46,7 @@ def test_pairwise_cosine_is_one_for_copies_and_none_for_one_interest() -> None:
 
 
 def test_round_robin_interleaves_the_interests_best_unseen_items() -> None:
-    from hymirec.interests import round_robin_scores
+    from hymirec.evaluation.interests import round_robin_scores
 
     #                      items:  0    1    2    3    4    5
     per_interest = np.array([[[0.9, 0.8, 0.7, 0.6, 0.1, 0.0],    # interest 0 loves 0, 1, 2, 3
@@ -59,7 +59,7 @@ def test_round_robin_interleaves_the_interests_best_unseen_items() -> None:
 
 
 def test_round_robin_of_one_interest_is_its_own_ranking() -> None:
-    from hymirec.interests import round_robin_scores
+    from hymirec.evaluation.interests import round_robin_scores
 
     single = np.array([[[0.3, 0.9, 0.1, 0.5]]])
     assert np.argsort(-round_robin_scores(single, [np.array([], dtype=np.int64)])[0]).tolist() == [1, 3, 0, 2]

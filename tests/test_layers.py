@@ -1,4 +1,4 @@
-"""The layers of the code, read statically from the imports (hymirec.stage_dependencies; nothing is imported).
+"""The layers of the code, read statically from the imports (hymirec.stages.dependencies; nothing is imported).
 
     orchestration/ (Dagster, through dvc repro)  ->  hymirec.cli  ->  hymirec.stages  ->  data_checks  ->  the library
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from hymirec.stage_dependencies import imported_names, modules_under
+from hymirec.stages.dependencies import imported_names, modules_under
 
 ROOT = Path(__file__).resolve().parents[1]
 DAGSTER = ("dagster", "dagster_*", "orchestration")
@@ -71,7 +71,7 @@ def test_the_code_keeps_its_layers() -> None:
 def test_the_rules_see_the_whole_library() -> None:
     """Guards the walk itself: a rule over no module passes whatever the code does."""
     modules = modules_under("hymirec", ROOT)
-    assert {"hymirec", "hymirec.recommend", "hymirec.bench.serving", "hymirec.data.inbox", "hymirec.stages.common"} <= set(modules)
+    assert {"hymirec", "hymirec.serving.recommend", "hymirec.bench.serving", "hymirec.data.inbox", "hymirec.stages.common"} <= set(modules)
     assert "data_checks.raw_logs" in modules_under("data_checks", ROOT)
 
 
@@ -87,7 +87,7 @@ LAYERED = {
     "hymirec/stages/__init__.py": "",
     "hymirec/stages/demo.py": "from data_checks.suite import check\nfrom hymirec.data import schema\nfrom . import common\n",
     "hymirec/stages/common.py": "import numpy as np\n",
-    "hymirec/recommend.py": "from hymirec.data.schema import ITEM_ID\n",
+    "hymirec/serving/recommend.py": "from hymirec.data.schema import ITEM_ID\n",
     "data_checks/__init__.py": "",
     "data_checks/suite.py": "from hymirec.config import DataConfig\nfrom hymirec.data.schema import ITEM_ID\n",
 }
@@ -107,17 +107,17 @@ def test_a_layered_package_passes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("path", "source", "expected"),
     [
-        ("hymirec/serving.py", "import dagster as dg\n", "hymirec.serving imports dagster: hymirec/ knows nothing of Dagster"),
+        ("hymirec/serving/served_model.py", "import dagster as dg\n", "hymirec.serving.served_model imports dagster: hymirec/ knows nothing of Dagster"),
         ("hymirec/bench/__init__.py", "def run():\n    from dagster_mlflow import mlflow_tracking\n",
          "hymirec.bench imports dagster_mlflow.mlflow_tracking: hymirec/ knows nothing of Dagster"),
         ("hymirec/assets.py", "from orchestration.resources import DvcProject\n",
          "hymirec.assets imports orchestration.resources.DvcProject: hymirec/ knows nothing of Dagster"),
-        ("hymirec/recommend.py", "from hymirec.stages.common import load\n",
-         "hymirec.recommend imports hymirec.stages.common.load: only the stages and the command import the stages"),
+        ("hymirec/serving/recommend.py", "from hymirec.stages.common import load\n",
+         "hymirec.serving.recommend imports hymirec.stages.common.load: only the stages and the command import the stages"),
         ("hymirec/bench/serving.py", "def run():\n    from ..stages import demo\n",
          "hymirec.bench.serving imports hymirec.stages.demo: only the stages and the command import the stages"),
-        ("hymirec/explain.py", "import hymirec.stages\n",
-         "hymirec.explain imports hymirec.stages: only the stages and the command import the stages"),
+        ("hymirec/serving/explain.py", "import hymirec.stages\n",
+         "hymirec.serving.explain imports hymirec.stages: only the stages and the command import the stages"),
         ("hymirec/data/inbox.py", "from data_checks.suite import check\n",
          "hymirec.data.inbox imports data_checks.suite.check: data_checks sits above the library"),
         ("hymirec/data/__init__.py", "import data_checks\n", "hymirec.data imports data_checks: data_checks sits above the library"),

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
-from hymirec.losses import in_batch_info_nce
+from hymirec.training.losses import in_batch_info_nce
 
 
 def test_info_nce_matches_its_formula() -> None:
@@ -34,7 +34,7 @@ def test_a_repeated_positive_is_not_a_negative() -> None:
 
 # --- DMIL -------------------------------------------------------------------------------------------
 
-from hymirec.losses import cosine_kmeans, dmil_loss, match_groups_to_interests  # noqa: E402
+from hymirec.training.losses import cosine_kmeans, dmil_loss, match_groups_to_interests  # noqa: E402
 
 
 def _unit(*rows: list[float]) -> torch.Tensor:
@@ -171,8 +171,8 @@ def test_dmil_gradient_reaches_interests_items_and_temperature() -> None:
 
 # --- full-catalog softmax without the [positions × catalog] logits ---------------------------------
 
-from hymirec import losses  # noqa: E402
-from hymirec.losses import chunked_logsumexp, next_item_cross_entropy  # noqa: E402
+from hymirec.training import losses  # noqa: E402
+from hymirec.training.losses import chunked_logsumexp, next_item_cross_entropy  # noqa: E402
 
 
 @pytest.mark.parametrize("kept_bytes", [0, 1 << 28], ids=["recomputed", "kept"])  # the backward's softmax
@@ -230,7 +230,7 @@ def test_next_item_cross_entropy_equals_torch_cross_entropy_on_the_labelled_posi
 
 # --- the serving score's own softmax ----------------------------------------------------------------
 
-from hymirec.losses import max_score_loss  # noqa: E402
+from hymirec.training.losses import max_score_loss  # noqa: E402
 
 
 @pytest.mark.parametrize("kept_bytes", [0, 1 << 28], ids=["recomputed", "kept"])  # the backward's softmax

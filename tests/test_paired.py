@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from hymirec.cli import main
+from hymirec.experiments.paired import paired_differences
 from hymirec.io import read_json, write_parquet
-from hymirec.paired import paired_differences
 
 
 def _ranking(folder: Path, model: str, target_ranks: dict[str, int | None], lengths: dict[str, int] | None = None) -> None:

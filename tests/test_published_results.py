@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import ndcg_score
 
+from hymirec.experiments.paired import paired_differences
 from hymirec.io import read_json
-from hymirec.paired import paired_differences
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 PUBLISHED = sorted(path.parent for path in RESULTS.glob("*/metrics.json"))

@@ -17,9 +17,9 @@ from hymirec.models.coarse import CoarseModel
 from hymirec.models.llm import build_hymirec, save_hymirec
 from hymirec.models.persistence import save_model
 from hymirec.models.sasrec import SASRec
-from hymirec.pyfunc import log_recommender
-from hymirec.serving import Catalog, ServedModel
-from hymirec.training import seed_everything
+from hymirec.serving.pyfunc import log_recommender
+from hymirec.serving.served_model import Catalog, ServedModel
+from hymirec.training.loop import seed_everything
 
 
 def test_a_logged_recommender_loads_by_uri_and_predicts_top_n_from_item_ids(tracking: str, served_data, tmp_path: Path) -> None:

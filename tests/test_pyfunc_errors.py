@@ -12,8 +12,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import scoring_server
 
 from hymirec.config import ServingConfig
-from hymirec.pyfunc import log_recommender
-from hymirec.serving import Catalog
+from hymirec.serving.pyfunc import log_recommender
+from hymirec.serving.served_model import Catalog
 
 
 @pytest.fixture

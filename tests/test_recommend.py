@@ -17,7 +17,7 @@ from hymirec.models.comirec import ComiRec
 from hymirec.models.persistence import load_model, save_model
 from hymirec.models.sasrec import SASRec
 from hymirec.paths import Layout
-from hymirec.serving import Catalog, ServedModel
+from hymirec.serving.served_model import Catalog, ServedModel
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from hymirec.registry import CHAMPION, data_fingerprint, register_and_promote, registered_model_name
-from hymirec.sequences import TIMESTAMPS
+from hymirec.data.sequences import TIMESTAMPS
+from hymirec.serving.registry import CHAMPION, data_fingerprint, register_and_promote, registered_model_name
 
 
 def _evaluate(tmp_path: Path, fingerprint: str, score: float, model: str = "sasrec"):

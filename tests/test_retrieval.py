@@ -8,7 +8,7 @@ import pytest
 
 from hymirec.bench.retrieval import recall_at_k, synthetic_catalog, synthetic_users
 from hymirec.config import ServingConfig
-from hymirec.retrieval import MultiInterestRetriever
+from hymirec.serving.retrieval import MultiInterestRetriever
 
 # an IVF index on 20k items: (39 · 2)² = 6,084 ≤ 10,000, so 283 lists of ~70 items train without warnings
 SMALL_IVF = ServingConfig(exact_max_items=10_000, ivf_lists_per_sqrt_item=2.0)

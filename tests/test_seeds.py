@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from hymirec.cli import main
+from hymirec.experiments.seeds import seed_summary
 from hymirec.io import read_json, write_json, write_text
-from hymirec.seeds import seed_summary
 
 CONFIG = "seed: {seed}\nllm:\n  learning_rate: {lr}\n  variants: {variants}\ntracking:\n  experiment_name: x{seed}\n"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hymirec.cli import main
-from hymirec.selection import champion, choose, read_candidates, selection_markdown
+from hymirec.experiments.selection import champion, choose, read_candidates, selection_markdown
 
 
 def _run(folder: Path, valid: dict[str, float], test: dict[str, float], round_robin: dict[str, tuple[float, float]] | None = None) -> Path:

@@ -5,7 +5,7 @@ import pandas as pd
 
 from hymirec.config import SequencesConfig
 from hymirec.data.schema import RawLogs
-from hymirec.sequences import build_sequences, split_view, training_sequences
+from hymirec.data.sequences import build_sequences, split_view, training_sequences
 
 
 def _items_of(data, user_id: str) -> list[str]:

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from hymirec.config import ComiRecConfig, EvaluationConfig, SASRecConfig, ServingConfig
-from hymirec.evaluation import evaluate
-from hymirec.explain import explain, explanation_markdown, explanation_text
+from hymirec.data.sequences import split_view
+from hymirec.evaluation.ranking import evaluate
 from hymirec.models.comirec import ComiRec
 from hymirec.models.sasrec import SASRec
-from hymirec.sequences import split_view
-from hymirec.serving import Catalog, RequestError, ServedModel
+from hymirec.serving.explain import explain, explanation_markdown, explanation_text
+from hymirec.serving.served_model import Catalog, RequestError, ServedModel
 
 N = 7
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from hymirec import snapshot
+from hymirec.experiments import snapshot
 from hymirec.io import read_json
 from hymirec.paths import Layout
 from tests.pipeline import build_workspace, run

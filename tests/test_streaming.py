@@ -17,9 +17,9 @@ from hymirec.config import SequencesConfig
 from hymirec.data.files import coerce_types, read_table
 from hymirec.data.movielens import BundledDataMissing, load_movielens
 from hymirec.data.schema import RawLogs
+from hymirec.data.sequences import build_sequences
 from hymirec.data.streaming import EngineSettings, write_raw_logs, write_sequences
 from hymirec.io import write_parquet
-from hymirec.sequences import build_sequences
 
 OUTPUTS = ("sequences.parquet", "items.parquet", "users.parquet")
 

@@ -10,7 +10,7 @@ from torch import nn
 from hymirec.config import SASRecConfig
 from hymirec.models.base import left_pad
 from hymirec.models.sasrec import SASRec, training_batch
-from hymirec.training import NonFiniteLossError, TrainingSchedule, batch_order, train_with_early_stopping
+from hymirec.training.loop import NonFiniteLossError, TrainingSchedule, batch_order, train_with_early_stopping
 
 
 class _ExplodingModel(nn.Module):

@@ -22,7 +22,7 @@ import faiss
 import numpy as np
 
 from hymirec.config import ServingConfig
-from hymirec.retrieval import MultiInterestRetriever
+from hymirec.serving.retrieval import MultiInterestRetriever
 
 ITEM_NOISE, INTEREST_NOISE = 0.6, 0.4  # norms of the Gaussian offsets from a cluster centre / an anchor item
 T = TypeVar("T")

@@ -21,9 +21,9 @@ from hymirec.bench.serving import serving_benchmark
 from hymirec.bench.timing import own_peak_rss_mb
 from hymirec.bench.training import hymirec_epoch, sasrec_converged, sasrec_epoch
 from hymirec.config import load_config
+from hymirec.experiments.publish import commit_of, machine
 from hymirec.io import read_json, write_json
 from hymirec.paths import Layout
-from hymirec.publish import commit_of, machine
 
 logger = logging.getLogger(__name__)
 

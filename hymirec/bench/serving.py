@@ -1,6 +1,6 @@
 """Full-ranking evaluation time and per-user top-10 latency of every model a workspace has trained.
 
-Evaluation is the report's own (``hymirec.evaluation.evaluate`` on the test split, top lists and
+Evaluation is the report's own (``hymirec.evaluation.ranking.evaluate`` on the test split, top lists and
 diversity included), timed per model. Latency is what serving one request costs: one user's history
 in, the catalog scored, the history masked, the 10 best items out (a partition, then a sort of 10).
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 
 from hymirec.config import HyMiRecConfig
-from hymirec.cost import latency_ms, latency_sample
-from hymirec.evaluation import evaluate
+from hymirec.data.sequences import item_categories, load_sequence_data, split_view
+from hymirec.evaluation.cost import latency_ms, latency_sample
+from hymirec.evaluation.ranking import evaluate
 from hymirec.paths import Layout
-from hymirec.sequences import item_categories, load_sequence_data, split_view
-from hymirec.serving import load_trained, trained_model_dirs, with_popularity
+from hymirec.serving.served_model import load_trained, trained_model_dirs, with_popularity
 
 
 def serving_benchmark(config: HyMiRecConfig, layout: Layout, seed: int) -> dict:

@@ -1,6 +1,6 @@
 """Training speed on a config (seconds per epoch, targets per second) and SASRec's time to convergence.
 
-Every measurement runs the production loop (``hymirec.training``) on the production batches. A
+Every measurement runs the production loop (``hymirec.training.loop``) on the production batches. A
 *target* is one (position, next item) pair the loss trains: SASRec has one per real position, HyMiRec
 up to W per window position. HyMiRec's epoch is timed with an untrained coarse model as its context
 (same shapes, same cost) so that the benchmark needs no coarse training first.
@@ -16,15 +16,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from hymirec.codebook import load_reconstructions
+from hymirec.codebook.residual import load_reconstructions
 from hymirec.config import HyMiRecConfig, SASRecConfig, Variant
-from hymirec.evaluation import evaluate
+from hymirec.data.sequences import load_sequence_data, split_view, training_sequences
+from hymirec.evaluation.ranking import evaluate
 from hymirec.models.coarse import CoarseModel
 from hymirec.models.llm import build_hymirec, coarse_item_tower, llm_batch, training_windows, window_targets
 from hymirec.models.sasrec import SASRec, training_batch
 from hymirec.paths import Layout
-from hymirec.sequences import load_sequence_data, split_view, training_sequences
-from hymirec.training import (
+from hymirec.training.loop import (
     TrainingSchedule, batch_order, make_optimizer, process_shards, seed_everything, train_epoch, train_with_early_stopping,
 )
 

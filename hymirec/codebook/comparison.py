@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import faiss
 import numpy as np
 
-from hymirec.codebook import CodebookMetrics, CosineResidualCodebook, codebook_metrics, normalize_rows, reconstruction_cosine
+from hymirec.codebook.residual import CodebookMetrics, CosineResidualCodebook, codebook_metrics, normalize_rows, reconstruction_cosine
 from hymirec.config import CodebookConfig, ResidualRule
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
-"""Out-of-core raw_logs and validated_sequences on DuckDB: the rules of ``hymirec.sequences``, in SQL.
+"""Out-of-core raw_logs and validated_sequences on DuckDB: the rules of ``hymirec.data.sequences``, in SQL.
 
-The pandas path (``hymirec.sequences.build_sequences``) holds every event in memory several times over
+The pandas path (``hymirec.data.sequences.build_sequences``) holds every event in memory several times over
 (the frame, its sorted copy, the deduplicated copy, the per-user lists as Python objects): ~10⁸ events
 do not fit in 24 GiB. Here DuckDB reads the Parquet (or CSV) files, sorts and groups them under a memory
 limit, spilling to ``temp_dir`` past it, and writes the same outputs with ``COPY … TO``. No event passes
@@ -9,7 +9,7 @@ through Python. On ML-1M the outputs equal the pandas path's row for row (tests/
 Why DuckDB and not Polars' streaming engine: ``make bench-scale`` runs both (and the pandas path) on the
 same 10⁷ synthetic events, single-threaded (reports/scale.json ``engines``; docs/scale.md weighs them).
 
-The rules, as ``hymirec.sequences`` states them:
+The rules, as ``hymirec.data.sequences`` states them:
 - order by (timestamp, position in the source): the position is the row's index across the input
   files in the order given (``file_row_number`` plus the rows of the files before it);
 - a repeated (user, item) pair keeps its first event: per pair the smallest (timestamp, position);
@@ -32,7 +32,7 @@ from pathlib import Path
 import duckdb
 
 from hymirec.data.schema import GENRE_SEPARATOR, GENRES, ITEM_ID, TIMESTAMP, TITLE, USER_ID
-from hymirec.sequences import ITEM_IDX, ITEMS, TIMESTAMPS, USER_IDX
+from hymirec.data.sequences import ITEM_IDX, ITEMS, TIMESTAMPS, USER_IDX
 
 SOURCE_ROW = "source_row"
 # (timestamp, source row) as one HUGEINT, timestamp * 2^64 + row (0 <= row < 2^64): ordered as the pair, and

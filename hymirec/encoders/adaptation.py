@@ -2,7 +2,7 @@
 
 Pairs (item, next item) come from consecutive events of the training split only (never a validation
 or test target). Both sides are encoded by the same encoder with LoRA adapters (``peft``) on its
-attention projections; the loss is in-batch InfoNCE (``hymirec.losses.in_batch_info_nce``). After
+attention projections; the loss is in-batch InfoNCE (``hymirec.training.losses.in_batch_info_nce``). After
 training the adapters are merged into the weights and every parameter is frozen.
 
 Reference: Hu et al., "LoRA: Low-Rank Adaptation of Large Language Models", ICLR 2022.
@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from hymirec.config import AdaptationConfig
 from hymirec.encoders.base import TextEncoder
-from hymirec.losses import in_batch_info_nce
-from hymirec.tracking import log_metrics
+from hymirec.training.losses import in_batch_info_nce
+from hymirec.training.tracking import log_metrics
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hymirec.config import CodebookConfig, ScaleMode
-from hymirec.evaluation import mask_histories
+from hymirec.evaluation.ranking import mask_histories
 from hymirec.models.base import Recommender
 from hymirec.models.coarse import CoarseModel
 from hymirec.models.llm import HyMiRecModel, PooledHistory
@@ -37,7 +37,7 @@ FLOAT_BYTES = 4
 
 def code_bytes(codebook: CodebookConfig) -> int:
     """Bytes stored per item by the codebook: one code per layer (1 byte up to 256 codes, else 2), plus
-    the bit-packed per-item scales in ``per_item`` scale mode (``hymirec.codebook.CodebookEncoding``)."""
+    the bit-packed per-item scales in ``per_item`` scale mode (``hymirec.codebook.residual.CodebookEncoding``)."""
     codes = codebook.num_layers * (1 if codebook.num_codes <= 256 else 2)
     scales = -(-codebook.num_layers * codebook.scale_bits // 8) if codebook.scale_mode is ScaleMode.PER_ITEM else 0
     return codes + scales

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from hymirec.config import EvaluationConfig
-from hymirec.sequences import SplitView
+from hymirec.data.sequences import SplitView
 
 ScoreFn = Callable[[list[np.ndarray]], np.ndarray]  # histories of B users -> scores [B, I]
 PRIMARY_METRIC = "ndcg@10"

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from hymirec.config import EvaluationConfig
-from hymirec.evaluation import history_strata
+from hymirec.evaluation.ranking import history_strata
 from hymirec.io import write_json, write_text
 
 REFERENCE_MODEL = "hymirec"

@@ -7,7 +7,7 @@ this repository. ``publish`` copies what a reader needs to check a claim into ``
 - ``rankings/<model>.parquet``: each model's test top-10 per user in original ids (the report's
   columns), enough to re-score NDCG@10 and Recall@10 with any other code;
 - ``paired.json``/``paired.md`` (when HyMiRec is among the models): each model's per-user NDCG@10
-  difference from HyMiRec with its standard error over the test users (``hymirec.paired``);
+  difference from HyMiRec with its standard error over the test users (``hymirec.experiments.paired``);
 - ``provenance.json``: the commit, the config file and its SHA-256, each trained model's epochs and
   training seconds, wall seconds per stage when given, the machine, and a free-text note (anything
   a reader must know that the numbers do not say: a run stopped by hand, code from another checkout).
@@ -27,8 +27,8 @@ from typing import Any
 import pandas as pd
 import torch
 
+from hymirec.experiments.paired import REFERENCE_MODEL, write_paired
 from hymirec.io import atomic_directory, read_json, write_json, write_parquet
-from hymirec.paired import REFERENCE_MODEL, write_paired
 from hymirec.paths import Layout
 
 TRAINING_STAGES = ("sasrec_model", "coarse_model", "llm_model")

@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
+from hymirec.experiments.paired import REFERENCE_MODEL
 from hymirec.io import read_json
-from hymirec.paired import REFERENCE_MODEL
 
 SUMMARISED_METRICS = ("ndcg@10", "recall@10", "ndcg@50", "mrr", "ild@10")
 PAIRED_METRICS = ("ndcg@10", "ild@10")

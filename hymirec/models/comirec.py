@@ -32,9 +32,9 @@ import torch
 from torch import nn
 
 from hymirec.config import ComiRecConfig
-from hymirec.losses import next_item_cross_entropy
 from hymirec.models.base import evaluating, trimmed_tokens
 from hymirec.models.sasrec import SASRecBatch
+from hymirec.training.losses import next_item_cross_entropy
 
 
 def causal_item_mask(tokens: torch.Tensor) -> torch.Tensor:
@@ -115,6 +115,6 @@ class ComiRec(nn.Module):
 
     @torch.no_grad()
     def user_interests(self, histories: list[np.ndarray]) -> np.ndarray:
-        """[B K D] interests for serving with faiss (``hymirec.retrieval``)."""
+        """[B K D] interests for serving with faiss (``hymirec.serving.retrieval``)."""
         with evaluating(self):
             return self.interests(histories).numpy()

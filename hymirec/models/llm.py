@@ -11,7 +11,7 @@ DESIGN.md §2. Everything enters the decoder as vectors (``inputs_embeds``):
 Training runs every position of a window in one decoder pass, the way SASRec and HLLM train: under a
 4D mask, position t's queries see the context and the items ≤ t, and nothing sees a query
 (``HyMiRecModel.window_interests``). The K query states of position t go through a head to K unit
-interests; items are unit ``ItemTower`` vectors in the same space; DMIL (``hymirec.losses.dmil_loss``)
+interests; items are unit ``ItemTower`` vectors in the same space; DMIL (``hymirec.training.losses.dmil_loss``)
 trains each position on its next W items against the whole catalog: the targets are clustered (cosine
 k-means on their exact LM embeddings, so groups are semantic and stable over training), groups matched
 to interests, and each interest learns its group. Serving reads the last position of the window of a
@@ -44,11 +44,11 @@ from torch import nn
 
 from hymirec.config import BackboneConfig, CoarseConfig, LLMConfig, Variant
 from hymirec.io import read_json, write_atomically, write_json
-from hymirec.losses import cosine_kmeans, dmil_loss, max_score_loss
 from hymirec.models.base import evaluating, left_pad, pool_context, trimmed_tokens
 from hymirec.models.coarse import CoarseModel, PrefixStates
 from hymirec.models.item_tower import ItemTower
-from hymirec.pretrained import build_backbone
+from hymirec.models.pretrained import build_backbone
+from hymirec.training.losses import cosine_kmeans, dmil_loss, max_score_loss
 
 CONTEXT, RECENT, QUERY = 0, 1, 2  # segment ids
 CONTEXT_CACHE_BATCHES = 64  # scoring batches of context tokens kept (up to 64 × 1,024 users)
@@ -379,7 +379,7 @@ class HyMiRecModel(nn.Module):
 
     @torch.no_grad()
     def user_interests(self, histories: list[np.ndarray]) -> np.ndarray:
-        """[B K d] interests for serving with faiss (``hymirec.retrieval``)."""
+        """[B K d] interests for serving with faiss (``hymirec.serving.retrieval``)."""
         with evaluating(self):
             return self.interests(histories).numpy()
 

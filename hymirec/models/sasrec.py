@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from hymirec.config import SASRecConfig, SequenceModelConfig
-from hymirec.losses import next_item_cross_entropy
 from hymirec.models.base import evaluating, left_pad, trimmed_tokens
 from hymirec.models.dropout import Dropout, fast_dropout
 from hymirec.models.item_tower import ItemTower
+from hymirec.training.losses import next_item_cross_entropy
 
 # Attention-matrix entries (rows × L²) one forward pass holds at once. Its mask and scores are [B 1 L L]:
 # a validation chunk of 1,024 whole ML-1M histories (L = 2,314) would need 22 GB for one of them. Longer

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from hymirec.data.schema import USER_ID
-from hymirec.evaluation import top_items
-from hymirec.sequences import USER_IDX, SequenceData, SplitView
-from hymirec.serving import POPULARITY, ServedModel
+from hymirec.data.sequences import USER_IDX, SequenceData, SplitView
+from hymirec.evaluation.ranking import top_items
+from hymirec.serving.served_model import POPULARITY, ServedModel
 
 NEAREST = 5  # items shown per interest
 SAMPLE_USERS = 3  # users explained in the report and the llm_model asset

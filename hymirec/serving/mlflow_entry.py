@@ -1,7 +1,7 @@
-"""The code MLflow stores with every logged recommender (MLflow's "models from code"; see ``hymirec.pyfunc``)."""
+"""The code MLflow stores with every logged recommender (MLflow's "models from code"; see ``hymirec.serving.pyfunc``)."""
 
 import mlflow
 
-from hymirec.pyfunc import RecommenderPyfunc
+from hymirec.serving.pyfunc import RecommenderPyfunc
 
 mlflow.models.set_model(RecommenderPyfunc())

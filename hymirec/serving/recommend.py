@@ -6,10 +6,10 @@
     hymirec recommend --all-users --out recs.parquet
 
 Which model: none given, the champion registered for this workspace's data
-(``models:/hymirec-recommender-<fingerprint>@champion``, ``hymirec.registry``); ``--model URI`` any MLflow
+(``models:/hymirec-recommender-<fingerprint>@champion``, ``hymirec.serving.registry``); ``--model URI`` any MLflow
 model URI of a logged recommender (``models:/…``, ``runs:/…``); ``--model NAME`` a trained model folder of
 the workspace by its report name (``sasrec``, ``hymirec``, ``popularity``, …). ``--explain`` adds the
-interest explorer (``hymirec.explain``). ``--out`` writes the lists as Parquet (user_id, rank, item_id,
+interest explorer (``hymirec.serving.explain``). ``--out`` writes the lists as Parquet (user_id, rank, item_id,
 title, score, source).
 
 A user who is not in the workspace's data gets the popularity list, and the output says so. Unknown item
@@ -28,11 +28,11 @@ import numpy as np
 
 from hymirec.config import load_config
 from hymirec.data.schema import ITEM_ID, USER_ID
-from hymirec.explain import Explanation, explain, explanation_text, recommendations_text
+from hymirec.data.sequences import ITEMS, SequenceData, load_sequence_data
 from hymirec.io import write_parquet
 from hymirec.paths import Layout
-from hymirec.sequences import ITEMS, SequenceData, load_sequence_data
-from hymirec.serving import POPULARITY, Catalog, RequestError, ServedModel, load_trained, trained_model_dirs
+from hymirec.serving.explain import Explanation, explain, explanation_text, recommendations_text
+from hymirec.serving.served_model import POPULARITY, Catalog, RequestError, ServedModel, load_trained, trained_model_dirs
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,8 @@ def _logged_model(uri: str | None, layout: Layout) -> tuple[ServedModel, str]:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from hymirec.registry import CHAMPION, champion_uri, data_fingerprint, registered_model_name
-    from hymirec.tracking import tracking_uri
+    from hymirec.serving.registry import CHAMPION, champion_uri, data_fingerprint, registered_model_name
+    from hymirec.training.tracking import tracking_uri
 
     mlflow.set_tracking_uri(tracking_uri(layout.root))
     version = ""

@@ -11,7 +11,7 @@ and promoting a model trained on data set A never makes it the champion of data 
 lives under another name. ``hymirec recommend`` computes the fingerprint of its workspace's
 sequences to find the champion that belongs to them.
 
-Every logged model is an MLflow pyfunc (``hymirec.pyfunc``): the registry stores a version whose
+Every logged model is an MLflow pyfunc (``hymirec.serving.pyfunc``): the registry stores a version whose
 source is that logged model (``models:/m-<id>``).
 """
 
@@ -28,7 +28,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from hymirec.data.schema import ITEM_ID, USER_ID
-from hymirec.sequences import ITEMS, TIMESTAMPS
+from hymirec.data.sequences import ITEMS, TIMESTAMPS
 
 logger = logging.getLogger(__name__)
 REGISTERED_MODEL = "hymirec-recommender"

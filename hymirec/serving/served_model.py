@@ -2,10 +2,10 @@
 
 A ``ServedModel`` is one trained model plus the ``Catalog`` it was trained on: the validated item table
 in item_idx order, each item's number of events in the whole data set (the popularity list) and the
-data fingerprint (``hymirec.registry.data_fingerprint``). Two ways to rank, both exact:
+data fingerprint (``hymirec.serving.registry.data_fingerprint``). Two ways to rank, both exact:
 
 - multi-interest models (every HyMiRec variant and ComiRec-SA: the models with ``user_interests``) go
-  through faiss (``hymirec.retrieval.MultiInterestRetriever``): each of the K interests searches the
+  through faiss (``hymirec.serving.retrieval.MultiInterestRetriever``): each of the K interests searches the
   item index, and an item scores what its best interest gives it, s(u, i) = max_k s_k(u, i) — the
   cosine for HyMiRec (unit vectors; the dot product with ``llm.scoring: dot``), the dot product for ComiRec-SA;
 - every other model (SASRec, sasrec_text, the coarse models, Popularity) scores the whole catalog
@@ -28,7 +28,8 @@ import torch
 
 from hymirec.config import CoarseConfig, ComiRecConfig, SASRecConfig, ServingConfig
 from hymirec.data.schema import GENRE_SEPARATOR, GENRES, ITEM_ID, TITLE
-from hymirec.evaluation import mask_histories, top_items
+from hymirec.data.sequences import ITEMS, SequenceData, SplitView
+from hymirec.evaluation.ranking import mask_histories, top_items
 from hymirec.io import read_json, write_json, write_npy, write_parquet
 from hymirec.models.base import Recommender
 from hymirec.models.coarse import CoarseModel
@@ -38,9 +39,8 @@ from hymirec.models.persistence import load_model
 from hymirec.models.popularity import Popularity
 from hymirec.models.sasrec import SASRec, SASRecText
 from hymirec.paths import Layout
-from hymirec.registry import data_fingerprint
-from hymirec.retrieval import MultiInterestRetriever
-from hymirec.sequences import ITEMS, SequenceData, SplitView
+from hymirec.serving.registry import data_fingerprint
+from hymirec.serving.retrieval import MultiInterestRetriever
 
 POPULARITY = "popularity"
 BATCH_USERS = 1024  # users scored at once (the evaluation's chunk)
@@ -68,7 +68,7 @@ def load_recommender(name: str, folder: Path, pretrained_cache: Path) -> Recomme
     """The trained model saved in ``folder`` under report name ``name``, in eval mode.
 
     A pretrained decoder's frozen weights are not in the folder: they are rebuilt from the bundled
-    package in ``pretrained_cache`` (``hymirec.pretrained.cached_smollm2``).
+    package in ``pretrained_cache`` (``hymirec.models.pretrained.cached_smollm2``).
     """
     if name in BASELINE_CLASSES:
         return load_model(*BASELINE_CLASSES[name], folder)

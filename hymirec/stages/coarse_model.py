@@ -14,19 +14,19 @@ import logging
 import mlflow
 import numpy as np
 
-from hymirec import distributed
-from hymirec.codebook import load_reconstructions
+from hymirec.codebook.residual import load_reconstructions
 from hymirec.config import HyMiRecConfig
+from hymirec.data.sequences import item_categories, load_sequence_data, split_view, training_sequences
+from hymirec.evaluation.report import plot_training_curves
 from hymirec.io import atomic_directory, write_json
 from hymirec.models.coarse import CoarseModel
 from hymirec.models.persistence import save_model
 from hymirec.models.sasrec import training_batch
 from hymirec.paths import CURVES_FIGURE, Layout
-from hymirec.report import plot_training_curves
-from hymirec.sequences import item_categories, load_sequence_data, split_view, training_sequences
 from hymirec.stages.common import remove_checkpoints, train_tracked, training_summary, write_training_record
-from hymirec.tracking import stage_run
-from hymirec.training import TrainingSchedule, fingerprint, seed_everything
+from hymirec.training import distributed
+from hymirec.training.loop import TrainingSchedule, fingerprint, seed_everything
+from hymirec.training.tracking import stage_run
 
 logger = logging.getLogger(__name__)
 

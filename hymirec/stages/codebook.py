@@ -15,14 +15,14 @@ import mlflow
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from hymirec.codebook import CosineResidualCodebook, codebook_metrics, save_encoding
-from hymirec.codebook_comparison import compare
+from hymirec.codebook.comparison import compare
+from hymirec.codebook.residual import CosineResidualCodebook, codebook_metrics, save_encoding
 from hymirec.config import HyMiRecConfig
+from hymirec.evaluation.report import plot_codebook_curve
 from hymirec.io import atomic_directory, write_json
 from hymirec.paths import Layout
-from hymirec.report import plot_codebook_curve
-from hymirec.tracking import flatten, log_metrics, stage_run
-from hymirec.training import seed_everything
+from hymirec.training.loop import seed_everything
+from hymirec.training.tracking import flatten, log_metrics, stage_run
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """What the training stages and the report share: tracked training and the record each trained model
-leaves beside its weights (reading the validated sequences back is ``hymirec.sequences.load_sequence_data``).
+leaves beside its weights (reading the validated sequences back is ``hymirec.data.sequences.load_sequence_data``).
 
 Kept apart from ``hymirec/stages/__init__.py`` so that importing one stage never imports the training
 code: the data stages' DVC dependencies stay their own (tests/test_dvc_dependencies.py).
@@ -15,11 +15,11 @@ import numpy as np
 from torch import nn
 
 from hymirec.config import EvaluationConfig
-from hymirec.evaluation import evaluate
+from hymirec.data.sequences import SplitView
+from hymirec.evaluation.ranking import evaluate
 from hymirec.io import write_json
-from hymirec.sequences import SplitView
-from hymirec.tracking import log_metrics, model_run
-from hymirec.training import TrainingOutput, TrainingSchedule, train_with_early_stopping
+from hymirec.training.loop import TrainingOutput, TrainingSchedule, train_with_early_stopping
+from hymirec.training.tracking import log_metrics, model_run
 
 
 def train_tracked(

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = ("hymirec", "data_checks")
 ROOT_CONFIG = "HyMiRecConfig"
 CONFIG_NAMES = ("config", "cfg")  # an unannotated parameter with one of these names is taken to be the root config

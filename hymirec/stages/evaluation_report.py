@@ -11,7 +11,7 @@ test split and Popularity are scored here.
 Writes reports/metrics.json ({"valid"|"test": {model: {metric: value}}, "compression": {split:
 {pair: ...}}, "by_history_length": {model: [stratum rows]}, "interests": {model: {...}}}: ΔNDCG@10 of
 reading the history from the codebook, test NDCG@10 / Recall@10 per stratum of items before the
-target, and each multi-interest model's interest shares and pairwise cosine, ``hymirec.interests``),
+target, and each multi-interest model's interest shares and pairwise cosine, ``hymirec.evaluation.interests``),
 reports/evaluation.md, reports/history_length.json, reports/figures/ and, for auditing,
 reports/rankings/<model>.parquet (top-N per user in the data set's original ids: user_id, rank,
 item_id, target_item_id, history_length — items before the target —, and for a multi-interest model
@@ -28,21 +28,21 @@ import numpy as np
 import pandas as pd
 
 from hymirec.config import HyMiRecConfig, Variant
-from hymirec.cost import code_bytes, history_bytes_per_user, latency_ms, latency_sample
 from hymirec.data.schema import ITEM_ID, USER_ID
-from hymirec.evaluation import EvaluationResult, evaluate
-from hymirec.explain import sample_interests_markdown
-from hymirec.interests import InterestReport, RoundRobin, interest_report
+from hymirec.data.sequences import SequenceData, SplitView, item_categories, load_sequence_data, split_view
+from hymirec.evaluation.cost import code_bytes, history_bytes_per_user, latency_ms, latency_sample
+from hymirec.evaluation.interests import InterestReport, RoundRobin, interest_report
+from hymirec.evaluation.ranking import EvaluationResult, evaluate
+from hymirec.evaluation.report import plot_breakdown, render_report
 from hymirec.io import atomic_directory, read_json, write_json, write_parquet, write_text
 from hymirec.models.base import Recommender
 from hymirec.paths import Layout
-from hymirec.pyfunc import log_recommender
-from hymirec.registry import register_and_promote
-from hymirec.report import plot_breakdown, render_report
-from hymirec.sequences import SequenceData, SplitView, item_categories, load_sequence_data, split_view
-from hymirec.serving import Catalog, ServedModel, load_trained, trained_model_dirs, with_popularity
+from hymirec.serving.explain import sample_interests_markdown
+from hymirec.serving.pyfunc import log_recommender
+from hymirec.serving.registry import register_and_promote
+from hymirec.serving.served_model import Catalog, ServedModel, load_trained, trained_model_dirs, with_popularity
 from hymirec.stages.common import TRAINING_SUMMARY
-from hymirec.tracking import flatten, log_metrics, stage_run
+from hymirec.training.tracking import flatten, log_metrics, stage_run
 
 logger = logging.getLogger(__name__)
 FIGURE_NAME = "ndcg_by_history_length.png"
@@ -89,7 +89,7 @@ def cost_table(
     models: dict[str, Recommender], folders: dict[str, Path], view: SplitView, config: HyMiRecConfig, layout: Layout
 ) -> dict[str, dict[str, float | None]]:
     """Per model: training seconds (its training summary; None for Popularity), top-10 latency p50/p99 over
-    ``evaluation.latency_requests`` test requests, and the history bytes it fetches per user (``hymirec.cost``)."""
+    ``evaluation.latency_requests`` test requests, and the history bytes it fetches per user (``hymirec.evaluation.cost``)."""
     embedding_dim = int(np.load(layout.item_embeddings, mmap_mode="r").shape[1])
     users = latency_sample(len(view.targets), config.evaluation.latency_requests, config.seed)
     table = {}
@@ -109,7 +109,7 @@ def round_robin_metrics(
     categories: np.ndarray | None,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """{split: {model: metrics}} of the models with K > 1 interests in ``several``, served by round robin instead of
-    max (``hymirec.interests.round_robin_scores``): the merge is a serving choice, decided on validation."""
+    max (``hymirec.evaluation.interests.round_robin_scores``): the merge is a serving choice, decided on validation."""
     merged: dict[str, dict[str, dict[str, float]]] = {split: {} for split in views}
     for name, model in several.items():
         round_robin = RoundRobin(model, ServedModel(name, model, catalog, config.serving, config.seed).item_vectors)

@@ -16,12 +16,12 @@ import pandas as pd
 
 from hymirec.config import HyMiRecConfig
 from hymirec.data.schema import GENRES, ITEM_ID
+from hymirec.data.sequences import ITEM_IDX, training_sequences
 from hymirec.encoders import adapt_with_lora, build_encoder, embedding_summary, next_item_pairs, render_item_texts
 from hymirec.io import atomic_directory, write_json, write_npy, write_parquet
 from hymirec.paths import Layout
-from hymirec.sequences import ITEM_IDX, training_sequences
-from hymirec.tracking import log_metrics, stage_run
-from hymirec.training import seed_everything
+from hymirec.training.loop import seed_everything
+from hymirec.training.tracking import log_metrics, stage_run
 
 logger = logging.getLogger(__name__)
 

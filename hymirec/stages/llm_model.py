@@ -4,9 +4,9 @@ Every variant gets the same training windows (each epoch, ``llm.windows_per_user
 per user drawn from the seed and the epoch, every position of a window trained at once), the same
 budget and the same seed; only what the variant names changes (``hymirec.models.llm.variant_spec``).
 Writes models/llm/<variant>/, reports/llm_model.json (each variant's training summary and its context
-tokens' diagnostics, ``hymirec.coarse_tokens``: their mean pairwise cosine and the interest queries'
+tokens' diagnostics, ``hymirec.evaluation.coarse_tokens``: their mean pairwise cosine and the interest queries'
 attention share on them per decoder layer, on validation users), reports/llm_model/training_curves.png
-and reports/llm_model/interests.md (HyMiRec's interests for a few sample users, ``hymirec.explain``).
+and reports/llm_model/interests.md (HyMiRec's interests for a few sample users, ``hymirec.serving.explain``).
 
 Variants are trained one after another, and each finished one is parked under checkpoints/ (keyed by
 its settings), so a run interrupted during variant 4 resumes variant 4 and does not retrain 1–3. The
@@ -23,20 +23,20 @@ import mlflow
 import numpy as np
 import torch
 
-from hymirec import distributed
-from hymirec.codebook import load_reconstructions
-from hymirec.coarse_tokens import coarse_token_diagnostics
+from hymirec.codebook.residual import load_reconstructions
 from hymirec.config import HyMiRecConfig, Variant
-from hymirec.explain import sample_interests_markdown
+from hymirec.data.sequences import item_categories, load_sequence_data, split_view, training_sequences
+from hymirec.evaluation.coarse_tokens import coarse_token_diagnostics
+from hymirec.evaluation.report import plot_training_curves
 from hymirec.io import atomic_directory, read_json, write_json, write_text
 from hymirec.models.llm import build_hymirec, coarse_item_tower, llm_batch, load_hymirec, save_hymirec, training_windows, variant_spec
 from hymirec.paths import CURVES_FIGURE, Layout
-from hymirec.report import plot_training_curves
-from hymirec.sequences import item_categories, load_sequence_data, split_view, training_sequences
-from hymirec.serving import Catalog, ServedModel
+from hymirec.serving.explain import sample_interests_markdown
+from hymirec.serving.served_model import Catalog, ServedModel
 from hymirec.stages.common import TRAINING_HISTORY, TRAINING_SUMMARY, remove_checkpoints, train_tracked, write_training_record
-from hymirec.tracking import stage_run
-from hymirec.training import TrainingSchedule, fingerprint, seed_everything
+from hymirec.training import distributed
+from hymirec.training.loop import TrainingSchedule, fingerprint, seed_everything
+from hymirec.training.tracking import stage_run
 
 logger = logging.getLogger(__name__)
 

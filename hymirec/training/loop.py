@@ -24,10 +24,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from hymirec import distributed
 from hymirec.config import TrainingBudgetConfig
 from hymirec.io import write_atomically
-from hymirec.tracking import log_metrics
+from hymirec.training import distributed
+from hymirec.training.tracking import log_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def train_with_early_stopping(
     resumes from it. The data order of epoch e is drawn from ``seed + e``, so a resumed run sees the
     same batches as an uninterrupted one. The file outlives the training: resuming a finished run
     returns its result without another epoch, so a stage that trains several models and is stopped
-    after the first (or carried to another machine, ``hymirec.snapshot``) does not train it again.
+    after the first (or carried to another machine, ``hymirec.experiments.snapshot``) does not train it again.
     The caller removes the checkpoint once the trained model is saved.
 
     Under torchrun every rank draws the same batches and trains on its users of each

@@ -14,8 +14,8 @@ from typing import Any
 
 import mlflow
 
-from hymirec import distributed
 from hymirec.config import HyMiRecConfig
+from hymirec.training import distributed
 
 
 def tracking_uri(root: Path) -> str:

@@ -10,7 +10,7 @@ from data_checks.errors import DataValidationError
 from data_checks.sequences import SEQUENCE_RULES, per_user_summary, validate_sequences
 from hymirec.config import SequencesConfig
 from hymirec.data.schema import RawLogs
-from hymirec.sequences import build_sequences
+from hymirec.data.sequences import build_sequences
 
 NUM_ITEMS = 7
 MIN_EVENTS = 5

@@ -14,9 +14,9 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from hymirec import pretrained
 from hymirec.config import BackboneConfig
-from hymirec.pretrained import build_backbone, cached_smollm2, smollm2_gguf_path
+from hymirec.models import pretrained
+from hymirec.models.pretrained import build_backbone, cached_smollm2, smollm2_gguf_path
 
 # unequal sizes so a wrong axis fails: batch 3, length 7, hidden 24 over 3 heads
 SCRATCH = BackboneConfig(kind="scratch", hidden_size=24, num_layers=2, num_heads=3, intermediate_size=40, dropout=0.0)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from hymirec.coarse_tokens import coarse_token_diagnostics, mean_token_cosine
 from hymirec.config import Variant
+from hymirec.evaluation.coarse_tokens import coarse_token_diagnostics, mean_token_cosine
 from tests.models.test_llm import CONFIG, NUM_ITEMS, _model
 
 

@@ -4,12 +4,12 @@ import numpy as np
 import torch
 
 from hymirec.config import ComiRecConfig, EvaluationConfig
-from hymirec.evaluation import evaluate
+from hymirec.data.sequences import SplitView
+from hymirec.evaluation.ranking import evaluate
 from hymirec.models.comirec import ComiRec, hard_readout
 from hymirec.models.persistence import load_model, save_model
 from hymirec.models.sasrec import training_batch
-from hymirec.sequences import SplitView
-from hymirec.training import TrainingSchedule, seed_everything, train_with_early_stopping
+from hymirec.training.loop import TrainingSchedule, seed_everything, train_with_early_stopping
 
 # unequal sizes so a wrong axis fails: 7 max length, hidden 12, attention 10, 3 interests, 19 items
 CONFIG = ComiRecConfig(hidden_size=12, attention_size=10, num_interests=3, max_length=7)

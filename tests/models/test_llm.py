@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from hymirec.config import BackboneConfig, CoarseConfig, EvaluationConfig, LLMConfig, ServingConfig, Variant
-from hymirec.evaluation import evaluate
+from hymirec.data.sequences import SplitView
+from hymirec.evaluation.ranking import evaluate
 from hymirec.models.coarse import CoarseModel
 from hymirec.models.llm import (
     build_hymirec,
@@ -25,9 +26,8 @@ from hymirec.models.llm import (
     window_ends,
     window_targets,
 )
-from hymirec.retrieval import MultiInterestRetriever
-from hymirec.sequences import SplitView
-from hymirec.training import TrainingSchedule, seed_everything, train_with_early_stopping
+from hymirec.serving.retrieval import MultiInterestRetriever
+from hymirec.training.loop import TrainingSchedule, seed_everything, train_with_early_stopping
 
 # unequal sizes so a wrong axis fails: 19 items, embeddings 10-d, interests 12-d, K=3, coarse width 8
 NUM_ITEMS, EMBEDDING_DIM = 19, 10

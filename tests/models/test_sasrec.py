@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from hymirec.config import EvaluationConfig, SASRecConfig
-from hymirec.evaluation import evaluate
+from hymirec.data.sequences import SplitView
+from hymirec.evaluation.ranking import evaluate
 from hymirec.models.persistence import load_model, save_model
 from hymirec.models.popularity import Popularity
 from hymirec.models.sasrec import SASRec, SASRecText, training_batch
-from hymirec.sequences import SplitView
-from hymirec.training import TrainingSchedule, seed_everything, train_with_early_stopping
+from hymirec.training.loop import TrainingSchedule, seed_everything, train_with_early_stopping
 
 # unequal sizes so a wrong axis fails: 13 users, 7 max length, hidden 12, 19 items
 CONFIG = SASRecConfig(hidden_size=12, num_layers=2, num_heads=3, dropout=0.0, max_length=7)
@@ -139,7 +139,7 @@ def test_popularity_ranks_by_input_counts() -> None:
 
 def test_checkpoint_path_changes_with_training_settings(tmp_path) -> None:
     from hymirec.paths import Layout
-    from hymirec.training import fingerprint
+    from hymirec.training.loop import fingerprint
 
     layout = Layout(tmp_path)
     base = layout.checkpoint("sasrec_model", fingerprint(42, CONFIG))

@@ -14,9 +14,9 @@ import pytest
 from hymirec.config import DataConfig, HyMiRecConfig
 from hymirec.data.files import coerce_types
 from hymirec.data.movielens import BundledDataMissing, load_movielens
+from hymirec.data.sequences import build_sequences
 from hymirec.io import read_json, write_parquet
 from hymirec.paths import Layout
-from hymirec.sequences import build_sequences
 from hymirec.stages import raw_logs, validated_sequences
 from tests.test_streaming import _assert_same_parquet
 

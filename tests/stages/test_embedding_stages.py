@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hymirec.codebook import load_encoding, load_reconstructions
+from hymirec.codebook.residual import load_encoding, load_reconstructions
 from hymirec.config import HyMiRecConfig
 from hymirec.data.schema import RawLogs
+from hymirec.data.sequences import build_sequences
 from hymirec.io import read_json, write_parquet
 from hymirec.paths import Layout
-from hymirec.sequences import build_sequences
 from hymirec.stages import codebook, item_embeddings
 from tests.encoders.tiny_models import build_tiny_decoder
 

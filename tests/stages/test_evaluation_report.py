@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hymirec.report import compression_table
+from hymirec.evaluation.report import compression_table
 from hymirec.stages.evaluation_report import compression_effect
 
 
