@@ -67,8 +67,8 @@ def test_the_hymirec_epoch_stage_reports_seconds_per_million_training_targets(tm
     from hymirec.config import SequencesConfig
     from hymirec.data.files import coerce_types, read_table
     from hymirec.data.schema import RawLogs
+    from hymirec.data.sequences import build_sequences
     from hymirec.io import write_parquet
-    from hymirec.sequences import build_sequences
 
     script, data, work = _script(), tmp_path / "data", tmp_path / "work"
     synthetic = script._synth()
