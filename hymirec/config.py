@@ -406,7 +406,7 @@ class LLMConfig(TrainingBudgetConfig):
         default=1.0,
         ge=0.0,
         description="Weight of a second loss beside DMIL: the next items' softmax of the serving score max_k s_k(i) over "
-        "the catalog (hymirec.training.losses.max_score_loss), so that the interests are trained as serving merges them.",
+        "the catalog (hymirec.training.losses.multi_interest_loss), so that the interests are trained as serving merges them.",
     )
     target_window: int = Field(
         default=4,

@@ -34,7 +34,8 @@ def test_a_repeated_positive_is_not_a_negative() -> None:
 
 # --- DMIL -------------------------------------------------------------------------------------------
 
-from hymirec.training.losses import cosine_kmeans, dmil_loss, match_groups_to_interests  # noqa: E402
+from hymirec.training.losses import cosine_kmeans, match_groups_to_interests, multi_interest_loss  # noqa: E402
+
 
 
 def _unit(*rows: list[float]) -> torch.Tensor:
@@ -106,18 +107,18 @@ def _naive_dmil(case: dict[str, torch.Tensor]) -> float:
 
 def test_full_catalog_dmil_equals_the_formula_computed_naively() -> None:
     case = _dmil_case()
-    assert dmil_loss(**case).item() == pytest.approx(_naive_dmil(case), rel=1e-5)
+    assert multi_interest_loss(**case).item() == pytest.approx(_naive_dmil(case), rel=1e-5)
     shuffled = {**case, "interests": case["interests"].flip(1)}  # the matching follows the interests
-    assert dmil_loss(**shuffled).item() == pytest.approx(_naive_dmil(shuffled), rel=1e-5)
+    assert multi_interest_loss(**shuffled).item() == pytest.approx(_naive_dmil(shuffled), rel=1e-5)
 
 
 def test_a_sample_of_the_whole_catalog_gives_the_full_loss_and_a_smaller_one_is_log_q_corrected() -> None:
     case = _dmil_case()
     every_item = torch.tensor([3, 0, 5, 1, 4, 2])
-    assert dmil_loss(**case, candidates=every_item).item() == pytest.approx(dmil_loss(**case).item(), rel=1e-5)
+    assert multi_interest_loss(**case, candidates=every_item).item() == pytest.approx(multi_interest_loss(**case).item(), rel=1e-5)
     # sampled: each kept negative stands for I/S items
-    sampled = dmil_loss(**case, candidates=torch.tensor([3, 0, 4])).item()
-    assert math.isfinite(sampled) and sampled != pytest.approx(dmil_loss(**case).item())
+    sampled = multi_interest_loss(**case, candidates=torch.tensor([3, 0, 4])).item()
+    assert math.isfinite(sampled) and sampled != pytest.approx(multi_interest_loss(**case).item())
 
 
 def test_false_negatives_do_not_contribute() -> None:
@@ -126,10 +127,10 @@ def test_false_negatives_do_not_contribute() -> None:
     # item 5 (a text duplicate of row 0's target 2) pointing anywhere leaves row 0's loss unchanged
     moved = case["items"].clone()
     moved[5] = _unit([1, 0, 0.2, 0])[0]
-    assert dmil_loss(**{**case, "items": moved}).item() == pytest.approx(dmil_loss(**case).item(), abs=1e-6)
+    assert multi_interest_loss(**{**case, "items": moved}).item() == pytest.approx(multi_interest_loss(**case).item(), abs=1e-6)
     # without the duplicate table, item 5 is a negative so close to target 2 that the loss rises
     no_duplicates = {**case, "duplicates": torch.full((6, 1), -1)}
-    assert dmil_loss(**no_duplicates).item() > dmil_loss(**case).item() + 0.1
+    assert multi_interest_loss(**no_duplicates).item() > multi_interest_loss(**case).item() + 0.1
 
 
 def test_batched_matching_reaches_scipys_optimum_on_every_row() -> None:
@@ -156,7 +157,7 @@ def test_loss_decreases_as_interests_move_toward_their_targets() -> None:
     losses = []
     for step in (0.0, 0.3, 0.6, 1.0):
         moved = torch.nn.functional.normalize((1 - step) * start + step * group_centres, dim=-1)
-        losses.append(dmil_loss(**{**case, "interests": torch.stack([moved, case["interests"][1]])}).item())
+        losses.append(multi_interest_loss(**{**case, "interests": torch.stack([moved, case["interests"][1]])}).item())
     assert losses == sorted(losses, reverse=True) and losses[-1] < losses[0] - 1.0
 
 
@@ -165,7 +166,7 @@ def test_dmil_gradient_reaches_interests_items_and_temperature() -> None:
     interests = case["interests"].clone().requires_grad_(True)
     items = case["items"].clone().requires_grad_(True)
     temperature = torch.tensor(0.1, requires_grad=True)
-    dmil_loss(**{**case, "interests": interests, "items": items, "temperature": temperature}).backward()
+    multi_interest_loss(**{**case, "interests": interests, "items": items, "temperature": temperature}).backward()
     assert interests.grad.abs().sum() > 0 and items.grad.abs().sum() > 0 and temperature.grad is not None
 
 
@@ -228,14 +229,14 @@ def test_next_item_cross_entropy_equals_torch_cross_entropy_on_the_labelled_posi
     torch.testing.assert_close(fused_grads[1], items.grad)
 
 
-# --- the serving score's own softmax ----------------------------------------------------------------
+# --- the serving score's own softmax, from the same pass as DMIL's ----------------------------------
 
-from hymirec.training.losses import max_score_loss  # noqa: E402
+from hymirec.training.losses import chunked_interest_logsumexp  # noqa: E402
 
 
-@pytest.mark.parametrize("kept_bytes", [0, 1 << 28], ids=["recomputed", "kept"])  # the backward's softmax
+@pytest.mark.parametrize("kept_bytes", [0, 1 << 28], ids=["recomputed", "kept"])  # the backward's softmaxes
 @pytest.mark.parametrize("chunk_elements", [7, 1 << 18])
-def test_chunked_logsumexp_of_multi_vector_queries_takes_the_max_and_routes_gradients_to_its_winner(monkeypatch, chunk_elements: int, kept_bytes: int) -> None:
+def test_interest_logsumexp_gives_each_vectors_and_the_maxs_and_routes_gradients_to_the_winner(monkeypatch, chunk_elements: int, kept_bytes: int) -> None:
     monkeypatch.setattr(losses, "CHUNK_ELEMENTS", chunk_elements)
     monkeypatch.setattr(losses, "KEPT_SOFTMAX_BYTES", kept_bytes)
     generator = torch.Generator().manual_seed(2)
@@ -243,31 +244,45 @@ def test_chunked_logsumexp_of_multi_vector_queries_takes_the_max_and_routes_grad
     queries = torch.randn(6, 3, 5, generator=generator)
     queries[1, 2] = queries[1, 0] - 10.0  # below vector 0 on every (positive) key: wins no max
     queries.requires_grad_()
-    blocked = (torch.tensor([0, 2, 2, 5]), torch.tensor([4, 0, 10, 3]))
-    weights = torch.randn(6, generator=generator)
-    (chunked_logsumexp(queries, keys, blocked) * weights).sum().backward()
+    blocked = (torch.tensor([0, 2, 2, 5, 5, 5]), torch.tensor([4, 0, 10, 3, 0, 1]))
+    per_vector_weights, merged_weights = torch.randn(6, 3, generator=generator), torch.randn(6, generator=generator)
+
+    def weighted(per_vector: torch.Tensor, merged: torch.Tensor) -> torch.Tensor:
+        return (per_vector * per_vector_weights).sum() + (merged * merged_weights).sum()
+
+    per_vector, merged = chunked_interest_logsumexp(queries, keys, blocked)
+    weighted(per_vector, merged).backward()
     fused_grads = queries.grad.clone(), keys.grad.clone()
     queries.grad, keys.grad = None, None
-    plain = torch.einsum("qkd,nd->qkn", queries, keys).amax(dim=1).index_put(blocked, torch.tensor(float("-inf")))
-    expected = torch.logsumexp(plain, dim=1)
-    (expected * weights).sum().backward()
-    torch.testing.assert_close(chunked_logsumexp(queries, keys, blocked), expected)
+    logits = torch.einsum("qkd,nd->qkn", queries, keys).index_put((blocked[0], torch.tensor([[0], [1], [2]]), blocked[1]), torch.tensor(float("-inf")))
+    expected = torch.logsumexp(logits, dim=2), torch.logsumexp(logits.amax(dim=1), dim=1)
+    weighted(*expected).backward()
+    torch.testing.assert_close(per_vector, expected[0])
+    torch.testing.assert_close(merged, expected[1])
     torch.testing.assert_close(fused_grads[0], queries.grad)
     torch.testing.assert_close(fused_grads[1], keys.grad)
-    assert fused_grads[0][1, 2].abs().sum() == 0 and fused_grads[0][1, 0].abs().sum() > 0
+    # vector 2 of row 1 still gets its own softmax's gradient, none from the max it never wins
+    only_own = per_vector_weights[1, 2] * torch.softmax(logits[1, 2], dim=0) @ keys
+    torch.testing.assert_close(fused_grads[0][1, 2], only_own.detach())
 
 
-def test_max_score_loss_equals_its_formula_computed_naively() -> None:
+def _max_score_case() -> dict[str, torch.Tensor]:
     generator = torch.Generator().manual_seed(3)
     interests = F.normalize(torch.randn(4, 3, 6, generator=generator), dim=-1)
     items = F.normalize(torch.randn(9, 6, generator=generator), dim=-1)
     targets = torch.tensor([[1, 2], [0, -1], [5, 5], [8, 3]])
     duplicates = torch.full((9, 1), -1)
     duplicates[2, 0] = 7  # item 7 is a near-duplicate of item 2: no negative of row 0
-    temperature = torch.tensor(0.1)
-    scores = torch.einsum("pkd,nd->pkn", interests, items).amax(dim=1) / temperature
+    groups = cosine_kmeans(items[targets.clamp(min=0)], targets >= 0, 3)
+    return {"interests": interests, "items": items, "targets": targets, "target_groups": groups,
+            "temperature": torch.tensor(0.1), "duplicates": duplicates}
+
+
+def test_the_serving_score_term_equals_its_formula_computed_naively() -> None:
+    case = _max_score_case()
+    scores = torch.einsum("pkd,nd->pkn", case["interests"], case["items"]).amax(dim=1) / case["temperature"]
     losses_by_hand = []
-    for row, row_targets in enumerate(targets.tolist()):
+    for row, row_targets in enumerate(case["targets"].tolist()):
         positives = [t for t in row_targets if t >= 0]
         excluded = set(positives) | ({7} if 2 in positives else set())
         negatives = [j for j in range(9) if j not in excluded]
@@ -275,13 +290,16 @@ def test_max_score_loss_equals_its_formula_computed_naively() -> None:
             logits = torch.cat([scores[row, [target]], scores[row, negatives]])
             losses_by_hand.append(-torch.log_softmax(logits, dim=0)[0])
     expected = torch.stack(losses_by_hand).mean()
-    torch.testing.assert_close(max_score_loss(interests, items, targets, temperature, duplicates), expected)
+    with_term = multi_interest_loss(**case, max_score_weight=2.0)
+    torch.testing.assert_close(with_term - multi_interest_loss(**case), 2.0 * expected)
 
 
-def test_max_score_loss_with_one_interest_is_the_next_item_cross_entropy() -> None:
+def test_the_serving_score_term_with_one_interest_is_the_next_item_cross_entropy() -> None:
     generator = torch.Generator().manual_seed(4)
     states = torch.randn(5, 1, 6, generator=generator)
     items = torch.randn(12, 6, generator=generator)
     labels = torch.tensor([[3], [0], [11], [7], [3]])
-    loss = max_score_loss(states, items, labels, torch.tensor(1.0), torch.full((12, 1), -1))
-    torch.testing.assert_close(loss, next_item_cross_entropy(states[:, 0][None], labels[:, 0][None], items))
+    case = {"interests": states, "items": items, "targets": labels, "target_groups": torch.zeros_like(labels),
+            "temperature": torch.tensor(1.0), "duplicates": torch.full((12, 1), -1)}
+    term = multi_interest_loss(**case, max_score_weight=1.0) - multi_interest_loss(**case)
+    torch.testing.assert_close(term, next_item_cross_entropy(states[:, 0][None], labels[:, 0][None], items))

@@ -11,7 +11,7 @@ DESIGN.md §2. Everything enters the decoder as vectors (``inputs_embeds``):
 Training runs every position of a window in one decoder pass, the way SASRec and HLLM train: under a
 4D mask, position t's queries see the context and the items ≤ t, and nothing sees a query
 (``HyMiRecModel.window_interests``). The K query states of position t go through a head to K unit
-interests; items are unit ``ItemTower`` vectors in the same space; DMIL (``hymirec.training.losses.dmil_loss``)
+interests; items are unit ``ItemTower`` vectors in the same space; DMIL (``hymirec.training.losses.multi_interest_loss``)
 trains each position on its next W items against the whole catalog: the targets are clustered (cosine
 k-means on their exact LM embeddings, so groups are semantic and stable over training), groups matched
 to interests, and each interest learns its group. Serving reads the last position of the window of a
@@ -48,7 +48,7 @@ from hymirec.models.base import evaluating, left_pad, pool_context, trimmed_toke
 from hymirec.models.coarse import CoarseModel, PrefixStates
 from hymirec.models.item_tower import ItemTower
 from hymirec.models.pretrained import build_backbone
-from hymirec.training.losses import cosine_kmeans, dmil_loss, max_score_loss
+from hymirec.training.losses import cosine_kmeans, multi_interest_loss
 
 CONTEXT, RECENT, QUERY = 0, 1, 2  # segment ids
 CONTEXT_CACHE_BATCHES = 64  # scoring batches of context tokens kept (up to 64 × 1,024 users)
@@ -364,10 +364,9 @@ class HyMiRecModel(nn.Module):
         if self.num_items > self.config.full_catalog_max_items:
             candidates = torch.randperm(self.num_items)[: self.config.sampled_negatives]
         temperature, duplicates = self.temperature(), self.duplicates()
-        loss = dmil_loss(interests, items, targets, groups, temperature, duplicates, candidates)
-        if self.config.max_score_loss_weight > 0:
-            loss = loss + self.config.max_score_loss_weight * max_score_loss(interests, items, targets, temperature, duplicates, candidates)
-        return loss
+        return multi_interest_loss(
+            interests, items, targets, groups, temperature, duplicates, candidates, self.config.max_score_loss_weight
+        )
 
     @torch.no_grad()
     def score_items(self, histories: list[np.ndarray]) -> np.ndarray:

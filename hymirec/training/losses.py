@@ -2,13 +2,13 @@
 
 - ``next_item_cross_entropy``: full-softmax next-item loss of SASRec, ComiRec and the coarse model.
 - ``in_batch_info_nce``: the item encoder's contrastive adaptation (DESIGN.md §2, item encoder).
-- ``dmil_loss`` with ``cosine_kmeans`` and ``match_groups_to_interests``: disentangled
-  multi-interest learning (DESIGN.md §2, DMIL) over the whole catalog.
-- ``max_score_loss``: the softmax of the multi-interest serving score max_k s_k(i) (``llm.max_score_loss_weight``).
+- ``multi_interest_loss``: disentangled multi-interest learning (DESIGN.md §2, DMIL; with
+  ``cosine_kmeans`` and ``match_groups_to_interests``) over the whole catalog, plus the softmax of the
+  multi-interest serving score max_k s_k(i) (``llm.max_score_loss_weight``).
 
-Every full-catalog loss goes through ``chunked_logsumexp``, which never materialises the
-[positions × catalog] logits. In every contrastive loss a false negative (a key that is the same item
-as, or a near-duplicate of, one of the query's positives) is removed from the denominator.
+Every full-catalog loss goes through ``chunked_logsumexp`` or ``chunked_interest_logsumexp``, which never
+materialise the [positions × catalog] logits. In every contrastive loss a false negative (a key that is
+the same item as, or a near-duplicate of, one of the query's positives) is removed from the denominator.
 """
 
 from __future__ import annotations
@@ -32,9 +32,6 @@ KEPT_SOFTMAX_BYTES = 1 << 30
 class _ChunkedLogSumExp(torch.autograd.Function):
     """logsumexp_j (q_i · k_j) over all keys except the blocked (row, key) pairs, never holding [Q N] logits.
 
-    A query may be K vectors ([Q K d]): its logit of key j is then max_k q_ik · k_j, the multi-interest
-    serving score, and the gradient of each logit goes to the vector that won its max.
-
     Logits are computed chunk by chunk, so every elementwise pass runs on a chunk that is still in cache
     (the full logits of a batch, [positions × catalog] in fp32, are tens of MB and made each elementwise
     op memory-bound). The backward needs softmax_ij: the forward keeps each chunk's when the batch's
@@ -44,17 +41,15 @@ class _ChunkedLogSumExp(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, queries: torch.Tensor, keys: torch.Tensor, blocked_rows: torch.Tensor, blocked_keys: torch.Tensor) -> torch.Tensor:
-        chunk = max(1, CHUNK_ELEMENTS // max(1, len(keys) * _vectors_per_query(queries)))
-        bounds = torch.searchsorted(blocked_rows, torch.arange(0, len(queries) + chunk, chunk, device=queries.device))
+        chunk, bounds = _chunking(queries, keys, blocked_rows, vectors=1)
         result = torch.empty(len(queries), dtype=queries.dtype, device=queries.device)
-        kept_per_logit = 1 + (queries.shape[1] if queries.dim() == 3 else 0)  # the softmax, and each vector's logit
-        keep = len(queries) * len(keys) * kept_per_logit * queries.element_size() <= KEPT_SOFTMAX_BYTES
+        keep = len(queries) * len(keys) * queries.element_size() <= KEPT_SOFTMAX_BYTES
         kept = []
         for index, start in enumerate(range(0, len(queries), chunk)):
-            logits, per_vector = _blocked_chunk_logits(queries, keys, blocked_rows, blocked_keys, bounds, index, chunk)
+            logits = _blocked_chunk_logits(queries, keys, blocked_rows, blocked_keys, bounds, index, chunk)
             exps, totals, result[start : start + chunk] = _exp_and_logsumexp(logits)
             if keep:
-                kept.append((exps.mul_(torch.where(totals > 0, totals, 1.0).reciprocal()[:, None]), per_vector))  # the softmax
+                kept.append(_softmax_from_exps(exps, totals))
         ctx.save_for_backward(queries, keys, blocked_rows, blocked_keys, result, bounds)
         ctx.chunk, ctx.kept = chunk, kept if keep else None
         return result
@@ -67,34 +62,101 @@ class _ChunkedLogSumExp(torch.autograd.Function):
         for index, start in enumerate(range(0, len(queries), chunk)):
             rows = slice(start, start + chunk)
             if ctx.kept is not None:
-                softmax, per_vector = ctx.kept[index]
+                softmax = ctx.kept[index]
             else:
-                logits, per_vector = _blocked_chunk_logits(queries, keys, blocked_rows, blocked_keys, bounds, index, chunk)
-                softmax = _softmax(logits, result[rows])
+                softmax = _softmax(_blocked_chunk_logits(queries, keys, blocked_rows, blocked_keys, bounds, index, chunk), result[rows])
             weights = softmax.mul_(grad[rows, None])  # d lse_i / d logit_ij = softmax_ij
-            if per_vector is None:
-                grad_queries[rows] = weights @ keys
-                grad_keys.addmm_(weights.T, queries[rows])
-                continue
-            # a max passes its gradient to the vector that reaches it: [c K N] weights, zero elsewhere (an exact
-            # tie, which has probability zero, would pass it to each tied vector)
-            winners = per_vector == per_vector.amax(dim=1, keepdim=True)
-            vector_weights = winners * weights[:, None, :]
-            grad_queries[rows] = vector_weights @ keys
-            grad_keys.addmm_(vector_weights.flatten(0, 1).T, queries[rows].flatten(0, 1))
+            grad_queries[rows] = weights @ keys
+            grad_keys.addmm_(weights.T, queries[rows])
         ctx.kept = None
         return grad_queries, grad_keys, None, None
 
 
+class _ChunkedInterestLogSumExp(torch.autograd.Function):
+    """For queries of K vectors, each vector's logsumexp_j (q_ik · k_j) [Q K] and that of the merged serving
+    score max_k q_ik · k_j [Q], over the same unblocked keys, from one pass over the [Q K N] logits.
+
+    DMIL needs the first (each interest's own softmax), the serving-score loss the second; computed
+    apart, each paid the matmul, the masking and its backward's matmuls again (two thirds of a
+    long-history LLM step went to the two). Chunked and kept as ``_ChunkedLogSumExp``. Gradient of logit
+    (i, k, j): softmax_ikj · g_ik + [k wins j's max] · softmax^max_ij · g_i — a max passes its gradient to
+    the vector that reaches it (an exact tie, of probability zero, would pass it to each tied vector).
+    """
+
+    @staticmethod
+    def forward(ctx, queries: torch.Tensor, keys: torch.Tensor, blocked_rows: torch.Tensor, blocked_keys: torch.Tensor):
+        vectors = queries.shape[1]
+        chunk, bounds = _chunking(queries, keys, blocked_rows, vectors)
+        per_vector = torch.empty(len(queries), vectors, dtype=queries.dtype, device=queries.device)
+        merged = torch.empty(len(queries), dtype=queries.dtype, device=queries.device)
+        kept_bytes = len(queries) * len(keys) * ((vectors + 1) * queries.element_size() + vectors)  # softmaxes, winners
+        keep = kept_bytes <= KEPT_SOFTMAX_BYTES
+        kept = []
+        for index, start in enumerate(range(0, len(queries), chunk)):
+            rows = slice(start, start + chunk)
+            logits, winners, merged_logits = _interest_chunk_logits(queries, keys, blocked_rows, blocked_keys, bounds, index, chunk)
+            exps, totals, lse = _exp_and_logsumexp(logits.flatten(0, 1))
+            per_vector[rows] = lse.view(-1, vectors)
+            merged_exps, merged_totals, merged[rows] = _exp_and_logsumexp(merged_logits)
+            if keep:
+                kept.append((_softmax_from_exps(exps, totals).view_as(logits), winners, _softmax_from_exps(merged_exps, merged_totals)))
+        ctx.save_for_backward(queries, keys, blocked_rows, blocked_keys, per_vector, merged, bounds)
+        ctx.chunk, ctx.kept = chunk, kept if keep else None
+        return per_vector, merged
+
+    @staticmethod
+    def backward(ctx, grad_per_vector: torch.Tensor, grad_merged: torch.Tensor):
+        queries, keys, blocked_rows, blocked_keys, per_vector, merged, bounds = ctx.saved_tensors
+        chunk = ctx.chunk
+        grad_queries, grad_keys = torch.empty_like(queries), torch.zeros_like(keys)
+        for index, start in enumerate(range(0, len(queries), chunk)):
+            rows = slice(start, start + chunk)
+            if ctx.kept is not None:
+                softmax, winners, merged_softmax = ctx.kept[index]
+            else:
+                logits, winners, merged_logits = _interest_chunk_logits(queries, keys, blocked_rows, blocked_keys, bounds, index, chunk)
+                softmax = _softmax(logits.flatten(0, 1), per_vector[rows].flatten()).view_as(logits)
+                merged_softmax = _softmax(merged_logits, merged[rows])
+            weights = softmax.mul_(grad_per_vector[rows, :, None])  # [c K N]
+            weights.addcmul_(winners, merged_softmax.mul_(grad_merged[rows, None])[:, None, :])
+            grad_queries[rows] = weights @ keys
+            grad_keys.addmm_(weights.flatten(0, 1).T, queries[rows].flatten(0, 1))
+        ctx.kept = None
+        return grad_queries, grad_keys, None, None
+
+
+def _chunking(queries: torch.Tensor, keys: torch.Tensor, blocked_rows: torch.Tensor, vectors: int) -> tuple[int, torch.Tensor]:
+    """Rows per chunk (``CHUNK_ELEMENTS`` logits) and where each chunk's blocked pairs start in ``blocked_rows``."""
+    chunk = max(1, CHUNK_ELEMENTS // max(1, len(keys) * vectors))
+    return chunk, torch.searchsorted(blocked_rows, torch.arange(0, len(queries) + chunk, chunk, device=queries.device))
+
+
 def _blocked_chunk_logits(
     queries: torch.Tensor, keys: torch.Tensor, blocked_rows: torch.Tensor, blocked_keys: torch.Tensor, bounds: torch.Tensor, index: int, chunk: int
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Chunk ``index``'s logits with its blocked pairs at -inf, and each vector's (``_chunk_logits``)."""
+) -> torch.Tensor:
+    """Chunk ``index``'s logits [c N] with its blocked pairs at -inf."""
     start = index * chunk
-    logits, per_vector = _chunk_logits(queries[start : start + chunk], keys)
+    logits = queries[start : start + chunk] @ keys.T
     low, high = bounds[index], bounds[index + 1]
     logits[blocked_rows[low:high] - start, blocked_keys[low:high]] = float("-inf")
-    return logits, per_vector
+    return logits
+
+
+def _interest_chunk_logits(
+    queries: torch.Tensor, keys: torch.Tensor, blocked_rows: torch.Tensor, blocked_keys: torch.Tensor, bounds: torch.Tensor, index: int, chunk: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Chunk ``index``'s logits of every vector [c K N] with its blocked pairs at -inf, which vector wins
+    each key's max [c K N] (bool), and the merged logits max_k [c N].
+
+    The winners are found by comparison with ``amax``: a ``max`` with indices more than doubled a
+    chunk's time.
+    """
+    start = index * chunk
+    logits = queries[start : start + chunk] @ keys.T  # [c K d] @ [d N]
+    low, high = bounds[index], bounds[index + 1]
+    logits[blocked_rows[low:high] - start, :, blocked_keys[low:high]] = float("-inf")
+    merged = logits.amax(dim=1)
+    return logits, logits == merged[:, None, :], merged
 
 
 def _exp_and_logsumexp(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -111,25 +173,14 @@ def _exp_and_logsumexp(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return exps, totals, peaks + totals.log()
 
 
+def _softmax_from_exps(exps: torch.Tensor, totals: torch.Tensor) -> torch.Tensor:
+    """exps / their row sum, in place; a row with every key blocked (sum 0) stays zeros."""
+    return exps.mul_(torch.where(totals > 0, totals, 1.0).reciprocal()[:, None])
+
+
 def _softmax(logits: torch.Tensor, logsumexp: torch.Tensor) -> torch.Tensor:
     """softmax in place from the rows' logsumexp; a row with every key blocked gets zeros (no gradient)."""
     return logits.sub_(logsumexp[:, None]).exp_().nan_to_num_(0.0)
-
-
-def _vectors_per_query(queries: torch.Tensor) -> int:
-    return queries.shape[1] if queries.dim() == 3 else 1
-
-
-def _chunk_logits(queries: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Logits [c N] of a chunk of queries, [c d] (q · k) or [c K d] (max_k q_k · k), and then each vector's [c K N].
-
-    The max's winners are found again in the backward from each vector's logits: ``amax`` here costs little
-    beside the matmul, a ``max`` with indices more than doubled the chunk's time.
-    """
-    if queries.dim() == 2:
-        return queries @ keys.T, None
-    per_vector = queries @ keys.T
-    return per_vector.amax(dim=1), per_vector
 
 
 def chunked_logsumexp(
@@ -138,12 +189,27 @@ def chunked_logsumexp(
     """[Q] logsumexp over keys of the logits ``queries`` [Q d] · ``keys`` [N d]ᵀ, skipping ``blocked`` (rows, keys) pairs.
 
     Equal to ``torch.logsumexp((queries @ keys.T).index_put(blocked, -inf), dim=1)``, with gradients, at a
-    fraction of the memory traffic (``_ChunkedLogSumExp``). ``blocked`` rows must be sorted. Queries of
-    K vectors each ([Q K d]) take the max over their vectors: logits (queries @ keys.T).amax(dim=1).
+    fraction of the memory traffic (``_ChunkedLogSumExp``). ``blocked`` rows must be sorted.
     """
+    return _ChunkedLogSumExp.apply(queries, keys, *_blocked_pairs(queries, blocked))
+
+
+def chunked_interest_logsumexp(
+    queries: torch.Tensor, keys: torch.Tensor, blocked: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For ``queries`` [Q K d]: each vector's logsumexp over ``keys`` [N d] [Q K], and that of the merged
+    logits max_k q_k · k_j [Q], with ``blocked`` (rows, keys) pairs skipped by every vector of the row.
+
+    Equal to ``torch.logsumexp(logits, -1)`` and ``torch.logsumexp(logits.amax(1), -1)`` of
+    ``logits = einsum("qkd,nd->qkn")`` with the blocked pairs at -inf, with gradients, from one chunked
+    pass (``_ChunkedInterestLogSumExp``).
+    """
+    return _ChunkedInterestLogSumExp.apply(queries, keys, *_blocked_pairs(queries, blocked))
+
+
+def _blocked_pairs(queries: torch.Tensor, blocked: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor]:
     empty = torch.empty(0, dtype=torch.long, device=queries.device)
-    rows, columns = blocked if blocked is not None else (empty, empty)
-    return _ChunkedLogSumExp.apply(queries, keys, rows, columns)
+    return blocked if blocked is not None else (empty, empty)
 
 
 def next_item_cross_entropy(hidden: torch.Tensor, labels: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
@@ -277,26 +343,24 @@ def excluded_pairs(
     return query, related[query, slot]
 
 
-def negatives_logsumexp(
-    queries: torch.Tensor,
-    rows: torch.Tensor,
-    items: torch.Tensor,
-    targets: torch.Tensor,
-    duplicates: torch.Tensor,
-    candidates: torch.Tensor | None,
-) -> torch.Tensor:
-    """Each query's logsumexp over its negatives: the catalog ``items`` minus its row's targets and their
-    near-duplicates (``excluded_pairs``; query q belongs to row ``rows[q]``). With ``candidates`` [S]
-    the sum runs over those uniformly drawn items only, plus log(I / S): the log-Q correction that makes
-    the sampled sum estimate the full one. ``queries`` [Q d] or [Q K d] as ``chunked_logsumexp`` takes them.
+def interest_partitions(
+    queries: torch.Tensor, items: torch.Tensor, targets: torch.Tensor, duplicates: torch.Tensor, candidates: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row p's logsumexp over its negatives for each of its vectors ``queries`` [P K d] [P K], and for
+    their max [P] (``chunked_interest_logsumexp``). A row's negatives are the catalog ``items`` minus its
+    targets and their near-duplicates (``excluded_pairs``). With ``candidates`` [S] the sums run over
+    those uniformly drawn items only, plus log(I / S): the log-Q correction that makes the sampled sum
+    estimate the full one.
     """
     keys, correction = items, 0.0
     if candidates is not None:
         keys, correction = items[candidates], math.log(len(items) / len(candidates))
-    return chunked_logsumexp(queries, keys, excluded_pairs(targets, duplicates, rows, candidates, len(items))) + correction
+    rows = torch.arange(len(targets), device=targets.device)
+    per_interest, merged = chunked_interest_logsumexp(queries, keys, excluded_pairs(targets, duplicates, rows, candidates, len(items)))
+    return per_interest + correction, merged + correction
 
 
-def dmil_loss(
+def multi_interest_loss(
     interests: torch.Tensor,
     items: torch.Tensor,
     targets: torch.Tensor,
@@ -304,11 +368,14 @@ def dmil_loss(
     temperature: torch.Tensor,
     duplicates: torch.Tensor,
     candidates: torch.Tensor | None = None,
+    max_score_weight: float = 0.0,
 ) -> torch.Tensor:
-    """Disentangled multi-interest loss (DESIGN.md §2) over a full-catalog softmax.
+    """Disentangled multi-interest loss (DESIGN.md §2) over a full-catalog softmax, plus ``max_score_weight``
+    times the softmax of the serving score; both from one chunked pass over the catalog
+    (``interest_partitions``).
 
-    Each row (a training position) has K unit interests ``interests`` [P K d] and up to W next items
-    ``targets`` [P W] (-1 = none) split into groups (``target_groups`` [P W], from ``cosine_kmeans``).
+    **DMIL.** Each row (a training position) has K unit interests ``interests`` [P K d] and up to W next
+    items ``targets`` [P W] (-1 = none) split into groups (``target_groups`` [P W], from ``cosine_kmeans``).
     Groups are matched one-to-one to interests (Hungarian, on cos(group centroid, interest)); each target
     item v is a positive of its group's interest u = u_{p,m(g)}, against every catalog item that is not
     one of row p's targets or a near-duplicate of one (``excluded_pairs``):
@@ -318,53 +385,32 @@ def dmil_loss(
     The denominator does not depend on w except through its positive, so it is computed once per
     (row, interest) as Z = logsumexp_{j ∉ E_p}, and L_pw = logaddexp(Z, l_w) − l_w: K softmaxes per
     position, not W. ``items`` [I d] are the item vectors: unit ones for cosine scoring (``llm.scoring``); for
-    dot-product scoring ``temperature`` is 1 and cos(u, v)/τ reads u·v. Groups are matched by cosine either way. With ``candidates`` [S] (catalogs too
-    large for a full softmax), Z is estimated from a sample (``negatives_logsumexp``).
-    """
-    num_interests = interests.shape[1]
-    valid = targets >= 0
-    target_vectors = items[targets.clamp(min=0)]  # [P W d]
-    # group centroids in the interest space, then which interest serves which group
-    members = F.one_hot(target_groups.clamp(min=0), num_interests).float() * valid[..., None]  # [P W G]
-    group_vectors = F.normalize(torch.einsum("pwg,pwd->pgd", members, target_vectors.detach()), dim=-1)
-    group_used = members.sum(dim=1) > 0  # [P G]
-    interest_of_group = match_groups_to_interests(group_vectors, group_used, F.normalize(interests.detach(), dim=-1))  # [P G]
-    # one softmax per used (row, group): its interest against the catalog, false negatives removed
-    query_row, query_group = group_used.nonzero(as_tuple=True)  # [Q]
-    queries = interests[query_row, interest_of_group[query_row, query_group]]  # [Q d]
-    scaled = queries / temperature  # dividing [Q d] rather than the [Q N] logits: same values, far less work
-    partition = negatives_logsumexp(scaled, query_row, items, targets, duplicates, candidates)  # [Q]
-    # every positive reads its own query's partition
-    positive_row, positive_column = valid.nonzero(as_tuple=True)  # [N+]
-    query_index = torch.zeros(len(group_used), num_interests, dtype=torch.long, device=targets.device)
-    query_index[query_row, query_group] = torch.arange(len(query_row), device=targets.device)
-    positive_query = query_index[positive_row, target_groups[positive_row, positive_column]]
-    positive_logits = (scaled[positive_query] * target_vectors[positive_row, positive_column]).sum(dim=-1)
-    return (torch.logaddexp(partition[positive_query], positive_logits) - positive_logits).mean()
+    dot-product scoring ``temperature`` is 1 and cos(u, v)/τ reads u·v. Groups are matched by cosine either way.
 
-
-def max_score_loss(
-    interests: torch.Tensor,
-    items: torch.Tensor,
-    targets: torch.Tensor,
-    temperature: torch.Tensor,
-    duplicates: torch.Tensor,
-    candidates: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Next-items softmax of the serving score s(u, i) = max_k s_k(i) / τ (DESIGN.md §2), over the catalog.
-
-    DMIL trains each interest on its own group against its own scores: nothing in it asks that an item
-    one interest scores highly rank below the target another interest scores — yet serving merges the
-    interests by a max. This loss trains that merged ranking: for row p with interests ``interests``
-    [P K d] and next items ``targets`` [P W] (-1 = none),
+    **Serving score.** DMIL trains each interest on its own group against its own scores: nothing in it
+    asks that an item one interest scores highly rank below the target another interest scores — yet
+    serving merges the interests by a max. The second term trains that merged ranking, with the same E_p:
 
         L = −mean_{(p,w)} log [ exp(s_p(v_w)) / (exp(s_p(v_w)) + Σ_{j ∉ E_p} exp(s_p(j))) ],  s_p(j) = max_k u_pk · v_j / τ
 
-    with E_p, ``candidates`` and the log-Q correction as in ``dmil_loss``. With K = 1 it is the plain
-    next-items softmax.
+    With K = 1 it is the plain next-items softmax. With ``candidates`` [S] (catalogs too large for a full
+    softmax), both partitions are estimated from a sample.
     """
-    scaled = interests / temperature
-    partition = negatives_logsumexp(scaled, torch.arange(len(targets), device=targets.device), items, targets, duplicates, candidates)  # [P]
+    scaled = interests / temperature  # dividing [P K d] rather than the [P K N] logits: same values, far less work
+    per_interest, merged = interest_partitions(scaled, items, targets, duplicates, candidates)  # [P K], [P]
     valid = targets >= 0
-    positive_logits = torch.einsum("pkd,pwd->pwk", scaled, items[targets.clamp(min=0)]).amax(dim=-1)  # [P W]
-    return (torch.logaddexp(partition[:, None], positive_logits) - positive_logits)[valid].mean()
+    target_vectors = items[targets.clamp(min=0)]  # [P W d]
+    # group centroids in the interest space, then which interest serves which group
+    members = F.one_hot(target_groups.clamp(min=0), interests.shape[1]).float() * valid[..., None]  # [P W G]
+    group_vectors = F.normalize(torch.einsum("pwg,pwd->pgd", members, target_vectors.detach()), dim=-1)
+    group_used = members.sum(dim=1) > 0  # [P G]
+    interest_of_group = match_groups_to_interests(group_vectors, group_used, F.normalize(interests.detach(), dim=-1))  # [P G]
+    # every positive reads its group's interest's partition
+    positive_row, positive_column = valid.nonzero(as_tuple=True)  # [N+]
+    positive_interest = interest_of_group[positive_row, target_groups[positive_row, positive_column]]
+    positive_logits = (scaled[positive_row, positive_interest] * target_vectors[positive_row, positive_column]).sum(dim=-1)
+    loss = (torch.logaddexp(per_interest[positive_row, positive_interest], positive_logits) - positive_logits).mean()
+    if max_score_weight > 0:
+        merged_logits = torch.einsum("pkd,pwd->pwk", scaled, target_vectors).amax(dim=-1)  # [P W]
+        loss = loss + max_score_weight * (torch.logaddexp(merged[:, None], merged_logits) - merged_logits)[valid].mean()
+    return loss
