@@ -221,14 +221,18 @@ class HyMiRecModel(nn.Module):
         self._prefix_states = None
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
+    @property
+    def reads_contexts_from_sequences(self) -> bool:
+        """Whether ``read_contexts_from`` applies: a frozen coarse model whose positions count from the
+        oldest item (``coarse.positions: from_oldest``), so a history's states begin every longer one's."""
+        return isinstance(self.context, CoarseModel) and not self.trains_context and self.context.config.positions == "from_oldest"
+
     def read_contexts_from(self, sequences: list[np.ndarray]) -> None:
         """Take the context tokens of histories that begin one of ``sequences`` (the training windows' and
-        validation's) from one pass of the frozen coarse model over each (``PrefixStates``): needs
-        ``coarse.positions: from_oldest``; other histories are still read as they come."""
-        if not isinstance(self.context, CoarseModel) or self.trains_context:
-            raise ValueError("only a frozen coarse model's context can be read from whole sequences")
-        if self.context.config.positions != "from_oldest":
-            raise ValueError("reading contexts from whole sequences needs coarse.positions: from_oldest")
+        validation's) from one pass of the frozen coarse model over each (``PrefixStates``); other
+        histories are still read as they come."""
+        if not self.reads_contexts_from_sequences:
+            raise ValueError("only a frozen coarse model with coarse.positions: from_oldest can read contexts from whole sequences")
         self._prefix_sequences, self._prefix_states = sequences, None
 
     def context_tokens(self, before: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -87,7 +87,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
                 # every variant from the same (codebook-history) coarse tower: the ablations differ in their context only
                 coarse_item_tower(coarse_state(layout, "codebook")) if llm.warm_start_item_tower else None,
             )
-            if spec.context == "coarse" and config.coarse.positions == "from_oldest" and not llm.train_context:
+            if model.reads_contexts_from_sequences:
                 model.read_contexts_from(sequences)  # one coarse pass per user instead of one per window
             output = train_tracked(
                 variant.value, model, windows_of(spec.recent_items),

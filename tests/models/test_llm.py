@@ -273,6 +273,7 @@ def test_contexts_read_from_whole_sequences_give_the_loss_and_scores_of_one_pass
     sequences = [np.arange(u, u + 14) % NUM_ITEMS for u in range(5)]
     batch = llm_batch(training_windows(sequences, CONFIG.recent_items, 3, seed=0, epoch=1), CONFIG.recent_items, CONFIG.target_window)
     per_window, from_sequences = model(), model()
+    assert from_sequences.reads_contexts_from_sequences and not _model().reads_contexts_from_sequences
     from_sequences.read_contexts_from(sequences)
     torch.testing.assert_close(from_sequences.loss(batch), per_window.loss(batch), atol=1e-5, rtol=1e-5)
     assert from_sequences._prefix_states.context_tokens(batch.before, CONFIG.coarse_tokens) is not None  # every window found
