@@ -195,7 +195,7 @@ def _checks(stage: str, work: Path) -> dict:
     import pandas as pd
 
     if stage == "raw_logs_checks":  # as stage raw_logs runs it: batch by batch from DuckDB
-        from data_checks.raw_logs import check_table
+        from data_checks.raw_logs import RawLogRules, check_table
         from data_checks.tables import EngineTable
         from hymirec.config import DataConfig
         from hymirec.data.files import read_table
@@ -205,8 +205,7 @@ def _checks(stage: str, work: Path) -> dict:
         started = time.perf_counter()
         with connect(EngineSettings(threads=1, temp_dir=work)) as (connection, staging):
             table = EngineTable(connection, as_written(connection, raw / "interactions.parquet", staging), SOURCE_ROW)
-            summary = check_table(table, read_table(raw / "items.parquet"), interactions_source="interactions", items_source="items",
-                                  timestamp_min=DataConfig().timestamp_min, timestamp_max=DataConfig().timestamp_max)  # fmt: skip
+            summary = check_table(table, read_table(raw / "items.parquet"), "interactions", "items", RawLogRules.of(DataConfig()))
         return {"rules_checked": summary["rules_checked"], "validate_seconds": round(time.perf_counter() - started, 2)}
     from data_checks.sequences import validate_sequences
 

@@ -1,6 +1,7 @@
 """Great Expectations suites guarding the pipeline's data at two points, and the code that runs them.
 
-- ``data_checks.raw_logs.validate_raw_logs``: raw interactions + items (stage ``raw_logs``);
+- ``data_checks.raw_logs.check_table``: raw interactions + items (stage ``raw_logs``; ``check_logs`` on frames,
+  ``validate_raw_log_files`` on stored files), against ``RawLogRules``;
 - ``data_checks.inbox.check_inbox_file``: each file dropped into ``data.inbox`` (stage ``raw_logs``);
 - ``data_checks.sequences.validate_sequences``: per-user sequences (stage ``validated_sequences``);
 - ``data_checks.validate_files.validate_user_files``: ``hymirec validate`` on a user's files.

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from data_checks.errors import MAX_SAMPLE_ROWS, DataValidationError, RuleFailure
-from data_checks.raw_logs import INTERACTION_IS_UNIQUE, check_logs
+from data_checks.raw_logs import INTERACTION_IS_UNIQUE, RawLogRules, check_logs
 from data_checks.runner import sample_row, text_source_numbering
 from data_checks.validate_files import read_user_files
 from hymirec.config import DataConfig
@@ -33,15 +33,7 @@ def check_inbox_file(path: Path, items: pd.DataFrame, log: EventLog, config: Dat
 
 def _checked_events(path: Path, items: pd.DataFrame, log: EventLog, config: DataConfig) -> pd.DataFrame:
     interactions, _ = read_user_files(path, None)
-    check_logs(
-        interactions,
-        items,
-        interactions_source=str(path),
-        items_source="the item catalog of data.source",
-        timestamp_min=config.timestamp_min,
-        timestamp_max=config.timestamp_max,
-        min_user_interactions=1,
-    )
+    check_logs(interactions, items, str(path), "the item catalog of data.source", RawLogRules.of(config, min_user_interactions=1))
     events = coerce_types(RawLogs(interactions, items)).interactions
     _check_new(events, interactions, log, str(path))
     return events

@@ -38,7 +38,7 @@ events per user over broken rows would mislead); otherwise it is named as pendin
 Extra columns are allowed: interaction columns other than user_id, item_id, timestamp (a rating, a
 session id) are ignored and dropped by stage ``raw_logs``; item columns other than item_id and title
 are kept as text features for ``item_embeddings.template``. A misspelt required column still fails
-``*_have_required_columns``, whose message lists the columns found. ``check_logs`` returns the
+``*_have_required_columns``, whose message lists the columns found. ``check_table`` returns the
 ignored interaction columns as ``extra_columns``; ``hymirec validate`` prints them.
 """
 
@@ -112,100 +112,51 @@ SUB_SECOND_UNITS: tuple[tuple[str, int], ...] = (("milliseconds", 10**3), ("micr
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def validate_raw_logs(
-    raw: RawLogs,
-    *,
-    interactions_source: str,
-    items_source: str,
-    timestamp_min: int,
-    timestamp_max: int,
-    docs_dir: Path | None = None,
-    min_user_interactions: int = MIN_EVENTS_FOR_SPLIT,
-) -> dict:
-    """Run the raw-logs suite; return a summary, or raise ``DataValidationError`` naming every broken rule."""
-    return check_logs(
-        raw.interactions,
-        raw.items,
-        interactions_source=interactions_source,
-        items_source=items_source,
-        timestamp_min=timestamp_min,
-        timestamp_max=timestamp_max,
-        docs_dir=docs_dir,
-        min_user_interactions=min_user_interactions,
-    )
+@dataclasses.dataclass(frozen=True)
+class RawLogRules:
+    """What the raw-logs rules check against: the plausible timestamps (``data.timestamp_min/max``) and
+    the events some user must have (``some_user_has_min_interactions``; the inbox asks for 1, since a
+    dropped file's users continue histories already in the log)."""
+
+    timestamp_min: int
+    timestamp_max: int
+    min_user_interactions: int = MIN_EVENTS_FOR_SPLIT
+
+    @classmethod
+    def of(cls, data: DataConfig, **changes) -> RawLogRules:
+        return cls(timestamp_min=data.timestamp_min, timestamp_max=data.timestamp_max, **changes)
 
 
 def validate_raw_log_files(
-    interactions: Path,
-    items: Path,
-    *,
-    timestamp_min: int,
-    timestamp_max: int,
-    docs_dir: Path | None = None,
-    settings: EngineSettings = EngineSettings(),
+    interactions: Path, items: Path, rules: RawLogRules, *, docs_dir: Path | None = None, settings: EngineSettings = EngineSettings()
 ) -> dict:
-    """``validate_raw_logs`` on stored files, the interactions read by DuckDB a batch at a time (as stage
-    raw_logs checks them): what the Dagster check re-runs on data/raw without holding the log in pandas."""
+    """The suite on stored files, the interactions read by DuckDB a batch at a time (as stage raw_logs
+    checks them): what the Dagster check re-runs on data/raw without holding the log in pandas."""
     for path in (interactions, items):
         if not Path(path).is_file():
             raise FileNotFoundError(path)
     with connect(settings) as (connection, staging):
-        return check_table(
-            EngineTable(connection, as_written(connection, interactions, staging), SOURCE_ROW),
-            read_table(items),
-            interactions_source=str(interactions),
-            items_source=str(items),
-            timestamp_min=timestamp_min,
-            timestamp_max=timestamp_max,
-            docs_dir=docs_dir,
-        )
+        table = EngineTable(connection, as_written(connection, interactions, staging), SOURCE_ROW)
+        return check_table(table, read_table(items), str(interactions), str(items), rules, docs_dir=docs_dir)
 
 
 def check_logs(
-    interactions: pd.DataFrame,
-    items: pd.DataFrame | None,
-    *,
-    interactions_source: str,
-    items_source: str | None,
-    timestamp_min: int,
-    timestamp_max: int,
-    docs_dir: Path | None = None,
-    min_user_interactions: int = MIN_EVENTS_FOR_SPLIT,
-    now: int | None = None,
+    interactions: pd.DataFrame, items: pd.DataFrame | None, interactions_source: str, items_source: str | None,
+    rules: RawLogRules, *, docs_dir: Path | None = None,
 ) -> dict:
-    """``validate_raw_logs`` for an interactions frame alone (``items=None`` skips the item rules).
-
-    ``now`` (Unix seconds, default the current time) is the limit of ``timestamp_not_in_future``.
-    """
-    return check_table(
-        FrameTable(interactions),
-        items,
-        interactions_source=interactions_source,
-        items_source=items_source,
-        timestamp_min=timestamp_min,
-        timestamp_max=timestamp_max,
-        docs_dir=docs_dir,
-        min_user_interactions=min_user_interactions,
-        now=now,
-    )
+    """The suite on an interactions frame and its item catalog (``items=None`` skips the item rules)."""
+    return check_table(FrameTable(interactions), items, interactions_source, items_source, rules, docs_dir=docs_dir)
 
 
 def check_table(
-    table: FrameTable | EngineTable,
-    items: pd.DataFrame | None,
-    *,
-    interactions_source: str,
-    items_source: str | None,
-    timestamp_min: int,
-    timestamp_max: int,
-    docs_dir: Path | None = None,
-    min_user_interactions: int = MIN_EVENTS_FOR_SPLIT,
-    now: int | None = None,
+    table: FrameTable | EngineTable, items: pd.DataFrame | None, interactions_source: str, items_source: str | None,
+    rules: RawLogRules, *, docs_dir: Path | None = None,
 ) -> dict:
-    """``check_logs`` on a table read batch by batch (``data_checks.tables``): the interaction rules run on
-    one batch at a time, with the same names, counts and sample rows as on the whole table at once."""
+    """Run the raw-logs suite on a table read batch by batch (``data_checks.tables``); return a summary, or
+    raise ``DataValidationError`` naming every broken rule. The interaction rules run on one batch at a
+    time, with the same names, counts and sample rows as on the whole table at once."""
     items = None if items is None else items.reset_index(drop=True)
-    now = int(time.time()) if now is None else int(now)
+    now = int(time.time())  # the limit of timestamp_not_in_future
     numbering = text_source_numbering(interactions_source)
 
     checked_items = None if items is None else _blank_to_null(items, ITEM_COLUMNS)
@@ -217,12 +168,12 @@ def check_table(
 
     def batches() -> Iterator[tuple[Batch, list[Rule]]]:
         for batch in table.batches():
-            checked, rules, skipped, explanations, unit = _interaction_rules(
-                batch.display, batch.repeated, known_items, items is not None, timestamp_min, timestamp_max, now
+            checked, batch_rules, skipped, explanations, unit = _interaction_rules(
+                batch.display, batch.repeated, known_items, items is not None, rules.timestamp_min, rules.timestamp_max, now
             )
             units.update(unit[(unit != "seconds") & (unit != None)].tolist())  # noqa: E711 — elementwise on an object array
-            found.update(rules=rules, skipped=skipped, explanations=explanations)
-            yield Batch(checked, batch.display, rows=batch.rows), rules
+            found.update(rules=batch_rules, skipped=skipped, explanations=explanations)
+            yield Batch(checked, batch.display, rows=batch.rows), batch_rules
 
     failures = run_suite_in_batches(
         batches(),
@@ -232,22 +183,22 @@ def check_table(
         source_columns=table.columns,
         docs_dir=docs_dir,
     )
-    rules, skipped, explanations = found["rules"], list(found["skipped"]), dict(found["explanations"])
+    interaction_rules, skipped, explanations = found["rules"], list(found["skipped"]), dict(found["explanations"])
     if TIMESTAMP in table.columns:  # the sub-second unit most values look like (ties: the first by name)
         unit_found = min(units, key=lambda unit: (-units[unit], unit)) if units else None
         explanations[TIMESTAMP_IN_SECONDS] = (
             f"these look like {unit_found or 'milliseconds'} (divided down they are dates between "
-            f"{_date(max(timestamp_min, EARLIEST_PLAUSIBLE_TIMESTAMP))} and now); write whole Unix seconds"
+            f"{_date(max(rules.timestamp_min, EARLIEST_PLAUSIBLE_TIMESTAMP))} and now); write whole Unix seconds"
         )
     failures = [_explained(failure, explanations) for failure in failures]
-    checked_rules = [rule.name for rule in rules]
+    checked_rules = [rule.name for rule in interaction_rules]
     pending: list[str] = []
     if USER_ID not in table.columns:
         skipped.append(SOME_USER_HAS_MIN_INTERACTIONS)
     elif failures:
         pending.append(SOME_USER_HAS_MIN_INTERACTIONS)
     else:
-        failures += _check_users(table, interactions_source, numbering, min_user_interactions, docs_dir)
+        failures += _check_users(table, interactions_source, numbering, rules.min_user_interactions, docs_dir)
         checked_rules.append(SOME_USER_HAS_MIN_INTERACTIONS)
     if items is not None:
         item_rules, item_skipped = _item_rules(checked_items)

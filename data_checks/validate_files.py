@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from data_checks.errors import DataValidationError, RuleFailure
-from data_checks.raw_logs import check_logs
+from data_checks.raw_logs import RawLogRules, check_logs
 from hymirec.config import DataConfig
 from hymirec.data.files import read_table
 
@@ -45,14 +45,8 @@ def validate_user_files(interactions_path: Path, items_path: Path | None) -> str
     interactions_path = Path(interactions_path)
     items_path = None if items_path is None else Path(items_path)
     interactions, items = read_user_files(interactions_path, items_path)
-    bounds = DataConfig()
     summary = check_logs(
-        interactions,
-        items,
-        interactions_source=str(interactions_path),
-        items_source=None if items_path is None else str(items_path),
-        timestamp_min=bounds.timestamp_min,
-        timestamp_max=bounds.timestamp_max,
+        interactions, items, str(interactions_path), None if items_path is None else str(items_path), RawLogRules.of(DataConfig())
     )
     report = (
         f"OK: {interactions_path}: {summary['rows']} rows, {summary['users']} users, {summary['items']} items; "

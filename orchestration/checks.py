@@ -59,16 +59,10 @@ def check_raw_logs_expectations(dvc_project: DvcProject) -> dg.AssetCheckResult:
     layout = dvc_project.layout()
 
     def validate() -> Any:
-        from data_checks.raw_logs import validate_raw_log_files
+        from data_checks.raw_logs import RawLogRules, validate_raw_log_files
 
         config = dvc_project.load_config()
-        return validate_raw_log_files(
-            layout.raw_interactions,
-            layout.raw_items,
-            timestamp_min=config.data.timestamp_min,
-            timestamp_max=config.data.timestamp_max,
-            docs_dir=layout.data_docs_dir,
-        )
+        return validate_raw_log_files(layout.raw_interactions, layout.raw_items, RawLogRules.of(config.data), docs_dir=layout.data_docs_dir)
 
     return _run_suite("raw_logs", [layout.raw_interactions, layout.raw_items], validate)
 

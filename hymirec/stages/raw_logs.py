@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from data_checks.inbox import check_inbox_file
-from data_checks.raw_logs import check_table
+from data_checks.raw_logs import RawLogRules, check_table
 from data_checks.tables import EngineTable
 from data_checks.validate_files import check_user_files
 from hymirec.config import DataConfig, DataSource, HyMiRecConfig
@@ -49,12 +49,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
         # validate at the boundary, a batch of rows at a time: a failure raises before anything is written
         check_table(
             EngineTable(connection, as_written(connection, interactions_file, staging), SOURCE_ROW),
-            items,
-            interactions_source=interactions_source,
-            items_source=items_source,
-            timestamp_min=config.data.timestamp_min,
-            timestamp_max=config.data.timestamp_max,
-            docs_dir=layout.data_docs_dir,
+            items, interactions_source, items_source, RawLogRules.of(config.data), docs_dir=layout.data_docs_dir,
         )
 
         # new files in data.inbox, each checked alone against the log: good ones appended after the source, bad ones moved to rejected/

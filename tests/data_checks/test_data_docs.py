@@ -9,13 +9,13 @@ import pytest
 
 from data_checks import runner
 from data_checks.errors import DataValidationError
-from data_checks.raw_logs import validate_raw_logs
+from data_checks.raw_logs import RawLogRules, check_logs
 from data_checks.sequences import validate_sequences
 from hymirec.data.schema import RawLogs
 from data_checks.validate_files import read_user_files
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "good_logs"
-BOUNDS = {"timestamp_min": 0, "timestamp_max": 4_102_444_800}
+RULES = RawLogRules(timestamp_min=0, timestamp_max=4_102_444_800)
 
 
 def _sequences() -> pd.DataFrame:
@@ -31,7 +31,7 @@ def _validation_pages(docs: Path, suite_folder: str) -> list[Path]:
 def test_docs_for_both_suites_are_written_and_indexed(tmp_path):
     docs = tmp_path / "reports" / "data_docs"
     raw = RawLogs(*read_user_files(GOOD / "interactions.csv", GOOD / "items.csv"))
-    validate_raw_logs(raw, interactions_source="interactions.csv", items_source="items.csv", docs_dir=docs, **BOUNDS)
+    check_logs(raw.interactions, raw.items, "interactions.csv", "items.csv", RULES, docs_dir=docs)
     runner._context.cache_clear()  # stage validated_sequences runs in a new process, with a new context
     with pytest.raises(DataValidationError):
         validate_sequences(_sequences(), num_items=3, min_user_interactions=4, source="sequences.parquet", docs_dir=docs)

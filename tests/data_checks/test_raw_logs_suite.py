@@ -9,11 +9,15 @@ import pandas as pd
 import pytest
 
 from data_checks.errors import MAX_SAMPLE_ROWS, DataValidationError
-from data_checks.raw_logs import validate_raw_logs
+from data_checks.raw_logs import RawLogRules, check_logs
 from hymirec.data.schema import RawLogs
 
-BOUNDS = {"timestamp_min": 0, "timestamp_max": 4_102_444_800}
-SOURCES = {"interactions_source": "ml-test.inter", "items_source": "ml-test.item"}
+RULES = RawLogRules(timestamp_min=0, timestamp_max=4_102_444_800)
+SOURCES = ("ml-test.inter", "ml-test.item")
+
+
+def check(raw: RawLogs, sources: tuple[str, str] = SOURCES) -> dict:
+    return check_logs(raw.interactions, raw.items, *sources, RULES)
 
 
 def typed_logs(**changes) -> RawLogs:
@@ -32,7 +36,7 @@ def typed_logs(**changes) -> RawLogs:
 
 
 def test_typed_frames_pass_with_a_summary():
-    summary = validate_raw_logs(typed_logs(), **SOURCES, **BOUNDS)
+    summary = check(typed_logs())
     assert summary["rules_checked"] == 14
     assert summary["rules"][:2] == ["interactions_have_required_columns", "items_have_required_columns"]
     assert (summary["rows"], summary["users"], summary["items"], summary["catalog_items"]) == (12, 4, 4, 4)
@@ -42,7 +46,7 @@ def test_typed_timestamp_out_of_range_names_rule_and_lines():
     timestamps = np.arange(978_300_000, 978_300_012, dtype=np.int64)
     timestamps[[2, 7]] = [-1, 5_000_000_000]
     with pytest.raises(DataValidationError) as caught:
-        validate_raw_logs(typed_logs(timestamp=timestamps), **SOURCES, **BOUNDS)
+        check(typed_logs(timestamp=timestamps))
     (failure,) = caught.value.failures
     assert (failure.file, failure.rule, failure.unexpected_count) == ("ml-test.inter", "timestamp_in_range", 2)
     assert [sample["row"] for sample in failure.sample_rows] == [4, 9]  # .inter files have a header line
@@ -53,7 +57,7 @@ def test_float_timestamps_must_be_whole_seconds():
     timestamps = np.arange(978_300_000, 978_300_012, dtype=np.float64)
     timestamps[5] += 0.5
     with pytest.raises(DataValidationError) as caught:
-        validate_raw_logs(typed_logs(timestamp=timestamps), **SOURCES, **BOUNDS)
+        check(typed_logs(timestamp=timestamps))
     assert caught.value.rules == ["timestamp_is_integer"]
     assert caught.value.failures[0].sample_rows[0]["timestamp"] == 978300005.5
 
@@ -63,7 +67,7 @@ def test_missing_values_in_typed_frames():
     timestamps = pd.array(np.arange(978_300_000, 978_300_012), dtype="Int64")
     timestamps[10] = pd.NA
     with pytest.raises(DataValidationError) as caught:
-        validate_raw_logs(typed_logs(user_id=user_ids, timestamp=timestamps), **SOURCES, **BOUNDS)
+        check(typed_logs(user_id=user_ids, timestamp=timestamps))
     (failure,) = caught.value.failures
     assert failure.rule == "ids_and_timestamp_not_empty"
     assert [sample["row"] for sample in failure.sample_rows] == [4, 12]
@@ -77,7 +81,7 @@ def test_every_broken_rule_is_listed_in_rule_order():
     text.loc[3] = text.loc[4]
     items = pd.DataFrame({"item_id": ["a", "b", "c", "d", "d"], "title": ["A", "B", "C", "D", ""]})
     with pytest.raises(DataValidationError) as caught:
-        validate_raw_logs(RawLogs(text, items), interactions_source="i.csv", items_source="items.csv", **BOUNDS)
+        check(RawLogs(text, items), ("i.csv", "items.csv"))
     assert caught.value.rules == [
         "timestamp_is_integer",
         "interaction_is_unique",
@@ -94,7 +98,7 @@ def test_every_broken_rule_is_listed_in_rule_order():
 def test_at_most_five_sample_rows():
     timestamps = np.full(12, -7, dtype=np.int64)
     with pytest.raises(DataValidationError) as caught:
-        validate_raw_logs(typed_logs(timestamp=timestamps), **SOURCES, **BOUNDS)
+        check(typed_logs(timestamp=timestamps))
     (failure,) = caught.value.failures
     assert failure.unexpected_count == 12
     assert len(failure.sample_rows) == MAX_SAMPLE_ROWS
@@ -104,7 +108,7 @@ def test_at_most_five_sample_rows():
 
 def test_error_survives_pickling():
     with pytest.raises(DataValidationError) as caught:
-        validate_raw_logs(typed_logs(timestamp=np.full(12, -7, dtype=np.int64)), **SOURCES, **BOUNDS)
+        check(typed_logs(timestamp=np.full(12, -7, dtype=np.int64)))
     copy = pickle.loads(pickle.dumps(caught.value))
     assert str(copy) == str(caught.value)
     assert copy.failures == caught.value.failures
@@ -118,11 +122,6 @@ def test_movielens_100k_passes():
 
     config = DataConfig(source="movielens_100k")
     interactions_source, items_source = raw_log_sources(config)
-    summary = validate_raw_logs(
-        load_movielens(config.source.value),
-        interactions_source=interactions_source,
-        items_source=items_source,
-        timestamp_min=config.timestamp_min,
-        timestamp_max=config.timestamp_max,
-    )
+    raw = load_movielens(config.source.value)
+    summary = check_logs(raw.interactions, raw.items, interactions_source, items_source, RawLogRules.of(config))
     assert (summary["rows"], summary["users"], summary["items"], summary["catalog_items"]) == (100_000, 943, 1_682, 1_682)

@@ -7,6 +7,7 @@ real on the stored files (read by DuckDB, as the stages check them).
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import sys
 import types
@@ -20,6 +21,7 @@ import pytest
 import data_checks.raw_logs
 import data_checks.sequences
 from data_checks.errors import DataValidationError, RuleFailure
+from data_checks.raw_logs import RawLogRules
 from hymirec.paths import Layout
 from orchestration.checks import check_raw_logs_expectations, check_sequences_expectations
 from orchestration.resources import DvcProject
@@ -53,7 +55,8 @@ def fake_suite(monkeypatch: pytest.MonkeyPatch, module: str, function: str, outc
             raise outcome
         return outcome
 
-    fake = types.ModuleType(f"data_checks.{module}")
+    fake = types.ModuleType(f"data_checks.{module}")  # the real module's names (RawLogRules …), one function faked
+    fake.__dict__.update({name: value for name, value in vars(importlib.import_module(fake.__name__)).items() if not name.startswith("__")})
     setattr(fake, function, validate)
     monkeypatch.setitem(sys.modules, f"data_checks.{module}", fake)
     return calls
@@ -66,8 +69,7 @@ def test_raw_logs_check_passes_with_the_suite_summary(workspace: Path, monkeypat
     assert result.metadata["evaluated"] == dg.IntMetadataValue(7)
     (call,) = calls
     layout = Layout(workspace)
-    assert call["args"] == (layout.raw_interactions, layout.raw_items)
-    assert (call["timestamp_min"], call["timestamp_max"]) == (5, 100)  # from configs/default.yaml
+    assert call["args"] == (layout.raw_interactions, layout.raw_items, RawLogRules(timestamp_min=5, timestamp_max=100))  # configs/default.yaml's
     assert call["docs_dir"] == layout.data_docs_dir
     args, kwargs = call.pop("args"), call
     inspect.signature(data_checks.raw_logs.validate_raw_log_files).bind(*args, **kwargs)  # the real suite takes this call

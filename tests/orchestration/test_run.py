@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from data_checks.errors import DataValidationError, RuleFailure
+from data_checks.raw_logs import RawLogRules
 from orchestration.dvc_project import chosen_config
 from orchestration.run import main
 
@@ -67,11 +68,11 @@ def test_failed_blocking_check_stops_downstream_and_exits_non_zero(
     pd.DataFrame({"item_id": ["a"], "title": ["A"]}).to_parquet(root / "data/raw/items.parquet")
     broken = DataValidationError([RuleFailure(file="data/raw/interactions.parquet", rule="timestamp_in_range")])
 
-    def validate_raw_log_files(interactions, items, **kwargs):
+    def validate_raw_log_files(interactions, items, rules, **kwargs):
         raise broken
 
     fake = types.ModuleType("data_checks.raw_logs")
-    fake.validate_raw_log_files = validate_raw_log_files
+    fake.RawLogRules, fake.validate_raw_log_files = RawLogRules, validate_raw_log_files
     monkeypatch.setitem(sys.modules, "data_checks.raw_logs", fake)
 
     assert main(["--root", str(root)]) == 1
