@@ -64,7 +64,7 @@ def coarse_token_diagnostics(model: HyMiRecModel, histories: list[np.ndarray], m
         tokens, real = model.context_tokens(before)
         decoder_input = model.decoder_input(before, window, model.item_vectors(), torch.tensor([recent - 1]))
         with eager_attention(model.backbone):
-            attentions = model.backbone(**decoder_input.backbone_arguments(), output_attentions=True).attentions
+            attentions = model.backbone(**decoder_input.backbone_arguments(every_key=True), output_attentions=True).attentions
     num_context, queries = decoder_input.num_context, model.num_interests
     shares = [float(layer[:, :, -queries:, :num_context].sum(dim=-1).mean()) for layer in attentions]  # [B heads T T]
     return {"users": len(users), "token_cosine": mean_token_cosine(tokens, real), "query_attention_share": shares}

@@ -123,10 +123,16 @@ class DecoderInput:
     allowed: torch.Tensor  # [B T T] who may attend to whom
     positions: torch.Tensor  # [B T] rotary positions
     num_context: int  # M: the context tokens come first
+    num_keys: int  # M + R: the context and the window, every token's possible keys (no token sees a query)
     item_states: torch.Tensor | None  # [B R H] the coarse state at each window item (coarse_item_states/coarse_residual)
 
-    def backbone_arguments(self) -> dict[str, torch.Tensor]:
-        return {"inputs_embeds": self.sequence, "attention_mask": attention_bias(self.allowed), "position_ids": self.positions}
+    def backbone_arguments(self, every_key: bool = False) -> dict[str, torch.Tensor]:
+        """The decoder's arguments. Its mask covers the first ``num_keys`` tokens only, which the decoder's
+        attention (``hymirec.models.query_attention``) reads as "the queries after them see themselves
+        besides": [T × (M + R)] scores instead of [T × T]. ``every_key`` gives the whole [T × T] mask, for
+        attention implementations that need one (the eager attention of the diagnostics)."""
+        allowed = self.allowed if every_key else self.allowed[:, :, : self.num_keys]
+        return {"inputs_embeds": self.sequence, "attention_mask": attention_bias(allowed), "position_ids": self.positions}
 
 
 def attention_bias(allowed: torch.Tensor) -> torch.Tensor:
@@ -331,7 +337,7 @@ class HyMiRecModel(nn.Module):
         sequence = self.input_norm(torch.cat(parts, dim=1)) * self.input_scale  # [B T H]
         context_real = torch.cat(real[:-1], dim=1) if len(real) > 1 else window.new_zeros(batch, 0, dtype=torch.bool)
         allowed, positions = window_attention(context_real, real[-1], query_positions, queries)
-        return DecoderInput(sequence, allowed, positions, context_real.shape[1], item_states)
+        return DecoderInput(sequence, allowed, positions, context_real.shape[1], context_real.shape[1] + window.shape[1], item_states)
 
     def interests(self, histories: list[np.ndarray], items: torch.Tensor | None = None) -> torch.Tensor:
         """[B K d] serving interests: the last position of the window of the R most recent items."""

@@ -21,6 +21,7 @@ from torch import nn
 from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaModel
 
 from hymirec.config import BackboneConfig
+from hymirec.models.query_attention import QUERY_TOKEN_ATTENTION
 from hymirec.io import atomic_directory
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ def build_backbone(config: BackboneConfig, cache_dir: Path) -> tuple[nn.Module, 
         model = _scratch_decoder(config)
     else:
         model = _smollm2_lora_decoder(config, Path(cache_dir))
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft wrapper's model
+    base.set_attn_implementation(QUERY_TOKEN_ATTENTION)  # the decoder's queries are no one's keys: hymirec.models.query_attention
     return model, int(model.config.hidden_size)
 
 
