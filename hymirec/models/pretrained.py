@@ -21,8 +21,8 @@ from torch import nn
 from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaModel
 
 from hymirec.config import BackboneConfig
-from hymirec.models.query_attention import QUERY_TOKEN_ATTENTION
 from hymirec.io import atomic_directory
+from hymirec.models.query_attention import QUERY_TOKEN_ATTENTION
 
 logger = logging.getLogger(__name__)
 
