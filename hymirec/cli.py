@@ -8,7 +8,7 @@
     hymirec seeds results/run_seed42 results/run_seed43 --out results/run_seeds
     hymirec paired results/run_seed42
     hymirec select results/run_a results/run_b --out results/run_a/selection.md
-    hymirec bench [--sections pipeline serving training converge recbole]
+    hymirec bench [--sections pipeline serving training converge recbole llm_steps]
 
 Expected failures (bad config, bad data) print one clear message and exit 1, never a traceback.
 """
@@ -215,7 +215,8 @@ def _bench(args: argparse.Namespace) -> int:
     root = Path(".").resolve()
     try:
         line = run_bench(root, Path(args.config), Path(args.benchmark_config), tuple(args.sections), args.recbole_steps,
-                         args.hymirec_batches or None, Path(args.out), Path(args.workspace).resolve() if args.workspace else None)
+                         args.hymirec_batches or None, Path(args.out), Path(args.workspace).resolve() if args.workspace else None,
+                         args.llm_steps)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -296,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--recbole-steps", type=int, default=20, help="RecBole training steps timed")
     bench.add_argument("--hymirec-batches", type=int, default=60,
                        help="HyMiRec batches timed; its epoch time is extrapolated from them (0: the whole epoch)")
+    bench.add_argument("--llm-steps", type=int, default=4, help="LLM training steps timed per row and option (after one warm-up)")
     bench.add_argument("--workspace", help="a trained workspace to measure instead of the pipeline section's (e.g. '.')")
     bench.add_argument("--out", default="reports/bench.json")
     bench.set_defaults(handler=_bench)

@@ -22,6 +22,7 @@ import pytest
 
 import numpy as np
 
+from hymirec.bench.llm_steps import OPTIONS, Row, llm_steps
 from hymirec.cli import build_parser
 from hymirec.config import Variant, load_config
 from hymirec.data.sequences import item_categories, load_sequence_data, split_view
@@ -194,6 +195,20 @@ def test_bench_measures_the_trained_workspace(materialised, tmp_path: Path) -> N
     assert training["hymirec"]["steps"] == 2 and report["sasrec_epoch_seconds"] == training["sasrec"]["epoch_seconds"]
     assert report["default_pipeline_seconds"] is None and report["throughput_ratio_vs_recbole"] is None  # not run here
 
+
+
+def test_llm_steps_times_each_option_on_the_same_batches(materialised) -> None:
+    """`hymirec bench`'s llm_steps section on the trained workspace's data, the slice's own config: every option of
+    every row stepped on the warm-up batch and the timed ones, the window of each variant its own."""
+    root, _, _ = materialised
+    rows = (Row(E2E_CONFIG, Variant.HYMIREC), Row(E2E_CONFIG, Variant.FULL_HISTORY))
+    timed = llm_steps(root, Layout(root), steps=1, rows=rows)["rows"]
+    config = load_config(root / E2E_CONFIG).llm
+    assert [row["recent_items"] for row in timed.values()] == [config.recent_items, config.full_history_items]
+    for row in timed.values():
+        assert row["timed_steps"] == 1 and row["steps_per_epoch"] > 1
+        assert all(len(each) == 2 and min(each) > 0 for each in row["step_seconds_each"].values())
+        assert set(row["step_seconds"]) == set(OPTIONS) and row["speedup_vs_production"]["production"] == 1.0
 
 # --- using the trained models -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hymirec.bench import SECTIONS
+from hymirec.bench.llm_steps import llm_steps
 from hymirec.bench.pipeline import time_pipeline
 from hymirec.bench.recbole import recbole_side_by_side
 from hymirec.bench.serving import serving_benchmark
@@ -69,6 +70,9 @@ def summary_line(report: dict) -> str:
         parts.append(f"SASRec converged in {report['sasrec_converge_seconds']} s (test NDCG@10 {sections['converge']['test_ndcg@10']})")
     if "recbole" in sections:
         parts.append(f"{report['throughput_ratio_vs_recbole']}x RecBole's training throughput")
+    if "llm_steps" in sections:
+        steps = [f"{name} {row['step_seconds']['production']} s" for name, row in sections["llm_steps"]["rows"].items()]
+        parts.append("LLM step " + ", ".join(steps))
     if report["full_rank_eval_seconds"]:
         parts.append(f"SASRec full-ranking eval {report['full_rank_eval_seconds'].get('sasrec')} s")
     parts.append(f"peak RSS {report['peak_rss_mb']} MB")
@@ -76,7 +80,7 @@ def summary_line(report: dict) -> str:
 
 
 def run_bench(root: Path, default_config: Path, benchmark_config: Path, chosen: tuple[str, ...], recbole_steps: int,
-              hymirec_batches: int | None, out: Path, workspace_root: Path | None = None) -> str:
+              hymirec_batches: int | None, out: Path, workspace_root: Path | None = None, llm_steps_timed: int = 4) -> str:
     """Run the ``chosen`` sections; write ``out``; return the summary line.
 
     The pipeline section builds its workspace under ``root``/.bench/workspace; the other sections read
@@ -97,6 +101,7 @@ def run_bench(root: Path, default_config: Path, benchmark_config: Path, chosen: 
                              "hymirec": hymirec_epoch(benchmark, workspace, hymirec_batches)},
         "converge": lambda: {"config": str(benchmark_config), **sasrec_converged(benchmark, workspace)},
         "recbole": lambda: recbole_side_by_side(benchmark, workspace, scratch / "recbole", recbole_steps, logs),
+        "llm_steps": lambda: llm_steps(root, workspace, llm_steps_timed),
     }
     sections = dict(previous)
     for name in SECTIONS:

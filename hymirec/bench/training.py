@@ -21,7 +21,7 @@ from hymirec.config import HyMiRecConfig, SASRecConfig, Variant
 from hymirec.data.sequences import load_sequence_data, split_view, training_sequences
 from hymirec.evaluation.ranking import evaluate
 from hymirec.models.coarse import CoarseModel
-from hymirec.models.llm import build_hymirec, coarse_item_tower, llm_batch, training_windows, window_targets
+from hymirec.models.llm import HyMiRecModel, build_hymirec, coarse_item_tower, llm_batch, training_windows, window_targets
 from hymirec.models.sasrec import SASRec, training_batch
 from hymirec.paths import Layout
 from hymirec.training.loop import (
@@ -97,21 +97,31 @@ def hymirec_epoch_of(config: HyMiRecConfig, sequences: list[np.ndarray], embeddi
 
     ``epoch_targets`` counts the targets of the whole epoch (``window_targets``), so that a partial epoch
     scales by targets as well as by steps; ``setup_seconds`` is the once-per-training table of near-duplicate
-    items, outside the epoch's clock. The context is read per window, as stage llm_model does under
-    ``coarse.positions: from_newest`` (the default).
+    items, outside the epoch's clock (under ``coarse.positions: from_oldest`` the one coarse pass per user
+    falls in the first step, as in stage llm_model).
     """
     llm = config.llm
-    seed_everything(config.seed)
-    coarse_state = CoarseModel.from_embeddings(config.coarse, reconstructions, embeddings).state_dict()
-    model = build_hymirec(llm, Variant.HYMIREC, config.coarse, embeddings, reconstructions, cache_dir, coarse_state,
-                          coarse_item_tower(coarse_state) if llm.warm_start_item_tower else None)
-    windows = training_windows(sequences, llm.recent_items, llm.windows_per_user, config.seed, 1)
     started = time.perf_counter()
-    model.duplicates()  # built once per training on its first batch: timed apart, so a partial epoch does not scale it
+    model = untrained_llm_model(config, Variant.HYMIREC, sequences, embeddings, reconstructions, cache_dir)
     setup_seconds = round(time.perf_counter() - started, 2)
+    windows = training_windows(sequences, llm.recent_items, llm.windows_per_user, config.seed, 1)
     result = _timed_epoch(model, windows, lambda batch: llm_batch(batch, llm.recent_items, llm.target_window),
                           TrainingSchedule.of(llm), config.seed, max_batches=max_batches)
     return {**result, "setup_seconds": setup_seconds, "epoch_targets": window_targets(windows, llm.recent_items, llm.target_window)}
+
+
+def untrained_llm_model(config: HyMiRecConfig, variant: Variant, sequences: list[np.ndarray], embeddings: np.ndarray,
+                        reconstructions: np.ndarray, cache_dir: Path) -> HyMiRecModel:
+    """``variant``'s LLM model as stage llm_model builds it, its context an untrained coarse model on
+    ``reconstructions`` (same shapes, same cost: no coarse training needed), its once-per-training tables built."""
+    seed_everything(config.seed)
+    coarse_state = CoarseModel.from_embeddings(config.coarse, reconstructions, embeddings).state_dict()
+    model = build_hymirec(config.llm, variant, config.coarse, embeddings, reconstructions, cache_dir, coarse_state,
+                          coarse_item_tower(coarse_state) if config.llm.warm_start_item_tower else None)
+    model.duplicates()  # built on a training's first batch: kept out of any step's time
+    if model.reads_contexts_from_sequences:
+        model.read_contexts_from(sequences)
+    return model
 
 
 def sasrec_converged(config: HyMiRecConfig, layout: Layout) -> dict:

@@ -48,6 +48,7 @@ from hymirec.models.base import evaluating, left_pad, pool_context, trimmed_toke
 from hymirec.models.coarse import CoarseModel, PrefixStates
 from hymirec.models.item_tower import ItemTower
 from hymirec.models.pretrained import build_backbone
+from hymirec.models.query_attention import QUERY_TOKEN_ATTENTION
 from hymirec.training.losses import cosine_kmeans, multi_interest_loss
 
 CONTEXT, RECENT, QUERY = 0, 1, 2  # segment ids
@@ -228,6 +229,12 @@ class HyMiRecModel(nn.Module):
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     @property
+    def attends_over_keys_only(self) -> bool:
+        """Whether the decoder runs the query-token attention (``build_backbone`` sets it), which reads a mask
+        over the keys only; any other implementation (SDPA, eager: ``hymirec bench``'s ``llm_steps`` A/B) gets the whole one."""
+        return self.backbone.config._attn_implementation == QUERY_TOKEN_ATTENTION
+
+    @property
     def reads_contexts_from_sequences(self) -> bool:
         """Whether ``read_contexts_from`` applies: a frozen coarse model whose positions count from the
         oldest item (``coarse.positions: from_oldest``), so a history's states begin every longer one's."""
@@ -307,7 +314,7 @@ class HyMiRecModel(nn.Module):
         only, so a user's interests do not depend on how much padding the batch needs.
         """
         decoder_input = self.decoder_input(before, window, items, query_positions)
-        states = self.backbone(**decoder_input.backbone_arguments()).last_hidden_state
+        states = self.backbone(**decoder_input.backbone_arguments(every_key=not self.attends_over_keys_only)).last_hidden_state
         batch, recent = window.shape
         interests = self.head(states[:, decoder_input.num_context + recent :]).view(batch, len(query_positions), self.num_interests, -1)
         if self.adds_coarse_state:

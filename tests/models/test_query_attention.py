@@ -60,6 +60,23 @@ def test_query_token_attention_equals_sdpa_over_the_whole_mask(variant: Variant)
         torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=1e-4)
 
 
+def test_a_decoder_on_another_attention_is_given_the_whole_mask_and_trains_alike() -> None:
+    """The model passes the narrow mask to the query-token attention only (``hymirec bench``'s llm_steps A/B runs
+    the same model on SDPA): SDPA given the narrow mask would fail on its shape."""
+    batch, losses, gradients = _batch(), [], []
+    for attention in (QUERY_TOKEN_ATTENTION, "sdpa"):
+        model = _model(Variant.HYMIREC).train()
+        model.backbone.set_attn_implementation(attention)
+        assert model.attends_over_keys_only is (attention == QUERY_TOKEN_ATTENTION)
+        loss = model.loss(batch)
+        loss.backward()
+        losses.append(loss.detach())
+        gradients.append([p.grad for p in model.parameters() if p.grad is not None])
+    torch.testing.assert_close(losses[0], losses[1], atol=1e-6, rtol=1e-6)
+    assert len(gradients[0]) == len(gradients[1]) > 0
+    for mine, theirs in zip(*gradients):
+        torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=1e-4)
+
 def test_the_narrow_mask_leaves_out_only_what_no_token_may_see() -> None:
     """Every column the narrow mask drops is a query's, and the whole mask lets a query see only itself there."""
     model, batch = _model(Variant.HYMIREC).eval(), _batch()
