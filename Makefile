@@ -42,8 +42,11 @@ experiment: $(STAMP)
 experiments: $(STAMP)
 	$(BIN)/python -m orchestration.experiment --run-queue
 
+# Two pytest-xdist workers, one per core of the 2-core CI machine (tests/conftest.py says how the tests are grouped);
+# the tests run at one torch thread each, so more workers than cores only contend. `make test TEST_WORKERS=0` runs them in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest tests --durations=25; status=$$?; \
+	$(BIN)/python -m pytest tests -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
 
 # The Dagster UI test (tests/test_end_to_end.py) looks at the pages in headless Chromium, Debian's
@@ -54,8 +57,8 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium is not installed (needs root and apt-get): the Dagster UI test will skip" >&2
 
-# Not part of the tests: ~45 min on 2 cores (the default pipeline, SASRec to convergence on the benchmark
-# config, RecBole in its own virtualenv under .bench/). Writes reports/bench.json.
+# Not part of the tests: ~55 min on 2 cores (the default pipeline, SASRec to convergence on the benchmark
+# config, RecBole in its own virtualenv under .bench/, ~10 min of LLM steps on the protocols' rows). Writes reports/bench.json.
 bench: $(STAMP)
 	$(BIN)/hymirec bench
 

@@ -8,11 +8,56 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from hymirec.data.schema import RawLogs
 from tests.pipeline import E2E_CONFIG, build_workspace, run
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# Every process the tests start (pipeline stages, DVC, Dagster) runs torch and DuckDB on one thread: `make test`
+# runs two pytest-xdist workers on the 2-core machine, and two processes spinning two threads each on two
+# cores are slower than one each.
+os.environ.setdefault("HYMIREC_THREADS", "1")
+
+# A worker takes whole groups of tests (``GroupedScheduling``): each module is one group, so its
+# module-scoped fixtures are built once, and the modules that read the one real-pipeline run
+# (``materialised``) are one group, so that run is made once. The queue starts with that group, the
+# longest; the queued-experiments module, the next longest, comes last, so that the other worker runs
+# the short tests beside the pipeline run instead of a second pipeline.
+SHARED_RUN_GROUP = "materialised"
+SHARED_RUN_MODULES = ("tests/test_crash_safety.py", "tests/test_end_to_end.py", "tests/test_snapshot.py")
+LAST_MODULE = "tests/test_experiments.py"
+
+
+def group_of(nodeid: str) -> str:
+    """The group a test runs in: its module's, or the shared real-pipeline run's."""
+    module = nodeid.split("::")[0]
+    return SHARED_RUN_GROUP if module in SHARED_RUN_MODULES else module
+
+
+class GroupedScheduling(LoadScopeScheduling):
+    """xdist's scope scheduling with ``group_of`` as the scope (pytest 9 ignores the node-id suffix xdist's
+    own ``loadgroup`` mode relies on, so its ``xdist_group`` marks would not group anything here)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return group_of(nodeid)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log) -> GroupedScheduling:  # noqa: ANN001 (xdist's Producer)
+    return GroupedScheduling(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    strays = sorted({item.nodeid.split("::")[0] for item in items if SHARED_RUN_GROUP in item.fixturenames} - set(SHARED_RUN_MODULES))
+    if strays:
+        raise pytest.UsageError(f"{strays} use the {SHARED_RUN_GROUP} fixture: add them to SHARED_RUN_MODULES in tests/conftest.py")
+
+    def queue_position(item: pytest.Item) -> int:
+        group = group_of(item.nodeid)
+        return 0 if group == SHARED_RUN_GROUP else 2 if group == LAST_MODULE else 1
+
+    items.sort(key=queue_position)  # stable: collection order within each group
 
 
 @pytest.fixture
