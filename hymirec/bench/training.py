@@ -96,8 +96,8 @@ def hymirec_epoch_of(config: HyMiRecConfig, sequences: list[np.ndarray], embeddi
     ``reconstructions`` and ``embeddings`` [I E], timed on its first epoch's windows of ``sequences``.
 
     ``epoch_targets`` counts the targets of the whole epoch (``window_targets``), so that a partial epoch
-    scales by targets as well as by steps; ``setup_seconds`` is the once-per-training table of near-duplicate
-    items, outside the epoch's clock (under ``coarse.positions: from_oldest`` the one coarse pass per user
+    scales by targets as well as by steps; ``setup_seconds`` is building the model and its once-per-training
+    table of near-duplicate items, outside the epoch's clock (under ``coarse.positions: from_oldest`` the one coarse pass per user
     falls in the first step, as in stage llm_model).
     """
     llm = config.llm
