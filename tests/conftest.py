@@ -23,11 +23,11 @@ os.environ.setdefault("HYMIREC_THREADS", "1")
 # A worker takes whole groups of tests (``GroupedScheduling``): each module is one group, so its
 # module-scoped fixtures are built once, and the modules that read the one real-pipeline run
 # (``materialised``) are one group, so that run is made once. The queue starts with that group, the
-# longest; the queued-experiments module, the next longest, comes last, so that the other worker runs
-# the short tests beside the pipeline run instead of a second pipeline.
+# longest, and the queued-experiments module, the next longest, so that each worker starts on one and
+# the short modules that follow even out where the two end.
 SHARED_RUN_GROUP = "materialised"
 SHARED_RUN_MODULES = ("tests/test_crash_safety.py", "tests/test_end_to_end.py", "tests/test_snapshot.py")
-LAST_MODULE = "tests/test_experiments.py"
+SECOND_MODULE = "tests/test_experiments.py"
 
 
 def group_of(nodeid: str) -> str:
@@ -55,7 +55,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     def queue_position(item: pytest.Item) -> int:
         group = group_of(item.nodeid)
-        return 0 if group == SHARED_RUN_GROUP else 2 if group == LAST_MODULE else 1
+        return 0 if group == SHARED_RUN_GROUP else 1 if group == SECOND_MODULE else 2
 
     items.sort(key=queue_position)  # stable: collection order within each group
 
