@@ -30,9 +30,13 @@ SHARED_RUN_MODULES = ("tests/test_crash_safety.py", "tests/test_end_to_end.py", 
 SECOND_MODULE = "tests/test_experiments.py"
 
 
+def module_of(nodeid: str) -> str:
+    return nodeid.split("::")[0]
+
+
 def group_of(nodeid: str) -> str:
     """The group a test runs in: its module's, or the shared real-pipeline run's."""
-    module = nodeid.split("::")[0]
+    module = module_of(nodeid)
     return SHARED_RUN_GROUP if module in SHARED_RUN_MODULES else module
 
 
@@ -49,7 +53,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log) -> GroupedScheduling
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    strays = sorted({item.nodeid.split("::")[0] for item in items if SHARED_RUN_GROUP in item.fixturenames} - set(SHARED_RUN_MODULES))
+    strays = sorted({module_of(item.nodeid) for item in items if SHARED_RUN_GROUP in item.fixturenames} - set(SHARED_RUN_MODULES))
     if strays:
         raise pytest.UsageError(f"{strays} use the {SHARED_RUN_GROUP} fixture: add them to SHARED_RUN_MODULES in tests/conftest.py")
 

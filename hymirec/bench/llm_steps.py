@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,29 +72,39 @@ def set_option(model: HyMiRecModel, option: str) -> HyMiRecModel:
     return model
 
 
-def time_row(config: HyMiRecConfig, variant: Variant, workspace: Layout, steps: int, options: tuple[str, ...] = OPTIONS) -> dict:
+@dataclass(frozen=True)
+class WorkspaceData:
+    """What every row reads from the workspace, loaded once for all rows."""
+
+    sequences: list[np.ndarray]
+    embeddings: np.ndarray
+    reconstructions: np.ndarray
+
+    @classmethod
+    def load(cls, workspace: Layout) -> WorkspaceData:
+        sequences = training_sequences(load_sequence_data(workspace).sequences)
+        return cls(sequences, np.load(workspace.item_embeddings), load_reconstructions(workspace.codebook_dir))
+
+
+def time_row(config: HyMiRecConfig, variant: Variant, data: WorkspaceData, pretrained_cache: Path, steps: int,
+             options: tuple[str, ...] = OPTIONS) -> dict:
     """Median seconds per training step of ``variant`` under each option, on the same batches, alternating."""
-    data = load_sequence_data(workspace)
-    sequences = training_sequences(data.sequences)
-    embeddings, reconstructions = np.load(workspace.item_embeddings), load_reconstructions(workspace.codebook_dir)
     recent = variant_spec(config.llm, variant).recent_items
-    windows = training_windows(sequences, recent, config.llm.windows_per_user, config.seed, 1)
+    windows = training_windows(data.sequences, recent, config.llm.windows_per_user, config.seed, 1)
     schedule = TrainingSchedule.of(config.llm)
     order = batch_order(windows, schedule.batch_size, np.random.default_rng(config.seed + 1))
     batches = list(process_shards(windows, order[: WARMUP_STEPS + steps],
                                   lambda members: llm_batch(members, recent, config.llm.target_window)))
-    models = {option: set_option(untrained_llm_model(with_option(config, option), variant, sequences, embeddings,
-                                                     reconstructions, workspace.pretrained_cache), option)
-              for option in options}
-    step_of: dict[str, Callable[[int], float]] = {}
-    for option, model in models.items():
-        optimizer = make_optimizer(model, schedule)
-        step_of[option] = lambda index, model=model, optimizer=optimizer: train_epoch(model, optimizer, [batches[index]], epoch=1)[0]
+    trained = {}
+    for option in options:
+        model = set_option(untrained_llm_model(with_option(config, option), variant, data.sequences, data.embeddings,
+                                               data.reconstructions, pretrained_cache), option)
+        trained[option] = (model, make_optimizer(model, schedule))
     seconds: dict[str, list[float]] = {option: [] for option in options}
-    for index in range(len(batches)):
-        for option in options:
+    for batch in batches:
+        for option, (model, optimizer) in trained.items():
             started = time.perf_counter()
-            step_of[option](index)
+            train_epoch(model, optimizer, [batch], epoch=1)
             seconds[option].append(time.perf_counter() - started)
     medians = {option: statistics.median(times[WARMUP_STEPS:]) for option, times in seconds.items()}
     return {
@@ -112,8 +121,13 @@ def time_row(config: HyMiRecConfig, variant: Variant, workspace: Layout, steps: 
 def llm_steps(root: Path, workspace: Layout, steps: int, rows: tuple[Row, ...] = ROWS) -> dict:
     """Every row of ``rows`` timed on ``workspace``'s data (its sequences, embeddings and codebook): the
     configs' data set must be the workspace's (ML-1M for the protocols' rows)."""
+    data = WorkspaceData.load(workspace)
     timed = {}
     for row in rows:
         config = load_config(root / row.config)
-        timed[row.name] = {"config": row.config, "variant": row.variant.value, **time_row(config, row.variant, workspace, steps)}
+        timed[row.name] = {
+            "config": row.config,
+            "variant": row.variant.value,
+            **time_row(config, row.variant, data, workspace.pretrained_cache, steps),
+        }
     return {"sampled_negatives": SAMPLED_NEGATIVES, "rows": timed}
