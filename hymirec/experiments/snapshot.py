@@ -17,7 +17,7 @@ where its model and checkpoint files alone, copied whole, were 106 MB. ``save`` 
 from what it stored and compares it with the original before it keeps anything.
 
 The data stages' outputs travel rather than being re-run: they are deterministic on one machine
-(``results/determinism``; the full-size benchmark's embeddings and codebook too, at 1 and 2 threads) but
+(``results/determinism/`` at bdd6c2c; the full-size benchmark's embeddings and codebook too, at 1 and 2 threads) but
 not from one machine to another. Re-run on a fresh machine with the same code and config, the full-size
 benchmark's codebook came out otherwise: the coarse model reading it scored validation NDCG@10 0.1669
 where it had scored 0.1696 (the curves part at the first epoch), while SASRec (0.1762), SASRec with the

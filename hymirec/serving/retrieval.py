@@ -8,7 +8,7 @@ has already seen are skipped, so each interest fetches k + (history length) cand
 The index is exact (``IndexFlatIP``) up to ``serving.exact_max_items`` items, which covers MovieLens.
 Above it an ``IndexIVFFlat`` (inner product, spherical k-means centroids) searches ``ivf_nprobe`` of
 its ``ivf_lists_per_sqrt_item`` × √N lists. IVF rather than HNSW, measured on 1M clustered 64-d items
-with one thread (``results/retrieval_index_choice/``): IVF with 4,000 lists built in 44 s and reached a
+with one thread (``results/retrieval_index_choice/`` at c735b41): IVF with 4,000 lists built in 44 s and reached a
 per-interest recall@10 of 0.993 at nprobe 8 in 0.68 s for 8,000 interests; ``IndexHNSWFlat`` (M = 32)
 took 337 s to build and reached 0.938 at efSearch 128 in 7.3 s. Its graph also adds 256 bytes an item.
 IVF finds only the items of the lists it probes, so its merged top-k is approximate: recall@10
