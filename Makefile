@@ -34,10 +34,11 @@ run: $(STAMP)
 
 # A published run through the pipeline, as a DVC experiment: `make experiment CONFIG=configs/benchmark_ml1m.yaml`.
 # Interrupted, the same command resumes (finished stages are skipped, training restarts from its last epoch).
-# QUEUE=1 queues it instead; `make experiments` runs the queue; `dvc exp show` compares the runs.
+# QUEUE=1 queues it instead; STAGE=<stage> runs that stage and what it needs only (a one-model selection candidate);
+# `make experiments` runs the queue; `dvc exp show` compares the runs.
 experiment: $(STAMP)
-	@test -n "$(CONFIG)" || { echo "usage: make experiment CONFIG=configs/<name>.yaml [QUEUE=1]" >&2; exit 2; }
-	$(BIN)/python -m orchestration.experiment $(CONFIG) $(if $(QUEUE),--queue)
+	@test -n "$(CONFIG)" || { echo "usage: make experiment CONFIG=configs/<name>.yaml [QUEUE=1] [STAGE=<stage>] [NAME=<name>]" >&2; exit 2; }
+	$(BIN)/python -m orchestration.experiment $(CONFIG) $(if $(QUEUE),--queue) $(if $(STAGE),--stage $(STAGE)) $(if $(NAME),--name $(NAME))
 
 experiments: $(STAMP)
 	$(BIN)/python -m orchestration.experiment --run-queue

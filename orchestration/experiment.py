@@ -9,11 +9,14 @@ and metrics side by side.
 - ``CONFIG``: ``dvc exp run`` in this workspace. Interrupted, the same command resumes: DVC skips
   the stages that finished (their outputs persist and ``dvc.lock`` records them), and a training stage
   restarts from its last epoch checkpoint (``checkpoints/``).
+- ``CONFIG --stage STAGE``: that stage and the stages it needs only (``dvc exp run STAGE``), not what
+  follows it — a selection candidate that changes one model's settings is decided by that model's
+  validation figure (its stage's report), so the evaluation report need not run for it.
 - ``CONFIG --queue``: ``dvc exp run --queue``, the workspace's params.yaml left as it was; ``--run-queue``
   then runs every queued experiment one after another (``dvc exp run --run-all``), each in a temporary
   copy of the repository. A queued experiment that fails is retried from its start.
 
-Exit status: DVC's, or 2 when the config does not exist or does not load.
+Exit status: DVC's, or 2 when the config does not exist or does not load, or ``--stage`` names no stage of dvc.yaml.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import time
 from pathlib import Path
 
 from hymirec.config import ConfigError, load_config
-from orchestration.dvc_project import EXPERIMENT_CHOICE, choose_config, repro_environment
+from orchestration.dvc_project import EXPERIMENT_CHOICE, choose_config, read_stages, repro_environment
 from orchestration.resources import default_project_root
 
 
@@ -38,18 +41,18 @@ def _dvc(root: Path, *arguments: str) -> int:
     return subprocess.run([sys.executable, "-m", "dvc", *arguments], cwd=root, env=repro_environment()).returncode
 
 
-def run_experiment(root: Path, config_path: str, *, queue: bool = False, name: str | None = None) -> int:
-    """Run (or queue) the pipeline on ``config_path`` as a DVC experiment; DVC's exit status."""
+def run_experiment(root: Path, config_path: str, *, queue: bool = False, name: str | None = None, stage: str | None = None) -> int:
+    """Run (or queue) the pipeline on ``config_path`` as a DVC experiment, up to ``stage`` if given; DVC's exit status."""
     load_config(root / config_path)  # a bad config fails here, before DVC records anything
-    name = name or experiment_name(config_path)
+    arguments = ["--name", name or experiment_name(config_path), *([stage] if stage else [])]
     if not queue:
         choose_config(root, config_path)
-        return _dvc(root, "exp", "run", "--name", name)
+        return _dvc(root, "exp", "run", *arguments)
     choice = root / EXPERIMENT_CHOICE
     before = choice.read_bytes()
     try:
         choose_config(root, config_path)
-        return _dvc(root, "exp", "run", "--queue", "--name", name)
+        return _dvc(root, "exp", "run", "--queue", *arguments)
     finally:
         choice.write_bytes(before)  # the queue holds its own copy; the workspace keeps its choice
 
@@ -65,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("config", nargs="?", help="config file relative to the project root, e.g. configs/benchmark_ml1m.yaml")
     parser.add_argument("--queue", action="store_true", help="queue it instead of running it now")
     parser.add_argument("--run-queue", action="store_true", help="run every queued experiment, then exit")
+    parser.add_argument("--stage", default=None, help="run only this stage of dvc.yaml and the stages it needs")
     parser.add_argument("--name", default=None, help="experiment name (default: <config stem>-<MMDD-HHMM>)")
     parser.add_argument("--root", default=None, help="project root holding dvc.yaml (default $HYMIREC_PROJECT_ROOT or this checkout)")
     return parser
@@ -76,9 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.root).resolve() if args.root else default_project_root()
     if args.config is None and not args.run_queue:
         parser.error("name a config file, or --run-queue")
+    if args.stage is not None and args.config is None:
+        parser.error("--stage goes with a config file")
+    if args.stage is not None and args.stage not in {stage.name for stage in read_stages(root)}:
+        parser.error(f"{root / 'dvc.yaml'} has no stage {args.stage!r}")
     if args.config is not None:
         try:
-            status = run_experiment(root, Path(args.config).as_posix(), queue=args.queue, name=args.name)
+            status = run_experiment(root, Path(args.config).as_posix(), queue=args.queue, name=args.name, stage=args.stage)
         except ConfigError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

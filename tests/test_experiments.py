@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.pipeline import build_workspace, run
+from tests.pipeline import build_workspace, run, workspace_env
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +74,16 @@ def test_both_queued_seeds_ran_and_dvc_exp_shows_their_config_and_metrics(queued
         ndcg[seed] = metrics["test"]["hymirec"]["ndcg@10"]
         assert 0 < ndcg[seed] < 0.5
     assert ndcg[1] != ndcg[2]  # two seeds, two trainings
+
+
+def test_an_experiment_of_one_stage_runs_that_stage_and_what_it_needs_only(queued_runs) -> None:
+    root, _ = queued_runs
+    env = workspace_env(root)
+    output = run([sys.executable, "-m", "orchestration.experiment", "configs/tiny_seed1.yaml", "--stage", "raw_logs",
+                  "--name", "raw-only", "--root", str(root)], root, env)
+    assert "Running stage 'raw_logs'" in output
+    assert "Running stage 'validated_sequences'" not in output  # nothing after raw_logs ran (the queue ran in copies)
+    assert not (root / "data" / "sequences").exists()
+    shown = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], cwd=root, env=env, capture_output=True,
+                           text=True, check=True)
+    assert "raw-only" in _experiments(json.loads(shown.stdout))
