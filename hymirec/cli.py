@@ -286,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     paired.set_defaults(handler=_paired)
 
     select = commands.add_parser("select", help="choose each model's configuration, merge and the champion on validation only")
-    select.add_argument("runs", nargs="+", help="candidate runs: folders holding a metrics.json (published runs or reports/)")
+    select.add_argument("runs", nargs="+", help="candidate runs: folders holding a metrics.json (published runs or reports/), or a one-stage "
+                        "experiment's training report (sasrec_model.json, llm_model.json)")
     select.add_argument("--out", required=True, help="the selection.md to write")
     select.set_defaults(handler=_select)
 

@@ -64,3 +64,20 @@ def test_a_run_without_validation_metrics_is_refused(tmp_path: Path, capsys) -> 
     _run(tmp_path / "empty", {}, {"sasrec": 0.1})
     assert main(["select", str(tmp_path / "empty"), "--out", str(tmp_path / "s.md")]) == 1
     assert "no validation metrics to select on" in capsys.readouterr().err
+
+
+def test_a_one_stage_experiment_competes_on_its_training_report_and_has_no_test_figure(runs: dict[str, Path], tmp_path: Path) -> None:
+    stage_only = tmp_path / "sasrec_constant"
+    stage_only.mkdir()
+    (stage_only / "sasrec_model.json").write_text(json.dumps({"sasrec": {"best_epoch": 85, "valid": {"ndcg@10": 0.178}}}))
+    text = selection_markdown({**runs, "sasrec_constant": stage_only})
+    assert "| sasrec | 3 | sasrec_constant | max | 0.1780 | **chosen** |" in text
+    assert "| sasrec | sasrec_constant | max | 0.1780 | — |" in text
+    assert "the published run that trains this configuration gives its test figure" in text
+    assert "| hymirec | lr_1e-2 | round_robin | 0.1830 | 0.1700 |" in text  # the other models' choices stand
+
+
+def test_a_folder_with_neither_metrics_nor_a_training_report_is_refused(tmp_path: Path, capsys) -> None:
+    (tmp_path / "nothing").mkdir()
+    assert main(["select", str(tmp_path / "nothing"), "--out", str(tmp_path / "s.md")]) == 1
+    assert "no validation metrics to select on (no metrics.json, nor sasrec_model.json or llm_model.json)" in capsys.readouterr().err

@@ -2,7 +2,11 @@
 
 Candidates are runs of the same protocol that differ in a configuration (a learning rate, a schedule,
 a variant): each a folder with the ``metrics.json`` the evaluation report writes (a published run, or a
-workspace's ``reports/``). For every model the run with the best validation NDCG@10 is chosen; for a
+workspace's ``reports/``), or — for an experiment of one training stage (``make experiment STAGE=…``),
+which changes one model and stops before the evaluation report — a folder with that stage's report
+(``TRAINING_REPORTS``). A training stage's validation figures are the evaluation report's own (it copies
+them from the training summaries), so both kinds compete alike; a one-stage candidate has no test
+figure: the published run that trains the chosen configuration gives it. For every model the run with the best validation NDCG@10 is chosen; for a
 model with K > 1 interests, the merge of its K lists (``max``, or ``round_robin`` from
 ``metrics.json: round_robin``) is chosen the same way; the champion is the best chosen model. Only the
 ``valid`` tables are read — ``tests/test_selection.py`` rewrites every test figure and checks that no
@@ -22,6 +26,9 @@ from hymirec.io import read_json, write_text
 
 METRIC = "ndcg@10"
 UNTRAINED = {"popularity"}  # nothing to choose: never a champion
+# reports of the training stages whose models are rows of metrics.json under the same names ({model:
+# {"valid": {...}, ...}}); the coarse model's names its histories ("codebook", "exact"), not its rows
+TRAINING_REPORTS = ("sasrec_model.json", "llm_model.json")
 
 
 @dataclass(frozen=True)
@@ -30,20 +37,38 @@ class Candidate:
     model: str
     merge: str  # "max" or "round_robin"
     valid: float
+    evaluated: bool = True  # False: from a training stage's report, no test figure
 
 
 def read_candidates(runs: dict[str, Path]) -> list[Candidate]:
     """Every (run, model, merge) with its validation ``METRIC``; a run without validation metrics is an error."""
     found = []
     for label, folder in runs.items():
-        path = folder / "metrics.json"
-        metrics = read_json(path)
-        if not metrics.get("valid"):
-            raise ValueError(f"{path}: no validation metrics to select on")
-        for model, values in metrics["valid"].items():
-            found.append(Candidate(label, model, "max", float(values[METRIC])))
-        for model, values in (metrics.get("round_robin") or {}).get("valid", {}).items():
-            found.append(Candidate(label, model, "round_robin", float(values[METRIC])))
+        found += _evaluated_candidates(label, folder) if (folder / "metrics.json").exists() else _trained_candidates(label, folder)
+    return found
+
+
+def _evaluated_candidates(label: str, folder: Path) -> list[Candidate]:
+    path = folder / "metrics.json"
+    metrics = read_json(path)
+    if not metrics.get("valid"):
+        raise ValueError(f"{path}: no validation metrics to select on")
+    found = [Candidate(label, model, "max", float(values[METRIC])) for model, values in metrics["valid"].items()]
+    for model, values in (metrics.get("round_robin") or {}).get("valid", {}).items():
+        found.append(Candidate(label, model, "round_robin", float(values[METRIC])))
+    return found
+
+
+def _trained_candidates(label: str, folder: Path) -> list[Candidate]:
+    reports = [folder / name for name in TRAINING_REPORTS if (folder / name).exists()]
+    found = [
+        Candidate(label, model, "max", float(summary["valid"][METRIC]), evaluated=False)
+        for report in reports
+        for model, summary in read_json(report).items()
+        if METRIC in (summary.get("valid") or {})
+    ]
+    if not found:
+        raise ValueError(f"{folder}: no validation metrics to select on (no metrics.json, nor {' or '.join(TRAINING_REPORTS)})")
     return found
 
 
@@ -64,11 +89,13 @@ def champion(chosen: dict[str, Candidate]) -> Candidate:
     return max(trained, key=lambda candidate: candidate.valid)
 
 
-def _test_figure(runs: dict[str, Path], candidate: Candidate) -> float:
-    """The chosen candidate's test figure, read after the choice, for the report only."""
+def _test_figure(runs: dict[str, Path], candidate: Candidate) -> str:
+    """The chosen candidate's test figure, read after the choice, for the report only ("—": a one-stage candidate)."""
+    if not candidate.evaluated:
+        return "—"
     metrics = read_json(runs[candidate.run] / "metrics.json")
     table = metrics["test"] if candidate.merge == "max" else metrics["round_robin"]["test"]
-    return float(table[candidate.model][METRIC])
+    return f"{float(table[candidate.model][METRIC]):.4f}"
 
 
 def selection_markdown(runs: dict[str, Path]) -> str:
@@ -91,7 +118,10 @@ def selection_markdown(runs: dict[str, Path]) -> str:
             lines.append(f"| {model} | {tried[model]} | {candidate.run} | {candidate.merge} | {candidate.valid:.4f} | {decision} |")
     lines += ["", f"| chosen model | run | merge | valid {METRIC} | test {METRIC} |", "|---|---|---|---:|---:|"]
     for model, candidate in chosen.items():
-        lines.append(f"| {model} | {candidate.run} | {candidate.merge} | {candidate.valid:.4f} | {_test_figure(runs, candidate):.4f} |")
+        lines.append(f"| {model} | {candidate.run} | {candidate.merge} | {candidate.valid:.4f} | {_test_figure(runs, candidate)} |")
+    if any(not candidate.evaluated for candidate in chosen.values()):
+        lines += ["", "— : chosen from a one-stage experiment (its training stage's report); the published run that "
+                  "trains this configuration gives its test figure."]
     lines += ["", f"Champion (best on validation): **{best.model}** ({best.run}, {best.merge}), valid {best.valid:.4f}."]
     return "\n".join(lines) + "\n"
 
