@@ -76,14 +76,15 @@ def test_both_queued_seeds_ran_and_dvc_exp_shows_their_config_and_metrics(queued
     assert ndcg[1] != ndcg[2]  # two seeds, two trainings
 
 
-def test_an_experiment_of_one_stage_runs_that_stage_and_what_it_needs_only(queued_runs) -> None:
+def test_an_experiment_of_one_stage_runs_no_stage_after_it(queued_runs) -> None:
     root, _ = queued_runs
     env = workspace_env(root)
-    output = run([sys.executable, "-m", "orchestration.experiment", "configs/tiny_seed1.yaml", "--stage", "raw_logs",
-                  "--name", "raw-only", "--root", str(root)], root, env)
-    assert "Running stage 'raw_logs'" in output
-    assert "Running stage 'validated_sequences'" not in output  # nothing after raw_logs ran (the queue ran in copies)
-    assert not (root / "data" / "sequences").exists()
+    output = run([sys.executable, "-m", "orchestration.experiment", "configs/tiny_seed1.yaml", "--stage", "resolved_config",
+                  "--name", "config-only", "--root", str(root)], root, env)
+    assert "Running stage 'resolved_config'" in output  # params.yaml now names tiny_seed1.yaml
+    assert "Running stage 'raw_logs'" not in output  # nothing after it ran (the queue ran in DVC's copies)
+    assert not (root / "data" / "raw").exists()
+    assert yaml.safe_load((root / "build" / "config.yaml").read_text())["seed"] == 1
     shown = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], cwd=root, env=env, capture_output=True,
                            text=True, check=True)
-    assert "raw-only" in _experiments(json.loads(shown.stdout))
+    assert "config-only" in _experiments(json.loads(shown.stdout))
