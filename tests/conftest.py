@@ -64,6 +64,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=queue_position)  # stable: collection order within each group
 
 
+# Seconds of tests (setup, call and teardown) each xdist worker ran, summed on the controller: the line
+# at the end of `make test` shows whether the two workers' loads are even, which the grouping above needs.
+WORKER_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    worker = getattr(report, "node", None)  # the xdist worker that ran it (controller only)
+    if worker is not None:
+        WORKER_SECONDS[worker.gateway.id] = WORKER_SECONDS.get(worker.gateway.id, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if WORKER_SECONDS:
+        loads = ", ".join(f"{worker} {seconds:.0f} s" for worker, seconds in sorted(WORKER_SECONDS.items()))
+        terminalreporter.write_line(f"seconds of tests per xdist worker: {loads}")
+
+
 @pytest.fixture
 def tiny_raw() -> RawLogs:
     """Four users. u1 rates two items in the same second (file order must break the tie), u2 repeats
