@@ -66,6 +66,27 @@ def test_a_batch_past_the_attention_budget_runs_in_slices_with_the_same_states(m
     assert calls == [2, 1]
 
 
+@pytest.mark.parametrize("last", [None, 12])
+def test_training_attention_in_query_blocks_drops_the_same_weights_and_trains_alike(monkeypatch: pytest.MonkeyPatch, last: int | None) -> None:
+    config = SASRecConfig(hidden_size=12, num_layers=2, num_heads=3, dropout=0.3, max_length=30)
+    sequences = [np.arange(u, u + length) % NUM_ITEMS for u, length in enumerate((31, 24, 9))]  # left padding too
+    tokens = training_batch(sequences, config.max_length + 1).inputs
+
+    def trained(block: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        monkeypatch.setattr("hymirec.models.sasrec.QUERY_BLOCK", block)
+        seed_everything(3)
+        model = SASRec(config, NUM_ITEMS).train()
+        states = model(tokens, last=last)
+        (states**2).sum().backward()
+        return states.detach(), [parameter.grad for parameter in model.parameters()]
+
+    whole, whole_grads = trained(10**6)
+    blocked, blocked_grads = trained(5)  # 30 queries in blocks of 5 (the last layer with last = 12: 5, 5 and 2)
+    torch.testing.assert_close(blocked, whole, atol=1e-5, rtol=1e-5)
+    for got, expected in zip(blocked_grads, whole_grads, strict=True):
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
 def test_causal_attention_ignores_future_items() -> None:
     model = SASRec(CONFIG, NUM_ITEMS).eval()
     a = model(torch.tensor([[1, 2, 3, 4, 5, 6, 7]]))
