@@ -30,7 +30,8 @@ from hymirec.training.losses import next_item_cross_entropy
 
 # Attention-matrix entries (rows × L²) one forward pass holds at once. Its mask and scores are [B 1 L L]:
 # a validation chunk of 1,024 whole ML-1M histories (L = 2,314) would need 22 GB for one of them. Longer
-# batches run in slices of rows that fit (256 MB of float scores a slice); at L ≤ 200 no batch is split.
+# batches run in parts of rows that fit at their own length (256 MB of float scores a part,
+# ``_forward_in_parts``); at L ≤ 200 no batch of up to 1,677 rows is split.
 ATTENTION_ENTRIES = 2**26
 # Training attention with dropout over more queries than this runs in blocks of queries, each block against
 # the keys up to its last query only: a causal mask blocks every later key, so the full [L × L] scores spent
@@ -161,9 +162,8 @@ class CausalSequenceModel(nn.Module):
         block computes nothing else: scoring reads one position, the coarse tokens M.
         """
         length = tokens.shape[1]
-        rows = max(1, ATTENTION_ENTRIES // length**2)
-        if tokens.shape[0] > rows:  # each row's states depend on that row only
-            return torch.cat([self(part, last) for part in tokens.split(rows)])
+        if tokens.shape[0] > max(1, ATTENTION_ENTRIES // length**2):
+            return self._forward_in_parts(tokens, last)
         is_item = tokens > 0
         hidden = self.embedding_dropout(self.embed_tokens(tokens) + self.position_embedding(self.position_ids(is_item)))
         causal = torch.ones(length, length, dtype=torch.bool, device=tokens.device).tril()
@@ -175,6 +175,28 @@ class CausalSequenceModel(nn.Module):
             kept = last if final and last is not None else length
             hidden = block(hidden, allowed, kept) * is_item[:, -kept:, None]
         return self.final_norm(hidden)
+
+    def _forward_in_parts(self, tokens: torch.Tensor, last: int | None) -> torch.Tensor:
+        """``forward`` of a batch past the attention budget, in parts of rows that fit it at their own length.
+
+        Each row's states depend on that row only, and a left-padded row's items are its last columns: the
+        rows go longest first into parts that fit ``ATTENTION_ENTRIES`` at the part's longest row, each part
+        trimmed to it. Scoring 1,024 long-history users (histories up to 2,314 items) padded to the longest
+        in one width took 126 s; a history's attention now costs its own length squared. A padding position's
+        state is the final norm of a zero vector, in a part and in the whole batch alike.
+        """
+        items = (tokens > 0).sum(dim=1)
+        order = torch.argsort(items, descending=True, stable=True)
+        width = tokens.shape[1] if last is None else min(last, tokens.shape[1])
+        padding_state = self.final_norm(tokens.new_zeros(self.final_norm.normalized_shape, dtype=torch.float32))
+        parts, start = [], 0
+        while start < len(order):
+            longest = max(1, int(items[order[start]]))
+            members = order[start : start + max(1, ATTENTION_ENTRIES // longest**2)]
+            states = self(tokens[members, -longest:], last)
+            parts.append(torch.cat([padding_state.expand(len(members), width - states.shape[1], -1), states], dim=1))
+            start += len(members)
+        return torch.cat(parts)[torch.argsort(order)]
 
     def position_ids(self, is_item: torch.Tensor) -> torch.Tensor:
         """Learned-position index of each column [L] (or [B L]) of a left-padded batch ``is_item`` [B L]:

@@ -55,15 +55,21 @@ def test_scoring_reads_only_the_last_positions_and_trims_padding_without_changin
     assert model.score_items([np.array([], dtype=np.int64)]).shape == (1, NUM_ITEMS)  # an empty history still scores
 
 
-def test_a_batch_past_the_attention_budget_runs_in_slices_with_the_same_states(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("last", [None, 1, 3])
+def test_a_batch_past_the_attention_budget_runs_in_parts_trimmed_to_their_longest_row_with_the_same_states(
+    monkeypatch: pytest.MonkeyPatch, last: int | None
+) -> None:
     model = SASRec(CONFIG, NUM_ITEMS).eval()
-    tokens = torch.tensor([[0, 0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6, 7], [0, 0, 9, 8, 7, 6, 5]])
-    whole = model(tokens)
-    calls = []
+    torch.nn.init.normal_(model.final_norm.bias)  # a padding position's state is this bias, not zero
+    tokens = torch.tensor([[0, 0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6, 7], [0, 0, 9, 8, 7, 6, 5], [0, 0, 0, 0, 0, 0, 2],
+                           [0, 0, 0, 0, 0, 0, 0]])
+    whole = model(tokens, last)
+    parts = []
     monkeypatch.setattr("hymirec.models.sasrec.ATTENTION_ENTRIES", 2 * 7**2)  # two rows of 7 × 7 a pass
-    monkeypatch.setattr(model, "embed_tokens", lambda part: calls.append(len(part)) or SASRec.embed_tokens(model, part))
-    torch.testing.assert_close(model(tokens), whole, atol=1e-6, rtol=1e-5)
-    assert calls == [2, 1]
+    monkeypatch.setattr(model, "embed_tokens", lambda part: parts.append(tuple(part.shape)) or SASRec.embed_tokens(model, part))
+    torch.testing.assert_close(model(tokens, last), whole, atol=1e-6, rtol=1e-5)
+    # longest first: 7 and 5 items (two rows of 7 fit), then 4, 1 and 0 items in one part 4 wide (98 // 16 rows fit)
+    assert parts == [(2, 7), (3, 4)]
 
 
 @pytest.mark.parametrize("last", [None, 12])
