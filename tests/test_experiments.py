@@ -45,9 +45,14 @@ def queued_runs(tmp_path_factory: pytest.TempPathFactory, smollm2_cache: Path) -
              "--root", str(root)], root, env)
     assert (root / "params.yaml").read_text() == (Path(__file__).parents[1] / "params.yaml").read_text()  # queueing left it
     run([sys.executable, "-m", "orchestration.experiment", "--run-queue", "--root", str(root)], root, env, timeout=1800)
+    return root, _shown(root, env)
+
+
+def _shown(root: Path, env: dict[str, str]) -> list[dict]:
+    """`dvc exp show --json` of the workspace at ``root``."""
     shown = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], cwd=root, env=env, capture_output=True,
                            text=True, check=True)
-    return root, json.loads(shown.stdout)
+    return json.loads(shown.stdout)
 
 
 def _experiments(shown: list[dict]) -> dict[str, dict]:
@@ -85,6 +90,4 @@ def test_an_experiment_of_one_stage_runs_no_stage_after_it(queued_runs) -> None:
     assert "Running stage 'raw_logs'" not in output  # nothing after it ran (the queue ran in DVC's copies)
     assert not (root / "data" / "raw").exists()
     assert yaml.safe_load((root / "build" / "config.yaml").read_text())["seed"] == 1
-    shown = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], cwd=root, env=env, capture_output=True,
-                           text=True, check=True)
-    assert "config-only" in _experiments(json.loads(shown.stdout))
+    assert "config-only" in _experiments(_shown(root, env))

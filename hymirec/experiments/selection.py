@@ -6,11 +6,13 @@ workspace's ``reports/``), or — for an experiment of one training stage (``mak
 which changes one model and stops before the evaluation report — a folder with that stage's report
 (``TRAINING_REPORTS``). A training stage's validation figures are the evaluation report's own (it copies
 them from the training summaries), so both kinds compete alike; a one-stage candidate has no test
-figure: the published run that trains the chosen configuration gives it. For every model the run with the best validation NDCG@10 is chosen; for a
-model with K > 1 interests, the merge of its K lists (``max``, or ``round_robin`` from
-``metrics.json: round_robin``) is chosen the same way; the champion is the best chosen model. Only the
-``valid`` tables are read — ``tests/test_selection.py`` rewrites every test figure and checks that no
-decision moves — and the test figure of what was chosen is reported beside it, once, for reading.
+figure: the published run that trains the chosen configuration gives it.
+
+For every model the run with the best validation NDCG@10 is chosen; for a model with K > 1 interests,
+the merge of its K lists (``max``, or ``round_robin`` from ``metrics.json: round_robin``) is chosen the
+same way; the champion is the best chosen model. Only the ``valid`` tables are read —
+``tests/test_selection.py`` rewrites every test figure and checks that no decision moves — and the test
+figure of what was chosen is reported beside it, once, for reading.
 
 ``hymirec select RUN… --out selection.md`` writes the table of every candidate with its decision, and
 how many configurations each model was tuned over: the same tuning budget per model family is part of
