@@ -17,7 +17,7 @@ from __future__ import annotations
 import string
 from enum import Enum
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -28,6 +28,10 @@ MIN_POINTS_PER_LIST = 39  # faiss k-means warns when a centroid has fewer traini
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # fields that choose which other models train beside this section's (a twin, the variant list), not how
+    # any one of them trains: a training checkpoint's key leaves them out (hymirec.training.loop.fingerprint),
+    # so adding or dropping a companion never retrains, or orphans the checkpoint of, a model that stays
+    companion_fields: ClassVar[frozenset[str]] = frozenset()
 
 
 class DataSource(str, Enum):
@@ -123,6 +127,8 @@ class SequenceModelConfig(TrainingBudgetConfig):
 class SASRecConfig(SequenceModelConfig):
     """SASRec baseline trained with full-softmax cross-entropy (stage ``sasrec_model``)."""
 
+    companion_fields = frozenset({"train_text_twin", "full_history_length"})
+
     max_epochs: int = Field(default=4, ge=1, description="make run's budget; the benchmark configs train to convergence.")
 
     train_text_twin: bool = Field(
@@ -141,6 +147,8 @@ class SASRecConfig(SequenceModelConfig):
 class ComiRecConfig(TrainingBudgetConfig):
     """ComiRec-SA, the self-attentive multi-interest baseline (stage ``sasrec_model``; Cen et al., KDD 2020)."""
 
+    companion_fields = frozenset({"enabled"})
+
     enabled: bool = Field(default=True, description="Train the comirec baseline.")
     learning_rate: float = Field(default=1e-2, gt=0.0, description="As SASRec's (ML-1M: at 1e-3 it took 23 epochs to what 1e-2 passes in 4).")
     hidden_size: int = Field(default=64, ge=8, description="Item embedding and interest size.")
@@ -151,6 +159,8 @@ class ComiRecConfig(TrainingBudgetConfig):
 
 class CoarseConfig(SequenceModelConfig):
     """HyMiRec's coarse model over the long, codebook-compressed history (stage ``coarse_model``)."""
+
+    companion_fields = frozenset({"train_exact_twin"})
 
     max_length: int = Field(default=100, ge=2, description="Long-history items read (codebook reconstructions).")
     item_id_inputs: bool = Field(
@@ -349,6 +359,8 @@ class Variant(str, Enum):
 
 class LLMConfig(TrainingBudgetConfig):
     """HyMiRec's LLM model, DMIL training and the variants to train (stage ``llm_model``; DESIGN.md §2)."""
+
+    companion_fields = frozenset({"variants"})
 
     variants: tuple[Variant, ...] = (Variant.HYMIREC,)  # each further variant costs an LLM-model training
     patience: int = Field(default=2, ge=1, description="Epochs without a better validation NDCG@10 before stopping.")

@@ -51,9 +51,8 @@ def coarse_state(layout: Layout, history: str) -> dict[str, torch.Tensor]:
 
 
 def variant_fingerprint(config: HyMiRecConfig, variant: Variant) -> str:
-    """The settings one variant's training depends on: not the list of the other variants, so adding
-    or dropping a variant never retrains (or orphans the checkpoint of) the ones that stay."""
-    return fingerprint(config.seed, config.llm.model_copy(update={"variants": ()}), config.coarse, config.evaluation, variant.value)
+    """The settings one variant's training depends on (the variant list, ``llm``'s companion field, is not one)."""
+    return fingerprint(config.seed, config.llm, config.coarse, config.evaluation, variant.value)
 
 
 def run(config: HyMiRecConfig, layout: Layout) -> None:

@@ -33,9 +33,19 @@ logger = logging.getLogger(__name__)
 
 
 def fingerprint(*settings: Any) -> str:
-    """Short stable hash of the settings a training run depends on (pydantic models or plain values)."""
-    text = json.dumps([s.model_dump(mode="json") if hasattr(s, "model_dump") else s for s in settings], sort_keys=True)
+    """Short stable hash of the settings a training run depends on (pydantic models or plain values).
+
+    A config section's ``companion_fields`` (which other models train beside it) are left out: a
+    checkpoint is keyed by how its own model trains.
+    """
+    text = json.dumps([_settings_of(s) for s in settings], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _settings_of(value: Any) -> Any:
+    if not hasattr(value, "model_dump"):
+        return value
+    return value.model_dump(mode="json", exclude=set(getattr(value, "companion_fields", ())))
 
 
 def seed_everything(seed: int) -> None:
