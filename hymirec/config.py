@@ -15,6 +15,7 @@ the stages that list ``sasrec``.
 from __future__ import annotations
 
 import string
+from collections.abc import Callable, Sized
 from enum import Enum
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -105,7 +106,23 @@ class TrainingBudgetConfig(_Section):
         return self
 
 
-class SequenceModelConfig(TrainingBudgetConfig):
+class SequenceBatchesConfig(TrainingBudgetConfig):
+    """A training budget over whole item sequences of every length (SASRec, ComiRec-SA, the coarse model)."""
+
+    length_sorted_batches: bool = Field(
+        default=True,
+        description="Batches of sequences of similar lengths, each trimmed to its longest: far less padding computed, "
+        "but with the loss a mean over each batch's positions, a position of a batch of short histories weighs up to "
+        "~10× one of a batch of 200-item ones. false: every batch a random mix of lengths (this project's earlier "
+        "SASRec trained so).",
+    )
+
+    def batch_length(self) -> Callable[[Sized], int] | None:
+        """What ``train_with_early_stopping`` sorts batches by (``length_of``): a sequence's length, or nothing."""
+        return len if self.length_sorted_batches else None
+
+
+class SequenceModelConfig(SequenceBatchesConfig):
     """A causal transformer over item sequences and its training budget (SASRec, the coarse model)."""
 
     learning_rate: float = Field(
@@ -116,6 +133,12 @@ class SequenceModelConfig(TrainingBudgetConfig):
     num_heads: int = Field(default=1, ge=1)
     dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
     max_length: int = Field(default=50, ge=2, description="Most recent items fed to the model.")
+    position_init: Literal["item_scale", "unit"] = Field(
+        default="item_scale",
+        description="Learned positions' initial scale. item_scale: N(0, 1/d), the item table's (items enter scaled by "
+        "√d, so they start 8× above the positions, and at lr 1e-2 the model leaves the popularity plateau in its first "
+        "epoch: measured); unit: nn.Embedding's N(0, 1) (this project's earlier SASRec).",
+    )
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> SequenceModelConfig:
@@ -144,7 +167,7 @@ class SASRecConfig(SequenceModelConfig):
     )
 
 
-class ComiRecConfig(TrainingBudgetConfig):
+class ComiRecConfig(SequenceBatchesConfig):
     """ComiRec-SA, the self-attentive multi-interest baseline (stage ``sasrec_model``; Cen et al., KDD 2020)."""
 
     companion_fields = frozenset({"enabled"})

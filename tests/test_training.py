@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from hymirec.config import SASRecConfig
+from hymirec.config import CoarseConfig, ComiRecConfig, SASRecConfig
 from hymirec.models.base import left_pad
 from hymirec.models.sasrec import SASRec, training_batch
 from hymirec.training.loop import NonFiniteLossError, TrainingSchedule, batch_order, train_with_early_stopping
@@ -121,3 +121,18 @@ def test_training_sets_each_step_s_rate_from_the_schedule(monkeypatch: pytest.Mo
     schedule = TrainingSchedule(2, 0.01, 0.0, max_epochs=2, patience=5, rate_schedule="cosine", warmup_epochs=0.5)
     train_with_early_stopping(_ExplodingModel(finite_steps=10**6), list(range(8)), lambda batch: batch, lambda trained: {"ndcg@10": 0.0}, schedule, seed=0)
     assert seen == pytest.approx([schedule.rate_at(step / 4) for step in range(8)])
+
+
+def test_sequence_models_sort_batches_by_length_unless_told_to_mix_them() -> None:
+    """The earlier SASRec's training (mixed batches, N(0, 1) positions) stays available as a selection candidate."""
+    assert SASRecConfig().batch_length() is len and ComiRecConfig().batch_length() is len
+    assert CoarseConfig(length_sorted_batches=False).batch_length() is None
+
+
+def test_position_init_sets_the_learned_positions_scale() -> None:
+    sizes = {"hidden_size": 64, "num_layers": 1, "max_length": 200}
+    torch.manual_seed(0)
+    item_scale = SASRec(SASRecConfig(**sizes), 30).position_embedding.weight.detach()
+    torch.manual_seed(0)
+    unit = SASRec(SASRecConfig(**sizes, position_init="unit"), 30).position_embedding.weight.detach()
+    assert abs(float(item_scale.std()) - 64**-0.5) < 0.01 and abs(float(unit.std()) - 1.0) < 0.05

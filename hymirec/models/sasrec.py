@@ -134,11 +134,12 @@ class CausalSequenceModel(nn.Module):
     config: SequenceModelConfig
 
     def _build_encoder(self, config: SequenceModelConfig) -> None:
-        self.position_embedding = nn.Embedding(config.max_length, config.hidden_size)
-        # at the item tables' scale (std d^-1/2), not nn.Embedding's N(0, 1): the items enter scaled by √d,
-        # so they start 8× above the positions instead of drowned in position noise, and the model leaves
-        # the popularity plateau in its first epoch (README, "Training speed")
-        nn.init.normal_(self.position_embedding.weight, std=config.hidden_size**-0.5)
+        self.position_embedding = nn.Embedding(config.max_length, config.hidden_size)  # N(0, 1): position_init unit
+        if config.position_init == "item_scale":
+            # at the item tables' scale (std d^-1/2): the items enter scaled by √d, so they start 8× above the
+            # positions instead of drowned in position noise, and the model leaves the popularity plateau in
+            # its first epoch (docs/speed.md, "popularity plateau")
+            nn.init.normal_(self.position_embedding.weight, std=config.hidden_size**-0.5)
         self.embedding_dropout = Dropout(config.dropout)
         self.blocks = nn.ModuleList(
             CausalSelfAttentionBlock(config.hidden_size, config.num_heads, config.dropout) for _ in range(config.num_layers)

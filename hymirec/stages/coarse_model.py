@@ -59,7 +59,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
                 seed=config.seed,
                 checkpoint=checkpoints[-1],
                 categories=categories,
-                length_of=len,  # batches of similar lengths, each trimmed to its longest sequence
+                length_of=config.coarse.batch_length(),  # similar lengths a batch (or mixed)
             )
             models[name] = model
             logger.info("coarse_model %s: best valid ndcg@10 %.4f", name, outputs[name].best_valid["ndcg@10"])

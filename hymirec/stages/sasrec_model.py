@@ -85,7 +85,7 @@ def run(config: HyMiRecConfig, layout: Layout) -> None:
                 valid_view, config.evaluation, TrainingSchedule.of(baseline.section), seed=config.seed,
                 checkpoint=checkpoints[-1],
                 categories=categories,
-                length_of=len,  # batches of similar lengths, each trimmed to its longest sequence
+                length_of=baseline.section.batch_length(),  # similar lengths a batch (or mixed)
             )
             logger.info("sasrec_model %s: best valid ndcg@10 %.4f", name, outputs[name].best_valid["ndcg@10"])
 
