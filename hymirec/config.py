@@ -411,6 +411,14 @@ class LLMConfig(TrainingBudgetConfig):
         description="s(u, i) = max_k of cos(u_k, i) / τ (unit vectors, learned temperature) or of the dot product (no "
         "normalisation: an item's norm can carry its popularity, as in SASRec and the coarse model).",
     )
+    merge: Literal["max", "gated_max"] = Field(
+        default="max",
+        description="How the K interests' scores merge into the one that ranks: max = max_k s_k(i); gated_max = "
+        "max_k (s_k(i) + τ·log π_k) with π a learned softmax gate over the interests (a linear head on each interest "
+        "query's final state, zero-initialised: the max at the start). Measured on the standard benchmark: an oracle "
+        "picking each user's best interest scores far above the max, so which interest to trust is worth learning. "
+        "Exact under faiss's per-interest search (serving appends τ·log π_k to each interest and 1 to each item).",
+    )
     coarse_tokens: Literal["chunks", "last"] = Field(
         default="chunks",
         description="How the M context tokens are pooled from the long history (the coarse model's states, or the "

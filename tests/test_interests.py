@@ -9,24 +9,29 @@ from hymirec.evaluation.interests import interest_attribution, interest_report, 
 
 
 class FixedInterests:
-    """Every user gets the same K = 3 interests: the unit axes x, y and z."""
+    """Every user gets the same K = 3 interests, the unit axes x, y and z, served without a gate."""
 
-    def user_interests(self, histories: list[np.ndarray]) -> np.ndarray:
+    item_vectors = np.array([[1.0, 0.1, 0.0], [0.2, 0.9, 0.0], [0.0, 0.3, 0.8], [0.9, 0.0, 0.5]])  # nearest axis: x, y, z, x
+
+    def interests(self, histories: list[np.ndarray]) -> np.ndarray:
         return np.tile(np.eye(3), (len(histories), 1, 1))
 
+    def interest_vectors(self, interests: np.ndarray) -> np.ndarray:
+        return interests
 
-ITEMS = np.array([[1.0, 0.1, 0.0], [0.2, 0.9, 0.0], [0.0, 0.3, 0.8], [0.9, 0.0, 0.5]])  # nearest axis: x, y, z, x
+
+ITEMS = FixedInterests.item_vectors
 
 
 def test_attribution_is_the_interest_with_the_highest_score_of_each_item() -> None:
-    interests = FixedInterests().user_interests([np.array([0])])
+    interests = FixedInterests().interests([np.array([0])])
     assert interest_attribution(interests, ITEMS, np.array([[3, 2, 1, 0]])).tolist() == [[0, 2, 1, 0]]
 
 
 def test_shares_count_targets_won_and_top_slots_per_interest() -> None:
     histories = [np.array([0])] * 4
     top = np.array([[0, 3], [1, 0], [2, 3], [0, 1]])  # slots by interest: x x | y x | z x | x y
-    report = interest_report(FixedInterests(), ITEMS, histories, np.array([1, 1, 2, 0]), top, cutoff=2, chunk_size=3)
+    report = interest_report(FixedInterests(), histories, np.array([1, 1, 2, 0]), top, cutoff=2, chunk_size=3)
     assert report.target_share == pytest.approx([1 / 4, 2 / 4, 1 / 4])
     assert report.top_share == pytest.approx([5 / 8, 2 / 8, 1 / 8])
     assert report.attribution.tolist() == [[0, 0], [1, 0], [2, 0], [0, 1]]
@@ -38,11 +43,11 @@ def test_pairwise_cosine_is_one_for_copies_and_none_for_one_interest() -> None:
     copies = np.array([[[1.0, 2.0], [2.0, 4.0], [0.5, 1.0]]])
     assert mean_pairwise_cosine(copies) == pytest.approx([1.0])
 
-    class One:
-        def user_interests(self, histories: list[np.ndarray]) -> np.ndarray:
+    class One(FixedInterests):
+        def interests(self, histories: list[np.ndarray]) -> np.ndarray:
             return np.ones((len(histories), 1, 3))
 
-    assert interest_report(One(), ITEMS, [np.array([0])], np.array([1]), np.array([[0, 1]])).pairwise_cosine is None
+    assert interest_report(One(), [np.array([0])], np.array([1]), np.array([[0, 1]])).pairwise_cosine is None
 
 
 def test_round_robin_interleaves_the_interests_best_unseen_items() -> None:

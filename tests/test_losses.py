@@ -266,6 +266,37 @@ def test_interest_logsumexp_gives_each_vectors_and_the_maxs_and_routes_gradients
     torch.testing.assert_close(fused_grads[0][1, 2], only_own.detach())
 
 
+@pytest.mark.parametrize("kept_bytes", [0, 1 << 28], ids=["recomputed", "kept"])
+@pytest.mark.parametrize("chunk_elements", [7, 1 << 18])
+def test_offsets_shift_each_vector_in_the_max_only_and_get_the_mass_of_the_keys_it_wins(monkeypatch, chunk_elements: int, kept_bytes: int) -> None:
+    """A gate's log-weights b_k enter the merged score max_k (q_k · k_j + b_k), not the vectors' own softmaxes."""
+    monkeypatch.setattr(losses, "CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(losses, "KEPT_SOFTMAX_BYTES", kept_bytes)
+    generator = torch.Generator().manual_seed(4)
+    keys = torch.randn(11, 5, generator=generator, dtype=torch.float64).requires_grad_()
+    queries = torch.randn(6, 3, 5, generator=generator, dtype=torch.float64).requires_grad_()
+    offsets = torch.randn(6, 3, generator=generator, dtype=torch.float64).requires_grad_()
+    blocked = (torch.tensor([0, 2, 2, 5, 5, 5]), torch.tensor([4, 0, 10, 3, 0, 1]))
+    per_vector_weights, merged_weights = torch.randn(6, 3, generator=generator, dtype=torch.float64), torch.randn(6, generator=generator, dtype=torch.float64)
+
+    def weighted(per_vector: torch.Tensor, merged: torch.Tensor) -> torch.Tensor:
+        return (per_vector * per_vector_weights).sum() + (merged * merged_weights).sum()
+
+    weighted(*chunked_interest_logsumexp(queries, keys, blocked, offsets)).backward()
+    fused_grads = [tensor.grad.clone() for tensor in (queries, keys, offsets)]
+    for tensor in (queries, keys, offsets):
+        tensor.grad = None
+    logits = torch.einsum("qkd,nd->qkn", queries, keys).index_put((blocked[0], torch.tensor([[0], [1], [2]]), blocked[1]), torch.tensor(float("-inf"), dtype=torch.float64))
+    expected = torch.logsumexp(logits, dim=2), torch.logsumexp((logits + offsets[..., None]).amax(dim=1), dim=1)
+    weighted(*expected).backward()
+    per_vector, merged = chunked_interest_logsumexp(queries, keys, blocked, offsets)
+    torch.testing.assert_close(per_vector, expected[0])
+    torch.testing.assert_close(merged, expected[1])
+    for fused, tensor in zip(fused_grads, (queries, keys, offsets)):
+        torch.testing.assert_close(fused, tensor.grad)
+    assert not torch.equal(merged, chunked_interest_logsumexp(queries, keys, blocked)[1])  # the offsets did move the max
+
+
 def _max_score_case() -> dict[str, torch.Tensor]:
     generator = torch.Generator().manual_seed(3)
     interests = F.normalize(torch.randn(4, 3, 6, generator=generator), dim=-1)
@@ -278,9 +309,11 @@ def _max_score_case() -> dict[str, torch.Tensor]:
             "temperature": torch.tensor(0.1), "duplicates": duplicates}
 
 
-def test_the_serving_score_term_equals_its_formula_computed_naively() -> None:
+@pytest.mark.parametrize("gated", [False, True], ids=["max", "gated_max"])
+def test_the_serving_score_term_equals_its_formula_computed_naively(gated: bool) -> None:
     case = _max_score_case()
-    scores = torch.einsum("pkd,nd->pkn", case["interests"], case["items"]).amax(dim=1) / case["temperature"]
+    log_weights = torch.log_softmax(torch.randn(4, 3, generator=torch.Generator().manual_seed(5)), dim=1) if gated else torch.zeros(4, 3)
+    scores = (torch.einsum("pkd,nd->pkn", case["interests"], case["items"]) / case["temperature"] + log_weights[..., None]).amax(dim=1)
     losses_by_hand = []
     for row, row_targets in enumerate(case["targets"].tolist()):
         positives = [t for t in row_targets if t >= 0]
@@ -290,8 +323,10 @@ def test_the_serving_score_term_equals_its_formula_computed_naively() -> None:
             logits = torch.cat([scores[row, [target]], scores[row, negatives]])
             losses_by_hand.append(-torch.log_softmax(logits, dim=0)[0])
     expected = torch.stack(losses_by_hand).mean()
-    with_term = multi_interest_loss(**case, max_score_weight=2.0)
-    torch.testing.assert_close(with_term - multi_interest_loss(**case), 2.0 * expected)
+    gate = {"log_weights": log_weights} if gated else {}
+    with_term = multi_interest_loss(**case, max_score_weight=2.0, **gate)
+    torch.testing.assert_close(with_term - multi_interest_loss(**case, **gate), 2.0 * expected)
+    torch.testing.assert_close(multi_interest_loss(**case, **gate), multi_interest_loss(**case))  # DMIL ignores the gate
 
 
 def test_the_serving_score_term_with_one_interest_is_the_next_item_cross_entropy() -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from hymirec.config import ComiRecConfig, EvaluationConfig, SASRecConfig, ServingConfig
+from hymirec.config import BackboneConfig, CoarseConfig, ComiRecConfig, EvaluationConfig, LLMConfig, SASRecConfig, ServingConfig, Variant
 from hymirec.data.sequences import split_view
 from hymirec.evaluation.ranking import evaluate
+from hymirec.models.coarse import CoarseModel
 from hymirec.models.comirec import ComiRec
+from hymirec.models.llm import HyMiRecModel, build_hymirec
 from hymirec.models.sasrec import SASRec
 from hymirec.serving.explain import explain, explanation_markdown, explanation_text
 from hymirec.serving.served_model import Catalog, RequestError, ServedModel
@@ -24,11 +28,26 @@ def _served(name: str, data) -> ServedModel:
         return ServedModel.popularity(catalog)
     if name == "sasrec":  # a single user vector: full scoring
         return ServedModel(name, SASRec(SASRecConfig(hidden_size=8, num_layers=1, max_length=6, dropout=0.0), catalog.size).eval(), catalog, ServingConfig(), seed=0)
+    if name == "hymirec_gated":  # K = 3 interests and a gate that weighs them apart: served through faiss on [u_k, τ·log π_k]
+        return ServedModel(name, _gated_hymirec(catalog.size), catalog, ServingConfig(), seed=0)
     # K = 3 interests of width 12: served through faiss
     return ServedModel(name, ComiRec(ComiRecConfig(hidden_size=12, attention_size=10, num_interests=3, max_length=6), catalog.size).eval(), catalog, ServingConfig(), seed=0)
 
 
-@pytest.mark.parametrize("name", ["popularity", "sasrec", "comirec"])
+def _gated_hymirec(num_items: int) -> HyMiRecModel:
+    """An untrained HyMiRec over random item vectors whose gate is set far from uniform (it starts at zero)."""
+    embeddings = np.random.default_rng(0).normal(size=(num_items, 10)).astype(np.float32)
+    coarse = CoarseConfig(hidden_size=8, num_layers=1, num_heads=1, dropout=0.0, max_length=9, num_tokens=2)
+    config = LLMConfig(backbone=BackboneConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, dropout=0.0),
+                       num_interests=3, interest_size=12, recent_items=4, target_window=3, merge="gated_max")
+    model = build_hymirec(config, Variant.HYMIREC, coarse, embeddings, embeddings, Path("unused"),
+                          CoarseModel.from_embeddings(coarse, embeddings, embeddings).state_dict())
+    with torch.no_grad():
+        model.gate.weight.normal_(std=3.0)
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", ["popularity", "sasrec", "comirec", "hymirec_gated"])
 def test_the_top_n_is_the_evaluation_ranking_with_seen_items_masked(served_data, name: str) -> None:
     """Against ``evaluate``'s own top list for the same users and histories; the target is taken out of both
     lists, the one place they may differ (the evaluation ranks it after the items tied with it)."""
@@ -63,8 +82,9 @@ def test_unknown_item_ids_are_named(served_data) -> None:
         catalog.item_idx(["i03", "x1", "x2", "x1"], "history file h.txt")
 
 
-def test_each_recommendation_names_the_interest_that_scores_it_best(served_data) -> None:
-    served = _served("comirec", served_data)
+@pytest.mark.parametrize("name", ["comirec", "hymirec_gated"])
+def test_each_recommendation_names_the_interest_that_scores_it_best(served_data, name: str) -> None:
+    served = _served(name, served_data)
     history = split_view(served_data.sequences, "test").histories[4]
     explanation = explain(served, history, N)
     per_interest = served.interests([history])[0] @ served.item_vectors.T  # [K I]

@@ -29,8 +29,15 @@ from typing import Protocol
 import numpy as np
 
 
-class MultiInterestModel(Protocol):
-    def user_interests(self, histories: list[np.ndarray]) -> np.ndarray: ...  # [B K D]
+class ServedInterests(Protocol):
+    """A multi-interest model as served (``hymirec.serving.served_model.ServedModel``): interests · item_vectors
+    gives each interest's term of the merged score."""
+
+    item_vectors: np.ndarray  # [I D]
+
+    def interests(self, histories: list[np.ndarray]) -> np.ndarray: ...  # [B K D]
+
+    def interest_vectors(self, interests: np.ndarray) -> np.ndarray: ...  # the K vectors themselves, for their cosine
 
 
 @dataclass(frozen=True)
@@ -67,12 +74,12 @@ def round_robin_scores(per_interest: np.ndarray, histories: list[np.ndarray]) ->
 class RoundRobin:
     """A multi-interest model scored by ``round_robin_scores`` (``score_items`` as ``evaluate`` takes it)."""
 
-    def __init__(self, model: MultiInterestModel, item_vectors: np.ndarray) -> None:
-        self.model, self.item_vectors = model, item_vectors
+    def __init__(self, served: ServedInterests) -> None:
+        self.served = served
 
     def score_items(self, histories: list[np.ndarray]) -> np.ndarray:
-        interests = np.asarray(self.model.user_interests(histories), dtype=np.float64)
-        return round_robin_scores(np.einsum("bkd,id->bki", interests, self.item_vectors), histories)
+        interests = np.asarray(self.served.interests(histories), dtype=np.float64)
+        return round_robin_scores(np.einsum("bkd,id->bki", interests, self.served.item_vectors), histories)
 
 
 def interest_attribution(interests: np.ndarray, item_vectors: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -90,26 +97,24 @@ def mean_pairwise_cosine(interests: np.ndarray) -> np.ndarray:
 
 
 def interest_report(
-    model: MultiInterestModel,
-    item_vectors: np.ndarray,
+    served: ServedInterests,
     histories: list[np.ndarray],
     targets: np.ndarray,
     top: np.ndarray,
     cutoff: int = 10,
     chunk_size: int = 1024,
 ) -> InterestReport:
-    """Attribution, target and top-``cutoff`` shares and pairwise cosine of ``model`` over the users of a split.
+    """Attribution, target and top-``cutoff`` shares and pairwise cosine of the ``served`` model over the users of a split.
 
-    ``top`` [U N] is the model's ranking of the users' ``histories`` and ``targets`` [U] their held-out items;
-    ``item_vectors`` [I D] are what the interests score.
+    ``top`` [U N] is the model's ranking of the users' ``histories`` and ``targets`` [U] their held-out items.
     """
     attribution, winners, cosines = [], [], []
     for start in range(0, len(targets), chunk_size):
-        interests = np.asarray(model.user_interests(histories[start : start + chunk_size]), dtype=np.float64)
-        attribution.append(interest_attribution(interests, item_vectors, top[start : start + chunk_size]))
-        winners.append(interest_attribution(interests, item_vectors, targets[start : start + chunk_size, None])[:, 0])
+        interests = np.asarray(served.interests(histories[start : start + chunk_size]), dtype=np.float64)
+        attribution.append(interest_attribution(interests, served.item_vectors, top[start : start + chunk_size]))
+        winners.append(interest_attribution(interests, served.item_vectors, targets[start : start + chunk_size, None])[:, 0])
         if interests.shape[1] > 1:
-            cosines.append(mean_pairwise_cosine(interests))
+            cosines.append(mean_pairwise_cosine(served.interest_vectors(interests)))
     attribution_all, winners_all = np.concatenate(attribution), np.concatenate(winners)
     num_interests = interests.shape[1]  # the last chunk's [B K D]: K is the model's
 

@@ -212,6 +212,12 @@ class HyMiRecModel(nn.Module):
         self.unit_vectors = config.scoring == "cosine"
         # a learned temperature scales cosines; dot products carry their own scale
         self.log_temperature = nn.Parameter(torch.tensor(math.log(config.temperature_init))) if self.unit_vectors else None
+        # llm.merge gated_max: log π_k from each interest query's final state; zero at the start (π uniform: the max).
+        # Created last, so a model without it draws every other parameter from the same random numbers.
+        self.gate = nn.Linear(width, 1) if config.merge == "gated_max" and self.spec.num_interests > 1 else None
+        if self.gate is not None:
+            nn.init.zeros_(self.gate.weight)
+            nn.init.zeros_(self.gate.bias)
         self._duplicates: torch.Tensor | None = None  # near-duplicate items, built on first use (not saved)
         self._context_cache: OrderedDict[bytes, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
         self._prefix_sequences: list[np.ndarray] | None = None  # read_contexts_from's sequences
@@ -302,9 +308,10 @@ class HyMiRecModel(nn.Module):
 
     def window_interests(
         self, before: list[np.ndarray], window: torch.Tensor, items: torch.Tensor, query_positions: torch.Tensor
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """[B P K d] interests at the window positions ``query_positions`` [P] in one decoder pass (unit vectors
-        when scoring by cosine; with ``llm.coarse_residual`` each is the coarse state at its position plus the head's output).
+        when scoring by cosine; with ``llm.coarse_residual`` each is the coarse state at its position plus the head's
+        output), and with a gate (``llm.merge: gated_max``) their log-weights log π [B P K] (else None).
 
         The decoder reads [M context tokens of ``before``] + [the window's R items] + [K queries for each
         of the P positions] under a mask where the queries of position t see the context and the items
@@ -316,10 +323,14 @@ class HyMiRecModel(nn.Module):
         decoder_input = self.decoder_input(before, window, items, query_positions)
         states = self.backbone(**decoder_input.backbone_arguments(every_key=not self.attends_over_keys_only)).last_hidden_state
         batch, recent = window.shape
-        interests = self.head(states[:, decoder_input.num_context + recent :]).view(batch, len(query_positions), self.num_interests, -1)
+        query_states = states[:, decoder_input.num_context + recent :]  # [B P*K H]
+        interests = self.head(query_states).view(batch, len(query_positions), self.num_interests, -1)
         if self.adds_coarse_state:
             interests = interests + decoder_input.item_states[:, query_positions, None, :]  # [B P 1 d]: the coarse interest, refined
-        return F.normalize(interests, dim=-1) if self.unit_vectors else interests
+        log_weights = None
+        if self.gate is not None:
+            log_weights = torch.log_softmax(self.gate(query_states).view(batch, len(query_positions), self.num_interests), dim=-1)
+        return (F.normalize(interests, dim=-1) if self.unit_vectors else interests), log_weights
 
     def decoder_input(
         self, before: list[np.ndarray], window: torch.Tensor, items: torch.Tensor, query_positions: torch.Tensor
@@ -346,12 +357,14 @@ class HyMiRecModel(nn.Module):
         allowed, positions = window_attention(context_real, real[-1], query_positions, queries)
         return DecoderInput(sequence, allowed, positions, context_real.shape[1], context_real.shape[1] + window.shape[1], item_states)
 
-    def interests(self, histories: list[np.ndarray], items: torch.Tensor | None = None) -> torch.Tensor:
-        """[B K d] serving interests: the last position of the window of the R most recent items."""
+    def interests(self, histories: list[np.ndarray], items: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """[B K d] serving interests, the last position of the window of the R most recent items, and with a gate
+        the offsets τ·log π_k [B K] that their scores take in the merge (``score_items``; else None)."""
         items = self.item_vectors() if items is None else items
         before, window = split_histories(histories, self.recent_items)
         last = torch.tensor([self.recent_items - 1])
-        return self.window_interests(before, window, items, last)[:, 0]
+        interests, log_weights = self.window_interests(before, window, items, last)
+        return interests[:, 0], None if log_weights is None else self.temperature() * log_weights[:, 0]
 
     def temperature(self) -> torch.Tensor:
         if self.log_temperature is None:
@@ -369,10 +382,12 @@ class HyMiRecModel(nn.Module):
         the serving score's own softmax when ``llm.max_score_loss_weight`` > 0."""
         items = self.item_vectors()
         recent = batch.window.shape[1]
-        interests = self.window_interests(batch.before, batch.window, items, torch.arange(recent))  # [B R K d]
+        interests, log_weights = self.window_interests(batch.before, batch.window, items, torch.arange(recent))  # [B R K d], [B R K]
         targets = batch.targets.flatten(0, 1)  # [B*R W]
         has_target = (targets >= 0).any(dim=1)
         targets, interests = targets[has_target], interests.flatten(0, 1)[has_target]
+        if log_weights is not None:
+            log_weights = log_weights.flatten(0, 1)[has_target]
         valid = targets >= 0
         groups = cosine_kmeans(
             self.item_tower.text_vectors[targets.clamp(min=0)], valid, self.num_interests, self.config.cluster_iterations
@@ -382,22 +397,34 @@ class HyMiRecModel(nn.Module):
             candidates = torch.randperm(self.num_items)[: self.config.sampled_negatives]
         temperature, duplicates = self.temperature(), self.duplicates()
         return multi_interest_loss(
-            interests, items, targets, groups, temperature, duplicates, candidates, self.config.max_score_loss_weight
+            interests, items, targets, groups, temperature, duplicates, candidates, self.config.max_score_loss_weight, log_weights
         )
 
     @torch.no_grad()
     def score_items(self, histories: list[np.ndarray]) -> np.ndarray:
-        """s(u, i) = max_k cos(u_k, i) (or the dot product, ``llm.scoring``) for every catalog item: [B I]."""
+        """s(u, i) = max_k cos(u_k, i) (or the dot product, ``llm.scoring``), plus τ·log π_k with a gate, for every
+        catalog item: [B I]."""
         with evaluating(self):
             items = self.item_vectors()
-            scores = torch.einsum("bkd,id->bki", self.interests(histories, items), items).amax(dim=1)
-        return scores.numpy()
+            interests, offsets = self.interests(histories, items)
+            scores = torch.einsum("bkd,id->bki", interests, items)
+            if offsets is not None:
+                scores = scores + offsets[..., None]
+        return scores.amax(dim=1).numpy()
 
     @torch.no_grad()
     def user_interests(self, histories: list[np.ndarray]) -> np.ndarray:
         """[B K d] interests for serving with faiss (``hymirec.serving.retrieval``)."""
         with evaluating(self):
-            return self.interests(histories).numpy()
+            return self.interests(histories)[0].numpy()
+
+    @torch.no_grad()
+    def user_interests_and_offsets(self, histories: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """[B K d] interests and [B K] what each one's scores gain in the merge, τ·log π_k (``llm.merge: gated_max``;
+        None without a gate), from one decoder pass."""
+        with evaluating(self):
+            interests, offsets = self.interests(histories)
+        return interests.numpy(), None if offsets is None else offsets.numpy()
 
     def frozen_pretrained_keys(self) -> set[str]:
         """State-dict keys of frozen pretrained decoder weights: rebuilt from the cache, never saved."""

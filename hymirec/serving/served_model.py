@@ -171,6 +171,29 @@ class Recommendations:
         })
 
 
+def is_gated(model: Recommender) -> bool:
+    """Whether a learned gate weighs the model's interests in the merge (``llm.merge: gated_max``)."""
+    return getattr(model, "gate", None) is not None
+
+
+def served_item_vectors(model: Recommender) -> np.ndarray:
+    """[I D] a multi-interest model's item vectors as served: with a gate each ends in a 1 that meets the
+    interests' offsets (``served_interests``)."""
+    with torch.no_grad():
+        vectors = model.item_vectors().detach().numpy()
+    return np.hstack([vectors, np.ones((len(vectors), 1), dtype=vectors.dtype)]) if is_gated(model) else vectors
+
+
+def served_interests(model: Recommender, histories: list[np.ndarray]) -> np.ndarray:
+    """[B K D] each user's interests as served: with a gate each ends in its offset τ·log π_k, so that
+    interests · ``served_item_vectors`` is s_k(i) + τ·log π_k, the term the merge maximises — exact under
+    faiss's inner-product search per interest, in ``--explain``'s attribution and in every report."""
+    if not is_gated(model):
+        return model.user_interests(histories)
+    vectors, offsets = model.user_interests_and_offsets(histories)
+    return np.concatenate([vectors, offsets[..., None]], axis=-1)
+
+
 class ServedModel:
     """A trained model and its catalog: ``recommend`` ranks, ``interests`` shows what a multi-interest model read."""
 
@@ -197,19 +220,27 @@ class ServedModel:
             return "events"
         return "cosine" if isinstance(self.model, HyMiRecModel) and self.model.unit_vectors else "dot product"
 
+    @property
+    def gated(self) -> bool:
+        """A learned gate weighs the interests in the merge (``llm.merge: gated_max``): the served vectors carry it."""
+        return is_gated(self.model)
+
     @cached_property
     def item_vectors(self) -> np.ndarray:
-        """[I D] the vectors a multi-interest model's interests are compared with."""
-        with torch.no_grad():
-            return self.model.item_vectors().detach().numpy()
+        """[I D] the vectors a multi-interest model's interests are compared with (``served_item_vectors``)."""
+        return served_item_vectors(self.model)
 
     @cached_property
     def retriever(self) -> MultiInterestRetriever:
         return MultiInterestRetriever(self.item_vectors, self.serving, self.seed)
 
     def interests(self, histories: list[np.ndarray]) -> np.ndarray:
-        """[B K D] each user's interests (multi-interest models only)."""
-        return self.model.user_interests(histories)
+        """[B K D] each user's interests as served (multi-interest models only; ``served_interests``)."""
+        return served_interests(self.model, histories)
+
+    def interest_vectors(self, interests: np.ndarray) -> np.ndarray:
+        """The K interest vectors of served ``interests`` [B K D], without a gate's offsets: what their cosine compares."""
+        return interests[..., :-1] if self.gated else interests
 
     def recommend(self, histories: list[np.ndarray], n: int) -> Recommendations:
         """The ``n`` best unseen items for each history of item_idx (fewer if a history leaves fewer unseen)."""

@@ -112,7 +112,7 @@ def round_robin_metrics(
     max (``hymirec.evaluation.interests.round_robin_scores``): the merge is a serving choice, decided on validation."""
     merged: dict[str, dict[str, dict[str, float]]] = {split: {} for split in views}
     for name, model in several.items():
-        round_robin = RoundRobin(model, ServedModel(name, model, catalog, config.serving, config.seed).item_vectors)
+        round_robin = RoundRobin(ServedModel(name, model, catalog, config.serving, config.seed))
         for split, view in views.items():
             merged[split][name] = evaluate(round_robin.score_items, view, config.evaluation, model_name=f"{name} (round robin)",
                                            item_categories=categories).metrics
@@ -127,7 +127,7 @@ def interest_reports(
     for name, model in trained.items():
         served = ServedModel(name, model, catalog, config.serving, config.seed)
         if served.has_interests and name in results:
-            reports[name] = interest_report(model, served.item_vectors, view.histories, view.targets, results[name].top_items,
+            reports[name] = interest_report(served, view.histories, view.targets, results[name].top_items,
                                             cutoff=config.evaluation.diversity_k)
     return reports
 

@@ -74,17 +74,21 @@ class _ChunkedLogSumExp(torch.autograd.Function):
 
 class _ChunkedInterestLogSumExp(torch.autograd.Function):
     """For queries of K vectors, each vector's logsumexp_j (q_ik · k_j) [Q K] and that of the merged serving
-    score max_k q_ik · k_j [Q], over the same unblocked keys, from one pass over the [Q K N] logits.
+    score max_k (q_ik · k_j + b_ik) [Q] (offsets b: none without a gate), over the same unblocked keys, from
+    one pass over the [Q K N] logits.
 
     DMIL needs the first (each interest's own softmax), the serving-score loss the second; computed
     apart, each paid the matmul, the masking and its backward's matmuls again (two thirds of a
     long-history LLM step went to the two). Chunked and kept as ``_ChunkedLogSumExp``. Gradient of logit
     (i, k, j): softmax_ikj · g_ik + [k wins j's max] · softmax^max_ij · g_i — a max passes its gradient to
-    the vector that reaches it (an exact tie, of probability zero, would pass it to each tied vector).
+    the vector that reaches it (an exact tie, of probability zero, would pass it to each tied vector), and
+    offset b_ik's gradient is the merged softmax mass of the keys vector k wins.
     """
 
     @staticmethod
-    def forward(ctx, queries: torch.Tensor, keys: torch.Tensor, blocked_rows: torch.Tensor, blocked_keys: torch.Tensor):
+    def forward(
+        ctx, queries: torch.Tensor, offsets: torch.Tensor | None, keys: torch.Tensor, blocked_rows: torch.Tensor, blocked_keys: torch.Tensor
+    ):
         vectors = queries.shape[1]
         chunk, bounds = _chunking(queries, keys, blocked_rows, vectors)
         per_vector = torch.empty(len(queries), vectors, dtype=queries.dtype, device=queries.device)
@@ -94,35 +98,42 @@ class _ChunkedInterestLogSumExp(torch.autograd.Function):
         kept = []
         for index, start in enumerate(range(0, len(queries), chunk)):
             rows = slice(start, start + chunk)
-            logits, winners, merged_logits = _interest_chunk_logits(queries, keys, blocked_rows, blocked_keys, bounds, index, chunk)
+            logits, winners, merged_logits = _interest_chunk_logits(queries, offsets, keys, blocked_rows, blocked_keys, bounds, index, chunk)
             exps, totals, lse = _exp_and_logsumexp(logits.flatten(0, 1))
             per_vector[rows] = lse.view(-1, vectors)
             merged_exps, merged_totals, merged[rows] = _exp_and_logsumexp(merged_logits)
             if keep:
                 kept.append((_softmax_from_exps(exps, totals).view_as(logits), winners, _softmax_from_exps(merged_exps, merged_totals)))
-        ctx.save_for_backward(queries, keys, blocked_rows, blocked_keys, per_vector, merged, bounds)
+        ctx.save_for_backward(queries, offsets, keys, blocked_rows, blocked_keys, per_vector, merged, bounds)
         ctx.chunk, ctx.kept = chunk, kept if keep else None
         return per_vector, merged
 
     @staticmethod
     def backward(ctx, grad_per_vector: torch.Tensor, grad_merged: torch.Tensor):
-        queries, keys, blocked_rows, blocked_keys, per_vector, merged, bounds = ctx.saved_tensors
+        queries, offsets, keys, blocked_rows, blocked_keys, per_vector, merged, bounds = ctx.saved_tensors
         chunk = ctx.chunk
         grad_queries, grad_keys = torch.empty_like(queries), torch.zeros_like(keys)
+        grad_offsets = None if offsets is None else torch.empty_like(offsets)
         for index, start in enumerate(range(0, len(queries), chunk)):
             rows = slice(start, start + chunk)
             if ctx.kept is not None:
                 softmax, winners, merged_softmax = ctx.kept[index]
             else:
-                logits, winners, merged_logits = _interest_chunk_logits(queries, keys, blocked_rows, blocked_keys, bounds, index, chunk)
+                logits, winners, merged_logits = _interest_chunk_logits(queries, offsets, keys, blocked_rows, blocked_keys, bounds, index, chunk)
                 softmax = _softmax(logits.flatten(0, 1), per_vector[rows].flatten()).view_as(logits)
                 merged_softmax = _softmax(merged_logits, merged[rows])
             weights = softmax.mul_(grad_per_vector[rows, :, None])  # [c K N]
-            weights.addcmul_(winners, merged_softmax.mul_(grad_merged[rows, None])[:, None, :])
+            merged_weights = merged_softmax.mul_(grad_merged[rows, None])[:, None, :]
+            if grad_offsets is None:
+                weights.addcmul_(winners, merged_weights)
+            else:
+                to_winners = winners * merged_weights
+                grad_offsets[rows] = to_winners.sum(dim=-1)
+                weights.add_(to_winners)
             grad_queries[rows] = weights @ keys
             grad_keys.addmm_(weights.flatten(0, 1).T, queries[rows].flatten(0, 1))
         ctx.kept = None
-        return grad_queries, grad_keys, None, None
+        return grad_queries, grad_offsets, grad_keys, None, None
 
 
 def _chunking(queries: torch.Tensor, keys: torch.Tensor, blocked_rows: torch.Tensor, vectors: int) -> tuple[int, torch.Tensor]:
@@ -143,10 +154,17 @@ def _blocked_chunk_logits(
 
 
 def _interest_chunk_logits(
-    queries: torch.Tensor, keys: torch.Tensor, blocked_rows: torch.Tensor, blocked_keys: torch.Tensor, bounds: torch.Tensor, index: int, chunk: int
+    queries: torch.Tensor,
+    offsets: torch.Tensor | None,
+    keys: torch.Tensor,
+    blocked_rows: torch.Tensor,
+    blocked_keys: torch.Tensor,
+    bounds: torch.Tensor,
+    index: int,
+    chunk: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Chunk ``index``'s logits of every vector [c K N] with its blocked pairs at -inf, which vector wins
-    each key's max [c K N] (bool), and the merged logits max_k [c N].
+    each key's max [c K N] (bool), and the merged logits max_k (logit + offset) [c N].
 
     The winners are found by comparison with ``amax``: a ``max`` with indices more than doubled a
     chunk's time.
@@ -155,8 +173,9 @@ def _interest_chunk_logits(
     logits = queries[start : start + chunk] @ keys.T  # [c K d] @ [d N]
     low, high = bounds[index], bounds[index + 1]
     logits[blocked_rows[low:high] - start, :, blocked_keys[low:high]] = float("-inf")
-    merged = logits.amax(dim=1)
-    return logits, logits == merged[:, None, :], merged
+    shifted = logits if offsets is None else logits + offsets[start : start + chunk, :, None]
+    merged = shifted.amax(dim=1)
+    return logits, shifted == merged[:, None, :], merged
 
 
 def _exp_and_logsumexp(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -195,16 +214,20 @@ def chunked_logsumexp(
 
 
 def chunked_interest_logsumexp(
-    queries: torch.Tensor, keys: torch.Tensor, blocked: tuple[torch.Tensor, torch.Tensor] | None = None
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    blocked: tuple[torch.Tensor, torch.Tensor] | None = None,
+    offsets: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """For ``queries`` [Q K d]: each vector's logsumexp over ``keys`` [N d] [Q K], and that of the merged
-    logits max_k q_k · k_j [Q], with ``blocked`` (rows, keys) pairs skipped by every vector of the row.
+    logits max_k (q_k · k_j + b_k) [Q] with ``offsets`` b [Q K] (none: the plain max), with ``blocked``
+    (rows, keys) pairs skipped by every vector of the row.
 
-    Equal to ``torch.logsumexp(logits, -1)`` and ``torch.logsumexp(logits.amax(1), -1)`` of
+    Equal to ``torch.logsumexp(logits, -1)`` and ``torch.logsumexp((logits + b[..., None]).amax(1), -1)`` of
     ``logits = einsum("qkd,nd->qkn")`` with the blocked pairs at -inf, with gradients, from one chunked
     pass (``_ChunkedInterestLogSumExp``).
     """
-    return _ChunkedInterestLogSumExp.apply(queries, keys, *_blocked_pairs(queries, blocked))
+    return _ChunkedInterestLogSumExp.apply(queries, offsets, keys, *_blocked_pairs(queries, blocked))
 
 
 def _blocked_pairs(queries: torch.Tensor, blocked: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -344,10 +367,15 @@ def excluded_pairs(
 
 
 def interest_partitions(
-    queries: torch.Tensor, items: torch.Tensor, targets: torch.Tensor, duplicates: torch.Tensor, candidates: torch.Tensor | None
+    queries: torch.Tensor,
+    items: torch.Tensor,
+    targets: torch.Tensor,
+    duplicates: torch.Tensor,
+    candidates: torch.Tensor | None,
+    offsets: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Row p's logsumexp over its negatives for each of its vectors ``queries`` [P K d] [P K], and for
-    their max [P] (``chunked_interest_logsumexp``). A row's negatives are the catalog ``items`` minus its
+    their max [P], shifted by ``offsets`` [P K] (``chunked_interest_logsumexp``). A row's negatives are the catalog ``items`` minus its
     targets and their near-duplicates (``excluded_pairs``). With ``candidates`` [S] the sums run over
     those uniformly drawn items only, plus log(I / S): the log-Q correction that makes the sampled sum
     estimate the full one.
@@ -356,7 +384,7 @@ def interest_partitions(
     if candidates is not None:
         keys, correction = items[candidates], math.log(len(items) / len(candidates))
     rows = torch.arange(len(targets), device=targets.device)
-    per_interest, merged = chunked_interest_logsumexp(queries, keys, excluded_pairs(targets, duplicates, rows, candidates, len(items)))
+    per_interest, merged = chunked_interest_logsumexp(queries, keys, excluded_pairs(targets, duplicates, rows, candidates, len(items)), offsets)
     return per_interest + correction, merged + correction
 
 
@@ -369,6 +397,7 @@ def multi_interest_loss(
     duplicates: torch.Tensor,
     candidates: torch.Tensor | None = None,
     max_score_weight: float = 0.0,
+    log_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Disentangled multi-interest loss (DESIGN.md §2) over a full-catalog softmax, plus ``max_score_weight``
     times the softmax of the serving score; both from one chunked pass over the catalog
@@ -393,11 +422,13 @@ def multi_interest_loss(
 
         L = −mean_{(p,w)} log [ exp(s_p(v_w)) / (exp(s_p(v_w)) + Σ_{j ∉ E_p} exp(s_p(j))) ],  s_p(j) = max_k u_pk · v_j / τ
 
-    With K = 1 it is the plain next-items softmax. With ``candidates`` [S] (catalogs too large for a full
-    softmax), both partitions are estimated from a sample.
+    With K = 1 it is the plain next-items softmax. With a gate (``llm.merge: gated_max``), ``log_weights``
+    [P K] = log π_pk enter the merged score, s_p(j) = max_k (u_pk · v_j / τ + log π_pk): the gate learns which
+    interest to trust for each user where the max alone takes whichever is peakiest. DMIL is unchanged. With
+    ``candidates`` [S] (catalogs too large for a full softmax), both partitions are estimated from a sample.
     """
     scaled = interests / temperature  # dividing [P K d] rather than the [P K N] logits: same values, far less work
-    per_interest, merged = interest_partitions(scaled, items, targets, duplicates, candidates)  # [P K], [P]
+    per_interest, merged = interest_partitions(scaled, items, targets, duplicates, candidates, log_weights)  # [P K], [P]
     valid = targets >= 0
     target_vectors = items[targets.clamp(min=0)]  # [P W d]
     # group centroids in the interest space, then which interest serves which group
@@ -411,6 +442,7 @@ def multi_interest_loss(
     positive_logits = (scaled[positive_row, positive_interest] * target_vectors[positive_row, positive_column]).sum(dim=-1)
     loss = (torch.logaddexp(per_interest[positive_row, positive_interest], positive_logits) - positive_logits).mean()
     if max_score_weight > 0:
-        merged_logits = torch.einsum("pkd,pwd->pwk", scaled, target_vectors).amax(dim=-1)  # [P W]
+        target_logits = torch.einsum("pkd,pwd->pwk", scaled, target_vectors)  # [P W K]
+        merged_logits = (target_logits if log_weights is None else target_logits + log_weights[:, None, :]).amax(dim=-1)  # [P W]
         loss = loss + max_score_weight * (torch.logaddexp(merged[:, None], merged_logits) - merged_logits)[valid].mean()
     return loss

@@ -27,6 +27,7 @@ from hymirec.models.llm import (
     window_targets,
 )
 from hymirec.serving.retrieval import MultiInterestRetriever
+from hymirec.serving.served_model import served_interests, served_item_vectors
 from hymirec.training.loop import TrainingSchedule, seed_everything, train_with_early_stopping
 
 # unequal sizes so a wrong axis fails: 19 items, embeddings 10-d, interests 12-d, K=3, coarse width 8
@@ -46,9 +47,11 @@ RESIDUAL = DOT_WITH_STATES.model_copy(update={"coarse_residual": True, "interest
 MAX_SCORE = CONFIG.model_copy(update={"max_score_loss_weight": 1.0})
 # the coarse model trained on together with the decoder
 TRAINED_CONTEXT = MAX_SCORE.model_copy(update={"train_context": True})
+# the serving score's max with a learned gate over the interests
+GATED = MAX_SCORE.model_copy(update={"merge": "gated_max"})
 CONFIGS = {
     "cosine": CONFIG, "dot_with_states": DOT_WITH_STATES, "coarse_residual": RESIDUAL, "max_score": MAX_SCORE,
-    "trained_context": TRAINED_CONTEXT,
+    "trained_context": TRAINED_CONTEXT, "gated_max": GATED,
 }
 
 
@@ -133,7 +136,7 @@ def test_the_window_mask_and_positions_on_a_hand_checked_case() -> None:
 def _window_interests(model, batch) -> torch.Tensor:
     recent = batch.window.shape[1]
     with torch.no_grad():
-        return model.window_interests(batch.before, batch.window, model.item_vectors(), torch.arange(recent))
+        return model.window_interests(batch.before, batch.window, model.item_vectors(), torch.arange(recent))[0]
 
 
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
@@ -326,8 +329,8 @@ def test_a_residual_model_starts_as_the_coarse_model() -> None:
 @pytest.mark.parametrize("llm_config", CONFIGS.values(), ids=CONFIGS.keys())
 def test_faiss_serving_returns_the_full_ranking_top_k(llm_config: LLMConfig) -> None:
     model, _, view, _ = _train(epochs=2, config=llm_config)
-    retriever = MultiInterestRetriever(model.item_vectors().detach().numpy(), ServingConfig(), seed=0)
-    served = retriever.top_items(model.user_interests(view.histories), 5, view.histories)
+    retriever = MultiInterestRetriever(served_item_vectors(model), ServingConfig(), seed=0)
+    served = retriever.top_items(served_interests(model, view.histories), 5, view.histories)
     scores = model.score_items(view.histories)
     for user, history in enumerate(view.histories):
         scores[user, history] = -np.inf
@@ -350,3 +353,19 @@ def test_the_smollm2_variant_trains_only_lora_and_its_own_heads(smollm2_cache: P
     saved = torch.load(tmp_path / "model.pt", weights_only=True)
     assert not any(key in saved for key in model.frozen_pretrained_keys())
     np.testing.assert_allclose(load_hymirec(tmp_path, smollm2_cache).score_items(histories), model.score_items(histories), atol=1e-5)
+
+
+def test_a_zero_gate_ranks_as_the_max_and_training_moves_it(tmp_path: Path) -> None:
+    """The gate starts at π uniform (every score shifted by τ·log(1/K)) and is created last: the same seed
+    gives a max model's weights; trained, it weighs the interests apart."""
+    histories = [np.arange(2, 16) % NUM_ITEMS, np.array([5, 6]), np.arange(7, 13)]
+    gated, plain = _model(config=GATED).eval(), _model(config=MAX_SCORE).eval()
+    offset = gated.temperature().item() * np.log(1 / gated.num_interests)
+    np.testing.assert_allclose(gated.score_items(histories), plain.score_items(histories) + offset, rtol=1e-5, atol=1e-6)
+    trained, _, view, _ = _train(epochs=3, config=GATED)
+    _, offsets = trained.user_interests_and_offsets(view.histories)
+    assert offsets.shape == (len(view.histories), trained.num_interests) and np.ptp(offsets, axis=1).max() > 1e-3
+    scores = np.einsum("bkd,id->bki", trained.user_interests(view.histories), trained.item_vectors().detach().numpy())
+    np.testing.assert_allclose(trained.score_items(view.histories), (scores + offsets[..., None]).max(axis=1), rtol=1e-5, atol=1e-6)
+    save_hymirec(trained, tmp_path)  # the gate is saved with the model
+    np.testing.assert_allclose(load_hymirec(tmp_path, tmp_path / "unused").score_items(view.histories), trained.score_items(view.histories), atol=1e-6)
