@@ -95,6 +95,7 @@ def test_each_recommendation_names_the_interest_that_scores_it_best(served_data,
         assert interest.nearest.tolist() == np.argsort(-per_interest[k], kind="stable")[:5].tolist()
     text = explanation_text(served, explanation)
     assert "3 interests" in text and "interest 3 (produced" in text and "seen items included and marked *" in text
+    assert ("gated cosine" in text) == (name == "hymirec_gated")  # the scores shown are what the gated merge ranks by
     assert "| interest | recommendations produced |" in explanation_markdown(served, explanation, "user u4")
 
 

@@ -218,7 +218,8 @@ class ServedModel:
     def score_name(self) -> str:
         if isinstance(self.model, Popularity):
             return "events"
-        return "cosine" if isinstance(self.model, HyMiRecModel) and self.model.unit_vectors else "dot product"
+        score = "cosine" if isinstance(self.model, HyMiRecModel) and self.model.unit_vectors else "dot product"
+        return f"gated {score}" if self.gated else score  # s_k(i) + τ·log π_k: what the interests' lists and the merge rank by
 
     @property
     def gated(self) -> bool:
