@@ -13,10 +13,12 @@ and metrics side by side.
   follows it — a selection candidate that changes one model's settings is decided by that model's
   validation figure (its stage's report), so the evaluation report need not run for it.
 - ``CONFIG --queue``: ``dvc exp run --queue``, the workspace's params.yaml left as it was; ``--run-queue``
-  then runs every queued experiment one after another (``dvc exp run --run-all``), each in a temporary
-  copy of the repository. A queued experiment that fails is retried from its start.
+  then runs every queued experiment one after another, each in a temporary copy of the repository
+  (``orchestration.experiment_queue``: what ``dvc exp run --run-all`` does, without its hang). A queued
+  experiment that fails is retried from its start.
 
-Exit status: DVC's, or 2 when the config does not exist or does not load, or ``--stage`` names no stage of dvc.yaml.
+Exit status: DVC's (``--run-queue``: 1 when an experiment failed), or 2 when the config does not exist or
+does not load, or ``--stage`` names no stage of dvc.yaml.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from hymirec.config import ConfigError, load_config
 from orchestration.dvc_project import EXPERIMENT_CHOICE, choose_config, read_stages, repro_environment
+from orchestration.experiment_queue import run_queue
 from orchestration.resources import default_project_root
 
 
@@ -55,11 +58,6 @@ def run_experiment(root: Path, config_path: str, *, queue: bool = False, name: s
         return _dvc(root, "exp", "run", "--queue", *arguments)
     finally:
         choice.write_bytes(before)  # the queue holds its own copy; the workspace keeps its choice
-
-
-def run_queue(root: Path) -> int:
-    """Every queued experiment, one after another, in the foreground (``dvc exp run --run-all``)."""
-    return _dvc(root, "exp", "run", "--run-all", "--jobs", "1")
 
 
 def build_parser() -> argparse.ArgumentParser:
