@@ -4,7 +4,7 @@
     hymirec validate --interactions PATH [--items PATH] [-c CONFIG]
     hymirec metrics [reports/metrics.json] [--all]
     hymirec recommend --user 1 [--explain] [--model URI|NAME]   (or --history ITEM_ID…, --history-file PATH, --all-users --out PATH)
-    hymirec publish --root ../bench -c configs/benchmark_ml1m.yaml --out results/benchmark_ml1m
+    hymirec publish --root ../bench -c configs/benchmark_ml1m.yaml --out results/benchmark_ml1m [--stage sasrec_model]
     hymirec seeds results/run_seed42 results/run_seed43 --out results/run_seeds
     hymirec paired results/run_seed42
     hymirec select results/run_a results/run_b --out results/run_a/selection.md
@@ -137,13 +137,16 @@ def _recommend(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from hymirec.experiments.publish import publish, read_stage_seconds
+    from hymirec.experiments.publish import publish, publish_candidate, read_stage_seconds
 
     load_config(args.config)  # a config that does not load cannot be what the workspace ran
     seconds = read_stage_seconds(Path(args.stage_seconds)) if args.stage_seconds else None
     try:
-        publish(Path(args.root).resolve(), Path(args.config), Path(args.out), seconds, args.note)
-    except FileNotFoundError as error:
+        if args.stage:
+            publish_candidate(Path(args.root).resolve(), Path(args.config), args.stage, Path(args.out), args.note)
+        else:
+            publish(Path(args.root).resolve(), Path(args.config), Path(args.out), seconds, args.note)
+    except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"published {args.root} -> {args.out}")
@@ -266,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--out", required=True, help="e.g. results/benchmark_ml1m")
     publish.add_argument("--stage-seconds", help="lines '<stage> <seconds>' measured while the stages ran")
     publish.add_argument("--note", default="", help="what a reader must know that the numbers do not say")
+    publish.add_argument("--stage", help="a one-stage experiment (make experiment STAGE=sasrec_model or llm_model): publish "
+                         "that stage's report, a selection candidate")
     publish.set_defaults(handler=_publish)
 
     seeds = commands.add_parser("seeds", help="mean ± std of each model's test metrics over published runs of several seeds")

@@ -67,3 +67,25 @@ def test_a_workspace_without_a_report_publishes_nothing(tmp_path: Path, capsys) 
     assert main(["publish", "--root", str(tmp_path / "ws"), "-c", str(config), "--out", str(tmp_path / "out")]) == 1
     assert "no report to publish" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_one_stage_experiment_publishes_its_training_report_as_a_selection_candidate(tmp_path: Path) -> None:
+    config = _workspace(tmp_path / "ws")
+    out = tmp_path / "results" / "bench" / "candidates" / "sasrec_constant"
+    assert main(["publish", "--root", str(tmp_path / "ws"), "-c", str(config), "--out", str(out), "--stage", "sasrec_model"]) == 0
+    assert sorted(path.name for path in out.iterdir()) == ["bench.yaml", "provenance.json", "sasrec_model.json"]
+    assert read_json(out / "sasrec_model.json")["sasrec"]["valid"] == {"ndcg@10": 0.4}
+    assert read_json(out / "provenance.json")["models"]["sasrec"]["best_epoch"] == 3
+    selection = tmp_path / "selection.md"
+    assert main(["select", str(out), "--out", str(selection)]) == 0  # what the candidate is for
+    assert "sasrec" in selection.read_text() and "0.4000" in selection.read_text()
+
+
+def test_a_candidate_of_a_stage_without_validation_figures_or_not_run_is_refused(tmp_path: Path, capsys) -> None:
+    config = _workspace(tmp_path / "ws")
+    out = tmp_path / "candidate"
+    assert main(["publish", "--root", str(tmp_path / "ws"), "-c", str(config), "--out", str(out), "--stage", "coarse_model"]) == 1
+    assert "a candidate is a training stage" in capsys.readouterr().err
+    assert main(["publish", "--root", str(tmp_path / "ws"), "-c", str(config), "--out", str(out), "--stage", "llm_model"]) == 1
+    assert "no llm_model report to publish" in capsys.readouterr().err
+    assert not out.exists()

@@ -32,6 +32,7 @@ from hymirec.io import atomic_directory, read_json, write_json, write_parquet
 from hymirec.paths import Layout
 
 TRAINING_STAGES = ("sasrec_model", "coarse_model", "llm_model")
+CANDIDATE_STAGES = ("sasrec_model", "llm_model")  # their reports are rows of the evaluation report (hymirec.experiments.selection)
 PUBLISHED_DEPTH = 10
 
 
@@ -66,13 +67,10 @@ def machine() -> dict[str, Any]:
     }
 
 
-def publish(root: Path, config_path: Path, out: Path, stage_seconds: dict[str, float] | None = None, note: str = "") -> None:
-    """Copy the report of the workspace ``root`` (run with ``config_path``) into ``out``, replacing it whole."""
-    layout = Layout(root)
-    if not layout.metrics.exists():
-        raise FileNotFoundError(f"{layout.metrics}: the workspace has no report to publish (run evaluation_report)")
-    provenance = {
-        "commit": commit_of(root),
+def provenance_of(layout: Layout, config_path: Path, stage_seconds: dict[str, float] | None, note: str) -> dict[str, Any]:
+    """How the workspace's results were made: ``provenance.json``."""
+    return {
+        "commit": commit_of(layout.root),
         "config": config_path.name,
         "config_sha256": hashlib.sha256(config_path.read_bytes()).hexdigest(),
         "models": trained_models(layout),
@@ -81,6 +79,14 @@ def publish(root: Path, config_path: Path, out: Path, stage_seconds: dict[str, f
         "published": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "note": note,
     }
+
+
+def publish(root: Path, config_path: Path, out: Path, stage_seconds: dict[str, float] | None = None, note: str = "") -> None:
+    """Copy the report of the workspace ``root`` (run with ``config_path``) into ``out``, replacing it whole."""
+    layout = Layout(root)
+    if not layout.metrics.exists():
+        raise FileNotFoundError(f"{layout.metrics}: the workspace has no report to publish (run evaluation_report)")
+    provenance = provenance_of(layout, config_path, stage_seconds, note)
     with atomic_directory(out) as staging:
         shutil.copy2(layout.metrics, staging / "metrics.json")
         shutil.copy2(layout.evaluation_markdown, staging / "evaluation.md")
@@ -91,6 +97,23 @@ def publish(root: Path, config_path: Path, out: Path, stage_seconds: dict[str, f
             write_parquet(top[top["rank"] <= PUBLISHED_DEPTH].reset_index(drop=True), staging / "rankings" / ranking.name)
         if (staging / "rankings" / f"{REFERENCE_MODEL}.parquet").exists():
             write_paired(staging)
+        write_json(provenance, staging / "provenance.json")
+
+
+def publish_candidate(root: Path, config_path: Path, stage: str, out: Path, note: str = "") -> None:
+    """Copy what a one-stage experiment (``make experiment STAGE=…``) of the workspace ``root`` decides by —
+    ``stage``'s training report, with the config and provenance — into ``out``, replacing it whole: a
+    selection candidate ``hymirec select`` reads beside published runs. It has no test figure, by design."""
+    if stage not in CANDIDATE_STAGES:
+        raise ValueError(f"{stage!r}: a candidate is a training stage whose report holds validation figures ({', '.join(CANDIDATE_STAGES)})")
+    layout = Layout(root)
+    report = layout.stage_metrics(stage)
+    if not report.exists():
+        raise FileNotFoundError(f"{report}: the workspace has no {stage} report to publish (run the experiment to that stage)")
+    provenance = provenance_of(layout, config_path, None, note)
+    with atomic_directory(out) as staging:
+        shutil.copy2(report, staging / report.name)
+        shutil.copy2(config_path, staging / config_path.name)
         write_json(provenance, staging / "provenance.json")
 
 
