@@ -7,7 +7,9 @@ metrics exactly. The refusals run on files of a few bytes.
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -70,6 +72,23 @@ def test_restore_never_overwrites_a_workspace_that_has_outputs(tmp_path: Path) -
     assert (source.baselines_dir / "model.pt").read_bytes() == b"newer weights"
 
 
+def test_an_experiment_of_sasrec_alone_is_saved_without_the_codebook_it_never_made(tmp_path: Path) -> None:
+    layout = _small_workspace(tmp_path / "source")
+    shutil.rmtree(layout.codebook_dir)
+    shutil.rmtree(layout.codebook_figures_dir)
+    snapshot.save(layout.root, tmp_path / "snap")
+    restored = snapshot.restore(tmp_path / "snap", tmp_path / "fresh")
+    assert "models/baselines/model.pt" in restored and not any(name.startswith("models/codebook") for name in restored)
+
+
+def test_save_refuses_a_workspace_without_the_sequences_every_model_reads(tmp_path: Path) -> None:
+    layout = _small_workspace(tmp_path / "source")
+    shutil.rmtree(layout.sequences_dir)
+    with pytest.raises(FileNotFoundError, match="sequences"):
+        snapshot.save(layout.root, tmp_path / "snap")
+    assert not (tmp_path / "snap").exists()
+
+
 def test_save_refuses_a_workspace_that_has_trained_nothing(tmp_path: Path) -> None:
     layout = _small_workspace(tmp_path / "source")
     shutil.rmtree(layout.baselines_dir)
@@ -88,6 +107,10 @@ def test_a_restored_workspace_reports_the_metrics_of_the_original(materialised, 
     env = build_workspace(fresh, smollm2_cache)
     cli = [sys.executable, "-m", "hymirec.cli"]
     run([*cli, "snapshot", "restore", str(tmp_path / "snap")], fresh, env)
+    # DVC finds every carried stage as it left it: only the report, whose outputs a snapshot leaves behind, would run
+    status = json.loads(subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=fresh, env=env, capture_output=True,
+                                       text=True, check=True).stdout)
+    assert set(status) == {"evaluation_report"}, status
     run([*cli, "stage", "evaluation_report"], fresh, env)
     restored, expected = read_json(Layout(fresh).metrics), read_json(Layout(original).metrics)
     assert restored["test"] == expected["test"] and restored["valid"] == expected["valid"]

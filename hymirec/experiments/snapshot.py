@@ -4,9 +4,10 @@ The full-size benchmark needs more hours of training than one machine lives (eac
 fresh one; preemptible cloud machines are the same). ``save`` copies what a training stage resumes
 from into one folder: the data stages' outputs the models were trained on, and what the training stages
 have produced so far — finished models, the per-epoch checkpoints of unfinished ones
-(``Layout.checkpoint``; finished LLM variants are parked there too), their reports — with the SHA-256
-of every file. ``restore`` copies it into a fresh clone, and the training stages resume where they
-stopped.
+(``Layout.checkpoint``; finished LLM variants are parked there too), their reports — and DVC's record
+of the run (``pipeline_record``), with the SHA-256 of every file. ``restore`` copies it into a fresh
+clone of the same commit and puts the finished stages' outputs into DVC's cache; ``dvc exp run`` of the
+same config there skips every finished stage and the training stages resume where they stopped.
 
 Each distinct tensor is stored once (``tensors/<sha256>.pt``), and every ``.pt`` file as its structure
 with references to them: a checkpoint holds its model twice (last and best state) beside the optimiser,
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,9 @@ from hymirec.io import atomic_directory, read_json, write_atomically, write_json
 from hymirec.paths import STAGES, Layout
 
 MANIFEST = "manifest.json"
+# the data every training stage reads; the embeddings and the codebook are carried when the workspace made
+# them (an experiment of sasrec_model alone does not), and a stage that reads them only runs after them
+READ_BY_EVERY_MODEL = ("raw_logs", "validated_sequences")
 TENSORS = "tensors"  # the snapshot's folder of distinct tensors, each named by its content's SHA-256
 TENSOR_REFERENCE = "__snapshot_tensor__"  # the key of a tensor's stand-in in a stored structure
 FORMAT = 1  # of the snapshot folder; restore refuses another, rather than copying structures it cannot read
@@ -54,9 +60,9 @@ def data_stage_outputs(layout: Layout) -> dict[str, list[Path]]:
     }
 
 
-def data_outputs(layout: Layout) -> list[Path]:
-    """The data stages' outputs the training stages read."""
-    return [path for paths in data_stage_outputs(layout).values() for path in paths]
+def data_outputs(layout: Layout, stages: tuple[str, ...] | None = None) -> list[Path]:
+    """The data stages' outputs the training stages read (of ``stages``, default all)."""
+    return [path for stage, paths in data_stage_outputs(layout).items() if stages is None or stage in stages for path in paths]
 
 
 def training_stage_outputs(layout: Layout) -> dict[str, list[Path]]:
@@ -79,16 +85,26 @@ def stage_records(layout: Layout) -> list[Path]:
     return [layout.stage_metrics(stage) for stage in STAGES if stage not in ("resolved_config", "evaluation_report")]
 
 
+def pipeline_record(layout: Layout) -> list[Path]:
+    """What DVC knows of the run: the config it chose (params.yaml), that config resolved (build/config.yaml)
+    and dvc.lock. With them a ``dvc exp run`` of the same config in the restored clone finds every finished
+    stage unchanged and skips it, and a training stage it reaches resumes from its checkpoint; without them it
+    would see the default pipeline's record and run the data stages again, over the carried outputs. (A fresh
+    clone holds the default pipeline's committed copies, which these replace.)"""
+    return [layout.experiment_choice, layout.resolved_config, layout.root / "dvc.lock"]
+
+
 def save(root: Path, out: Path, note: str = "") -> dict[str, Any]:
     """Copy what the workspace ``root`` resumes from into ``out`` (replacing it whole), with its manifest."""
     layout = Layout(root.resolve())
-    missing = [str(path) for path in data_outputs(layout) if not path.is_dir()]
+    missing = [str(path) for path in data_outputs(layout, READ_BY_EVERY_MODEL) if not path.is_dir()]
     if missing:
         raise FileNotFoundError(f"{layout.root}: the data stages' outputs {missing} are missing (run them first)")
     trained = [path for path in training_outputs(layout) if path.exists()]
     if not trained:
         raise FileNotFoundError(f"{layout.root}: no training stage has written anything yet; nothing to save")
-    carried = [*data_outputs(layout), *trained, *(path for path in stage_records(layout) if path.exists())]
+    records = [*stage_records(layout), *pipeline_record(layout)]
+    carried = [path for path in (*data_outputs(layout), *trained, *records) if path.exists()]
     files = [path for top in carried for path in ([top] if top.is_file() else sorted(top.rglob("*"))) if path.is_file()]
     with atomic_directory(out) as staging:
         for path in files:
@@ -105,6 +121,7 @@ def save(root: Path, out: Path, note: str = "") -> dict[str, Any]:
 
 def restore(snapshot: Path, root: Path) -> list[str]:
     """Copy a snapshot into the workspace ``root``, which must hold no outputs of its own; returns the paths copied.
+    In a DVC project the finished stages' outputs then go into DVC's cache (``cache_finished_stages``).
 
     Refuses, copying nothing, when a snapshot file is missing or not the bytes that were saved (a
     partial checkout, a Git LFS pointer) or when the workspace already holds data or training outputs.
@@ -133,7 +150,24 @@ def restore(snapshot: Path, root: Path) -> list[str]:
             write_atomically(target, lambda temp, rebuilt=rebuilt: torch.save(rebuilt, temp))
         else:
             shutil.copy2(snapshot / name, target)
+    if (layout.root / ".dvc").is_dir():
+        cache_finished_stages(layout)
     return restored
+
+
+def finished_stages(layout: Layout) -> list[str]:
+    """The data and training stages whose every declared output the workspace holds, in pipeline order."""
+    outputs = data_stage_outputs(layout) | training_stage_outputs(layout)
+    return [stage for stage, paths in outputs.items() if all(path.exists() for path in paths)]
+
+
+def cache_finished_stages(layout: Layout) -> None:
+    """``dvc commit --force`` the finished stages: DVC counts an output that matches dvc.lock but is missing
+    from its cache (a fresh clone's is empty) as changed, and would run its stage again over it."""
+    stages = finished_stages(layout)
+    result = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force", *stages], cwd=layout.root, capture_output=True, text=True)
+    if result.returncode:
+        raise ValueError(f"{layout.root}: dvc commit of the restored stages {stages} failed:\n{result.stderr[-2000:]}")
 
 
 def _store_deduplicated(source: Path, target: Path, tensors: Path) -> None:
