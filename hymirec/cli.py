@@ -178,7 +178,7 @@ def _snapshot(args: argparse.Namespace) -> int:
             print(f"saved {len(manifest['sha256'])} files of {args.root} -> {args.path}")
         else:
             restored = snapshot.restore(Path(args.path), Path(args.root))
-            print(f"restored {len(restored)} files from {args.path} into {args.root}")
+            print(f"rebuilt the interaction data (as saved) and restored {len(restored)} files from {args.path} into {args.root}")
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

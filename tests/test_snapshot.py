@@ -38,16 +38,32 @@ def _small_workspace(root: Path) -> Layout:
     return layout
 
 
+def _rebuild_as_saved(_config: Path, layout: Layout) -> None:
+    """The interaction data stages as they ran for ``_small_workspace``."""
+    for folder in snapshot.data_outputs(layout, snapshot.REBUILT):
+        folder.mkdir(parents=True)
+        (folder / "part.bin").write_bytes(folder.name.encode())
+
+
+def _rebuild_from_other_data(_config: Path, layout: Layout) -> None:
+    _rebuild_as_saved(_config, layout)
+    (layout.sequences_dir / "part.bin").write_bytes(b"a newer data set version")
+
+
 def test_restore_rebuilds_data_and_training_state_in_a_fresh_workspace(tmp_path: Path) -> None:
     source = _small_workspace(tmp_path / "source")
     manifest = snapshot.save(source.root, tmp_path / "snap", note="two epochs")
     assert manifest["note"] == "two epochs" and "models/baselines/model.pt" in manifest["sha256"]
+    # the interaction data never travels (MovieLens may not be redistributed): its digests do
+    assert not any(name.startswith(("data/raw", "data/sequences")) for name in manifest["sha256"])
+    assert set(manifest["rebuilt_sha256"]) == {"data/raw/part.bin", "data/sequences/part.bin"}
     # the item table, held three times, is stored once: table, bias and the RNG state
     assert len(list((tmp_path / "snap" / snapshot.TENSORS).iterdir())) == 3
-    restored = snapshot.restore(tmp_path / "snap", tmp_path / "fresh")
+    restored = snapshot.restore(tmp_path / "snap", tmp_path / "fresh", rebuild=_rebuild_as_saved)
     assert "data/embeddings/part.bin" in restored and not any(name.startswith(snapshot.TENSORS) for name in restored)
     fresh = Layout(tmp_path / "fresh")
     assert (fresh.embeddings_dir / "part.bin").read_bytes() == b"embeddings"
+    assert (fresh.sequences_dir / "part.bin").read_bytes() == b"sequences"
     for name in ("models/baselines/model.pt", "checkpoints/run.pt"):
         original, rebuilt = torch.load(source.root / name, weights_only=False), torch.load(fresh.root / name, weights_only=False)
         assert snapshot._same(rebuilt, original), name
@@ -55,11 +71,19 @@ def test_restore_rebuilds_data_and_training_state_in_a_fresh_workspace(tmp_path:
     assert model["bias"].dtype == torch.bfloat16
 
 
+def test_restore_refuses_when_the_rebuilt_interaction_data_is_not_what_the_run_trained_on(tmp_path: Path) -> None:
+    snapshot.save(_small_workspace(tmp_path / "source").root, tmp_path / "snap")
+    with pytest.raises(ValueError, match="data/sequences/part.bin"):
+        snapshot.restore(tmp_path / "snap", tmp_path / "fresh", rebuild=_rebuild_from_other_data)
+    fresh = Layout(tmp_path / "fresh")
+    assert not any(path.exists() for path in (*snapshot.data_outputs(fresh), *snapshot.training_outputs(fresh)))
+
+
 def test_restore_refuses_a_snapshot_whose_files_are_not_as_saved(tmp_path: Path) -> None:
     snapshot.save(_small_workspace(tmp_path / "source").root, tmp_path / "snap")
     (tmp_path / "snap" / "data" / "embeddings" / "part.bin").write_bytes(b"version https://git-lfs.github.com/spec/v1")
     with pytest.raises(ValueError, match="data/embeddings/part.bin"):
-        snapshot.restore(tmp_path / "snap", tmp_path / "fresh")
+        snapshot.restore(tmp_path / "snap", tmp_path / "fresh", rebuild=_rebuild_as_saved)
     assert not (tmp_path / "fresh").exists()  # nothing was copied
 
 
@@ -68,7 +92,7 @@ def test_restore_never_overwrites_a_workspace_that_has_outputs(tmp_path: Path) -
     snapshot.save(source.root, tmp_path / "snap")
     (source.baselines_dir / "model.pt").write_bytes(b"newer weights")
     with pytest.raises(ValueError, match="already holds"):
-        snapshot.restore(tmp_path / "snap", source.root)
+        snapshot.restore(tmp_path / "snap", source.root, rebuild=_rebuild_as_saved)
     assert (source.baselines_dir / "model.pt").read_bytes() == b"newer weights"
 
 
@@ -77,7 +101,7 @@ def test_an_experiment_of_sasrec_alone_is_saved_without_the_codebook_it_never_ma
     shutil.rmtree(layout.codebook_dir)
     shutil.rmtree(layout.codebook_figures_dir)
     snapshot.save(layout.root, tmp_path / "snap")
-    restored = snapshot.restore(tmp_path / "snap", tmp_path / "fresh")
+    restored = snapshot.restore(tmp_path / "snap", tmp_path / "fresh", rebuild=_rebuild_as_saved)
     assert "models/baselines/model.pt" in restored and not any(name.startswith("models/codebook") for name in restored)
 
 

@@ -2,12 +2,13 @@
 
 The full-size benchmark needs more hours of training than one machine lives (each session here gets a
 fresh one; preemptible cloud machines are the same). ``save`` copies what a training stage resumes
-from into one folder: the data stages' outputs the models were trained on, and what the training stages
-have produced so far — finished models, the per-epoch checkpoints of unfinished ones
-(``Layout.checkpoint``; finished LLM variants are parked there too), their reports — and DVC's record
-of the run (``pipeline_record``), with the SHA-256 of every file. ``restore`` copies it into a fresh
-clone of the same commit and puts the finished stages' outputs into DVC's cache; ``dvc exp run`` of the
-same config there skips every finished stage and the training stages resume where they stopped.
+from into one folder: the item embeddings and the codebook the models were trained on (the interaction
+data is rebuilt instead: ``REBUILT``), what the training stages have produced so far — finished models,
+the per-epoch checkpoints of unfinished ones (``Layout.checkpoint``; finished LLM variants are parked
+there too), their reports — and DVC's record of the run (``pipeline_record``), with the SHA-256 of every
+file. ``restore`` rebuilds the interaction data in a fresh clone of the same commit, copies the rest in
+and puts the finished stages' outputs into DVC's cache; ``dvc exp run`` of the same config there skips
+every finished stage and the training stages resume where they stopped.
 
 Each distinct tensor is stored once (``tensors/<sha256>.pt``), and every ``.pt`` file as its structure
 with references to them: a checkpoint holds its model twice (last and best state) beside the optimiser,
@@ -17,7 +18,7 @@ the full-size benchmark's state after one session (data, eight finished models, 
 where its model and checkpoint files alone, copied whole, were 106 MB. ``save`` rebuilds every file
 from what it stored and compares it with the original before it keeps anything.
 
-The data stages' outputs travel rather than being re-run: they are deterministic on one machine
+The embeddings and the codebook travel rather than being re-run: they are deterministic on one machine
 (``results/determinism/`` at bdd6c2c; the full-size benchmark's embeddings and codebook too, at 1 and 2 threads) but
 not from one machine to another. Re-run on a fresh machine with the same code and config, the full-size
 benchmark's codebook came out otherwise: the coarse model reading it scored validation NDCG@10 0.1669
@@ -29,24 +30,31 @@ checkpoint resumed on inputs other than its own would be a different benchmark, 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from hymirec.config import load_config
 from hymirec.io import atomic_directory, read_json, write_atomically, write_json
 from hymirec.paths import STAGES, Layout
 
 MANIFEST = "manifest.json"
-# the data every training stage reads; the embeddings and the codebook are carried when the workspace made
-# them (an experiment of sasrec_model alone does not), and a stage that reads them only runs after them
-READ_BY_EVERY_MODEL = ("raw_logs", "validated_sequences")
+# The interaction data, which every training stage reads, never travels: a snapshot is meant to be shared
+# (carried in the repository from one session's machine to the next), and MovieLens may not be
+# redistributed. These stages are deterministic from the data set's own files, so restore rebuilds them
+# and compares them byte for byte with the digests save recorded. The embeddings and the codebook, which
+# are not the same from one machine to another, travel when the workspace made them (an experiment of
+# sasrec_model alone does not).
+REBUILT = ("raw_logs", "validated_sequences")
 TENSORS = "tensors"  # the snapshot's folder of distinct tensors, each named by its content's SHA-256
 TENSOR_REFERENCE = "__snapshot_tensor__"  # the key of a tensor's stand-in in a stored structure
-FORMAT = 1  # of the snapshot folder; restore refuses another, rather than copying structures it cannot read
+FORMAT = 2  # of the snapshot folder (2: the interaction data rebuilt, not carried); restore refuses another, rather than copying structures it cannot read
 
 
 def data_stage_outputs(layout: Layout) -> dict[str, list[Path]]:
@@ -95,36 +103,48 @@ def pipeline_record(layout: Layout) -> list[Path]:
 
 
 def save(root: Path, out: Path, note: str = "") -> dict[str, Any]:
-    """Copy what the workspace ``root`` resumes from into ``out`` (replacing it whole), with its manifest."""
+    """Copy what the workspace ``root`` resumes from into ``out`` (replacing it whole), with its manifest:
+    the SHA-256 of every file carried, and of every file of the interaction data, rebuilt on restore."""
     layout = Layout(root.resolve())
-    missing = [str(path) for path in data_outputs(layout, READ_BY_EVERY_MODEL) if not path.is_dir()]
+    missing = [str(path) for path in data_outputs(layout, REBUILT) if not path.is_dir()]
     if missing:
         raise FileNotFoundError(f"{layout.root}: the data stages' outputs {missing} are missing (run them first)")
     trained = [path for path in training_outputs(layout) if path.exists()]
     if not trained:
         raise FileNotFoundError(f"{layout.root}: no training stage has written anything yet; nothing to save")
+    carried_data = [path for path in data_outputs(layout) if path not in data_outputs(layout, REBUILT)]
     records = [*stage_records(layout), *pipeline_record(layout)]
-    carried = [path for path in (*data_outputs(layout), *trained, *records) if path.exists()]
-    files = [path for top in carried for path in ([top] if top.is_file() else sorted(top.rglob("*"))) if path.is_file()]
+    carried = [path for path in (*carried_data, *trained, *records) if path.exists()]
     with atomic_directory(out) as staging:
-        for path in files:
+        for path in _files(carried):
             target = staging / path.relative_to(layout.root)
             target.parent.mkdir(parents=True, exist_ok=True)
             if path.suffix == ".pt":
                 _store_deduplicated(path, target, staging / TENSORS)
             else:
                 shutil.copy2(path, target)
-        manifest = {"format": FORMAT, "note": note, "sha256": _digests(staging)}
+        manifest = {"format": FORMAT, "note": note, "sha256": _digests(staging),
+                    "rebuilt_sha256": _digests_of(_files(data_outputs(layout, REBUILT)), layout.root)}
         write_json(manifest, staging / MANIFEST)
     return manifest
 
 
-def restore(snapshot: Path, root: Path) -> list[str]:
-    """Copy a snapshot into the workspace ``root``, which must hold no outputs of its own; returns the paths copied.
-    In a DVC project the finished stages' outputs then go into DVC's cache (``cache_finished_stages``).
+def rebuild_interaction_data(config_path: Path, layout: Layout) -> None:
+    """Run the ``REBUILT`` stages in ``layout`` with the config at ``config_path`` (the run's own, resolved)."""
+    config = load_config(config_path)
+    for stage in REBUILT:
+        importlib.import_module(f"hymirec.stages.{stage}").run(config, layout)
+
+
+def restore(snapshot: Path, root: Path, rebuild: Callable[[Path, Layout], None] = rebuild_interaction_data) -> list[str]:
+    """Rebuild the interaction data in the workspace ``root``, which must hold no outputs of its own, then
+    copy the snapshot into it; returns the paths copied. In a DVC project the finished stages' outputs
+    then go into DVC's cache (``cache_finished_stages``).
 
     Refuses, copying nothing, when a snapshot file is missing or not the bytes that were saved (a
-    partial checkout, a Git LFS pointer) or when the workspace already holds data or training outputs.
+    partial checkout, a Git LFS pointer), when the workspace already holds data or training outputs, or
+    when the rebuilt interaction data is not the data the run trained on (another data set version, files
+    dropped in the inbox then): its training would resume on other data. The rebuilt data is removed then.
     """
     manifest_path = snapshot / MANIFEST
     if not manifest_path.exists():
@@ -136,18 +156,26 @@ def restore(snapshot: Path, root: Path) -> list[str]:
     present = _digests(snapshot)
     damaged = sorted(name for name in expected if present.get(name) != expected[name])
     if damaged:
-        raise ValueError(f"{snapshot}: files missing or not as saved: {damaged[:5]}{' …' if len(damaged) > 5 else ''}")
+        raise ValueError(f"{snapshot}: files missing or not as saved: {_listed(damaged)}")
     layout = Layout(root.resolve())
     occupied = [str(path.relative_to(layout.root)) for path in (*data_outputs(layout), *training_outputs(layout)) if path.exists()]
     if occupied:
         raise ValueError(f"{layout.root}: already holds {occupied}; restore only into a fresh clone, so that nothing is overwritten")
+    rebuild(snapshot / layout.resolved_config.relative_to(layout.root), layout)
+    rebuilt = _digests_of(_files(data_outputs(layout, REBUILT)), layout.root)
+    differing = sorted(name for name in rebuilt.keys() | manifest["rebuilt_sha256"].keys()
+                       if rebuilt.get(name) != manifest["rebuilt_sha256"].get(name))
+    if differing:
+        for path in data_outputs(layout, REBUILT):
+            shutil.rmtree(path, ignore_errors=True)
+        raise ValueError(f"{layout.root}: the rebuilt interaction data is not what the saved run trained on: {_listed(differing)}")
     restored = sorted(name for name in expected if not name.startswith(f"{TENSORS}/"))
     for name in restored:
         target = layout.root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.suffix == ".pt":
-            rebuilt = _rebuilt(torch.load(snapshot / name, weights_only=False), snapshot / TENSORS)
-            write_atomically(target, lambda temp, rebuilt=rebuilt: torch.save(rebuilt, temp))
+            tensors = _rebuilt(torch.load(snapshot / name, weights_only=False), snapshot / TENSORS)
+            write_atomically(target, lambda temp, tensors=tensors: torch.save(tensors, temp))
         else:
             shutil.copy2(snapshot / name, target)
     if (layout.root / ".dvc").is_dir():
@@ -228,10 +256,20 @@ def _same(first: Any, second: Any) -> bool:
     return type(first) is type(second) and first == second
 
 
+def _files(paths: list[Path]) -> list[Path]:
+    """Every file of ``paths`` (files, and the files under folders), in order."""
+    return [path for top in paths for path in ([top] if top.is_file() else sorted(top.rglob("*"))) if path.is_file()]
+
+
+def _digests_of(files: list[Path], folder: Path) -> dict[str, str]:
+    """SHA-256 of each of ``files``, keyed by its path relative to ``folder``."""
+    return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
+
+
 def _digests(folder: Path) -> dict[str, str]:
     """SHA-256 of every file under ``folder`` but the manifest, keyed by its path relative to ``folder``."""
-    return {
-        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and path != folder / MANIFEST
-    }
+    return _digests_of([path for path in _files([folder]) if path != folder / MANIFEST], folder)
+
+
+def _listed(names: list[str]) -> str:
+    return f"{names[:5]}{' …' if len(names) > 5 else ''}"
