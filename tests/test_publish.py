@@ -75,7 +75,8 @@ def test_a_one_stage_experiment_publishes_its_training_report_as_a_selection_can
     assert main(["publish", "--root", str(tmp_path / "ws"), "-c", str(config), "--out", str(out), "--stage", "sasrec_model"]) == 0
     assert sorted(path.name for path in out.iterdir()) == ["bench.yaml", "provenance.json", "sasrec_model.json"]
     assert read_json(out / "sasrec_model.json")["sasrec"]["valid"] == {"ndcg@10": 0.4}
-    assert read_json(out / "provenance.json")["models"]["sasrec"]["best_epoch"] == 3
+    # its models are those its stage trained: the coarse model's report in the workspace is not this run's
+    assert read_json(out / "provenance.json")["models"] == {"sasrec": {"best_epoch": 3, "epochs_trained": 6, "train_seconds": 12.5}}
     selection = tmp_path / "selection.md"
     assert main(["select", str(out), "--out", str(selection)]) == 0  # what the candidate is for
     assert "sasrec" in selection.read_text() and "0.4000" in selection.read_text()

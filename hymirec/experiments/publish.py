@@ -32,7 +32,9 @@ from hymirec.io import atomic_directory, read_json, write_json, write_parquet
 from hymirec.paths import Layout
 
 TRAINING_STAGES = ("sasrec_model", "coarse_model", "llm_model")
-CANDIDATE_STAGES = ("sasrec_model", "llm_model")  # their reports are rows of the evaluation report (hymirec.experiments.selection)
+# a one-stage candidate's stage -> the training stages its experiment ran (their reports hold this run's
+# models; the other reports in its workspace are the committed default pipeline's)
+CANDIDATE_STAGES = {"sasrec_model": ("sasrec_model",), "llm_model": ("coarse_model", "llm_model")}
 PUBLISHED_DEPTH = 10
 
 
@@ -43,10 +45,10 @@ def commit_of(root: Path) -> str:
     return commit + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def trained_models(layout: Layout) -> dict[str, dict[str, Any]]:
-    """Epochs and training seconds of every model the training stages report (coarse ones as coarse_<name>)."""
+def trained_models(layout: Layout, stages: tuple[str, ...] = TRAINING_STAGES) -> dict[str, dict[str, Any]]:
+    """Epochs and training seconds of every model ``stages`` report (coarse ones as coarse_<name>)."""
     models: dict[str, dict[str, Any]] = {}
-    for stage in TRAINING_STAGES:
+    for stage in stages:
         path = layout.stage_metrics(stage)
         if not path.exists():
             continue
@@ -67,13 +69,14 @@ def machine() -> dict[str, Any]:
     }
 
 
-def provenance_of(layout: Layout, config_path: Path, stage_seconds: dict[str, float] | None, note: str) -> dict[str, Any]:
-    """How the workspace's results were made: ``provenance.json``."""
+def provenance_of(layout: Layout, config_path: Path, stage_seconds: dict[str, float] | None, note: str,
+                  stages: tuple[str, ...] = TRAINING_STAGES) -> dict[str, Any]:
+    """How the workspace's results were made (its models: those ``stages`` trained): ``provenance.json``."""
     return {
         "commit": commit_of(layout.root),
         "config": config_path.name,
         "config_sha256": hashlib.sha256(config_path.read_bytes()).hexdigest(),
-        "models": trained_models(layout),
+        "models": trained_models(layout, stages),
         "stage_seconds": stage_seconds or {},
         "machine": machine(),
         "published": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -110,7 +113,7 @@ def publish_candidate(root: Path, config_path: Path, stage: str, out: Path, note
     report = layout.stage_metrics(stage)
     if not report.exists():
         raise FileNotFoundError(f"{report}: the workspace has no {stage} report to publish (run the experiment to that stage)")
-    provenance = provenance_of(layout, config_path, None, note)
+    provenance = provenance_of(layout, config_path, None, note, CANDIDATE_STAGES[stage])
     with atomic_directory(out) as staging:
         shutil.copy2(report, staging / report.name)
         shutil.copy2(config_path, staging / config_path.name)
