@@ -101,6 +101,18 @@ def test_the_index_lists_every_folder_and_copies_its_headline_from_the_metrics()
             assert figure == f"{test[HEADLINE_MODELS[name]]['ndcg@10']:.4f}", (folder.name, name)
 
 
+CANDIDATES = sorted(path.parent for path in RESULTS.glob("*_candidates/*/provenance.json"))
+
+
+@pytest.mark.parametrize("folder", CANDIDATES, ids=lambda path: path.name)
+def test_the_index_copies_each_selection_candidates_validation_figure_from_its_report(folder: Path) -> None:
+    link = f"[{folder.parent.name}/{folder.name}]({folder.parent.name}/{folder.name}/)"
+    row = next(line for line in INDEX.read_text().splitlines() if line.startswith(f"| {link}"))
+    report = next(folder.glob("*_model.json"))  # the one stage report a candidate holds
+    figures = [f"{summary['valid']['ndcg@10']:.4f}" for summary in read_json(report).values()]
+    assert row.split(" | ")[4].split()[0] in figures, (folder.name, row)
+
+
 def test_results_is_a_publication_without_scripts_or_interaction_data() -> None:
     tracked = _tracked_results()
     assert INDEX in tracked
