@@ -41,7 +41,7 @@ def build_workspace(root: Path, smollm2_cache: Path) -> dict[str, str]:
     """A git + DVC workspace in ``root`` holding this checkout's files and a short ML-100K config (``E2E_CONFIG``); its environment."""
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True)
     for name in listed.stdout.splitlines():
-        if (ROOT / name).is_file():
+        if (ROOT / name).is_file() and not name.startswith("runs/"):  # snapshots of runs in flight: tens of MB, no part of a workspace
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, root / name)
     (root / ".venv").symlink_to(VENV_BIN.parent)
