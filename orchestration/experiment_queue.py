@@ -2,10 +2,11 @@
 
 What ``dvc exp run --run-all`` does, without its hang. DVC's queue worker stops when it finds the queue
 empty, and it can find it so between two experiments while the next one is still queued
-(treeverse/dvc#8165, #10398); ``--run-all`` then waits for that experiment to start, forever. It happened
-here: a CI run of two queued experiments timed out after 30 minutes, the second never started, while the
-same test passes in 4 minutes on an idle machine. So ``drain`` waits on each experiment itself, and an
+(treeverse/dvc#8165, #10398); ``--run-all`` then waits for that experiment to start, forever. A CI run of
+``tests/test_experiments.py`` (two queued experiments) timed out so after 30 minutes in ``--run-all``; the
+test takes under 4 minutes on an idle machine. So ``drain`` waits on each experiment itself, and an
 experiment still queued while no worker runs gets a new worker (``dvc queue start`` by hand does the same).
+A worker killed in the middle of an experiment is not handled: DVC then has no result to give.
 """
 
 from __future__ import annotations
