@@ -106,13 +106,14 @@ def save(root: Path, out: Path, note: str = "") -> dict[str, Any]:
     """Copy what the workspace ``root`` resumes from into ``out`` (replacing it whole), with its manifest:
     the SHA-256 of every file carried, and of every file of the interaction data, rebuilt on restore."""
     layout = Layout(root.resolve())
-    missing = [str(path) for path in data_outputs(layout, REBUILT) if not path.is_dir()]
+    interaction_data = data_outputs(layout, REBUILT)
+    missing = [str(path) for path in interaction_data if not path.is_dir()]
     if missing:
         raise FileNotFoundError(f"{layout.root}: the data stages' outputs {missing} are missing (run them first)")
     trained = [path for path in training_outputs(layout) if path.exists()]
     if not trained:
         raise FileNotFoundError(f"{layout.root}: no training stage has written anything yet; nothing to save")
-    carried_data = [path for path in data_outputs(layout) if path not in data_outputs(layout, REBUILT)]
+    carried_data = [path for path in data_outputs(layout) if path not in interaction_data]
     records = [*stage_records(layout), *pipeline_record(layout)]
     carried = [path for path in (*carried_data, *trained, *records) if path.exists()]
     with atomic_directory(out) as staging:
@@ -124,7 +125,7 @@ def save(root: Path, out: Path, note: str = "") -> dict[str, Any]:
             else:
                 shutil.copy2(path, target)
         manifest = {"format": FORMAT, "note": note, "sha256": _digests(staging),
-                    "rebuilt_sha256": _digests_of(_files(data_outputs(layout, REBUILT)), layout.root)}
+                    "rebuilt_sha256": _digests_of(_files(interaction_data), layout.root)}
         write_json(manifest, staging / MANIFEST)
     return manifest
 
