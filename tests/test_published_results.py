@@ -12,6 +12,7 @@ import pytest
 from sklearn.metrics import ndcg_score
 
 from hymirec.experiments.paired import paired_differences
+from hymirec.experiments.selection import selection_markdown
 from hymirec.io import read_json
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -111,6 +112,17 @@ def test_the_index_copies_each_selection_candidates_validation_figure_from_its_r
     report = next(folder.glob("*_model.json"))  # the one stage report a candidate holds
     figures = [f"{summary['valid']['ndcg@10']:.4f}" for summary in read_json(report).values()]
     assert row.split(" | ")[4].split()[0] in figures, (folder.name, row)
+
+
+@pytest.mark.parametrize("selection", sorted(RESULTS.glob("*_candidates/selection.md")), ids=lambda path: path.parent.name)
+def test_a_candidates_selection_is_what_hymirec_select_writes_from_the_runs_it_names(selection: Path) -> None:
+    """The decision file is regenerated from the candidates' reports: a report or decision edited alone fails."""
+    runs_line = next(line for line in selection.read_text().splitlines() if line.startswith("Runs: "))
+    runs = dict(re.findall(r"`([^`]+)` \(([^)]+)\)", runs_line))
+    assert runs, runs_line
+    root = RESULTS.parent
+    assert selection.read_text() == selection_markdown({label: root / folder for label, folder in runs.items()}).replace(
+        str(root) + "/", "")
 
 
 def test_results_is_a_publication_without_scripts_or_interaction_data() -> None:

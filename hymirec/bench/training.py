@@ -72,7 +72,7 @@ def sasrec_epoch(config: HyMiRecConfig, layout: Layout, sasrec: SASRecConfig | N
     sequences = training_sequences(data.sequences)
     epochs = [
         _timed_epoch(model, sequences, lambda batch: training_batch(batch, sasrec.max_length),
-                     TrainingSchedule.of(sasrec), config.seed + epoch, length_of=len)
+                     TrainingSchedule.of(sasrec), config.seed + epoch, length_of=sasrec.batch_length())
         for epoch in range(TIMED_SASREC_EPOCHS)
     ]
     result = sorted(epochs, key=lambda timed: timed["seconds"])[TIMED_SASREC_EPOCHS // 2]
@@ -133,7 +133,7 @@ def sasrec_converged(config: HyMiRecConfig, layout: Layout) -> dict:
     output = train_with_early_stopping(
         model, training_sequences(data.sequences), lambda batch: training_batch(batch, config.sasrec.max_length),
         lambda trained: evaluate(trained.score_items, valid, config.evaluation, model_name="sasrec", with_top_items=False).metrics,
-        TrainingSchedule.of(config.sasrec), seed=config.seed, length_of=len,
+        TrainingSchedule.of(config.sasrec), seed=config.seed, length_of=config.sasrec.batch_length(),
     )
     test = evaluate(model.score_items, split_view(data.sequences, "test"), config.evaluation, model_name="sasrec", with_top_items=False)
     return {"seconds": round(output.train_seconds, 1), "epochs_trained": output.epochs_trained, "best_epoch": output.best_epoch,
