@@ -140,6 +140,30 @@ def test_a_restored_workspace_reports_the_metrics_of_the_original(materialised, 
     assert restored["test"] == expected["test"] and restored["valid"] == expected["valid"]
 
 
+@pytest.mark.slow
+def test_a_stage_whose_outputs_dvc_lock_does_not_record_is_left_to_run(materialised, smollm2_cache: Path, tmp_path: Path) -> None:
+    """Part way through a training stage its folder can hold finished models (the coarse model on the codebook,
+    its exact-history twin still training) while dvc.lock holds another run's record of it: restored, DVC must
+    run that stage again (it resumes from its checkpoints) rather than find it finished because its folder exists."""
+    original, _, _ = materialised
+    snap = tmp_path / "snap"
+    snapshot.save(original, snap)
+    lock = yaml.safe_load((snap / "dvc.lock").read_text())
+    coarse_models = next(out for out in lock["stages"]["coarse_model"]["outs"] if out["path"] == "models/coarse")
+    coarse_models["md5"] = "0" * 32 + ".dir"  # another run's models: what the lock held while this one trained
+    (snap / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+    manifest = read_json(snap / snapshot.MANIFEST)
+    manifest["sha256"] = snapshot._digests(snap)  # as save would have written it from that workspace
+    (snap / snapshot.MANIFEST).write_text(json.dumps(manifest))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    env = build_workspace(fresh, smollm2_cache)
+    run([sys.executable, "-m", "hymirec.cli", "snapshot", "restore", str(snap)], fresh, env)
+    status = json.loads(subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=fresh, env=env, capture_output=True,
+                                       text=True, check=True).stdout)
+    assert "coarse_model" in status and not {"raw_logs", "validated_sequences", "item_embeddings", "codebook"} & set(status), status
+
+
 def test_each_stage_carries_exactly_the_outputs_dvc_yaml_declares(tmp_path: Path) -> None:
     """The workspace scripts copy a finished stage by these lists: an output dvc.yaml adds must appear here."""
     stages = yaml.safe_load((Path(__file__).resolve().parents[1] / "dvc.yaml").read_text())["stages"]

@@ -185,15 +185,34 @@ def restore(snapshot: Path, root: Path, rebuild: Callable[[Path, Layout], None] 
 
 
 def finished_stages(layout: Layout) -> list[str]:
-    """The data and training stages whose every declared output the workspace holds, in pipeline order."""
-    outputs = data_stage_outputs(layout) | training_stage_outputs(layout)
-    return [stage for stage, paths in outputs.items() if all(path.exists() for path in paths)]
+    """The data and training stages that dvc.lock records as run on exactly the inputs and to exactly the
+    outputs the workspace holds, in pipeline order: DVC's own comparison, cache aside.
+
+    That a stage's outputs exist is not enough. Part way through, a training stage's folder can already
+    hold its finished models (the coarse model on the codebook, its exact-history twin still training),
+    while dvc.lock holds the record of another run (the committed default pipeline's, or an earlier
+    experiment's in the same workspace); committed as finished, DVC would skip the rest of its training."""
+    from dvc.repo import Repo
+
+    candidates = set(data_stage_outputs(layout)) | set(training_stage_outputs(layout))
+    with Repo(str(layout.root)) as repo:
+        stages = {stage.name: stage for stage in repo.index.stages if stage.name in candidates}
+        return [name for name in STAGES if name in stages and _as_recorded(stages[name])]
+
+
+def _as_recorded(stage: Any) -> bool:
+    """True when DVC finds nothing of the stage changed in the workspace against dvc.lock (its deps, outs and
+    command; a stage dvc.lock does not record counts as changed: its outputs are "new")."""
+    changed_deps, changed_outs, changed_command = stage.changed_entries()
+    return not (changed_deps or changed_outs or changed_command)
 
 
 def cache_finished_stages(layout: Layout) -> None:
     """``dvc commit --force`` the finished stages: DVC counts an output that matches dvc.lock but is missing
     from its cache (a fresh clone's is empty) as changed, and would run its stage again over it."""
     stages = finished_stages(layout)
+    if not stages:  # `dvc commit` without targets would commit every stage
+        return
     result = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force", *stages], cwd=layout.root, capture_output=True, text=True)
     if result.returncode:
         raise ValueError(f"{layout.root}: dvc commit of the restored stages {stages} failed:\n{result.stderr[-2000:]}")
