@@ -33,7 +33,7 @@ def runs(tmp_path: Path) -> dict[str, Path]:
 
 def test_each_model_gets_its_best_validation_configuration_and_merge(runs: dict[str, Path]) -> None:
     chosen = choose(read_candidates(runs))
-    assert (chosen["sasrec"].run, chosen["sasrec"].merge) == ("lr_1e-3", "max")
+    assert (chosen["sasrec"].run, chosen["sasrec"].merge) == ("lr_1e-3", "as trained")
     assert (chosen["hymirec"].run, chosen["hymirec"].merge) == ("lr_1e-2", "round_robin")  # 0.183 on validation
     assert champion(chosen).model == "hymirec"
 
@@ -51,8 +51,8 @@ def test_no_test_figure_moves_a_decision(runs: dict[str, Path]) -> None:
 
 def test_the_markdown_lists_every_candidate_and_the_chosen_test_figures(runs: dict[str, Path], tmp_path: Path, capsys) -> None:
     text = selection_markdown(runs)
-    assert "| sasrec | 2 | lr_1e-3 | max | 0.1770 | **chosen** |" in text
-    assert "| sasrec | 2 | lr_1e-2 | max | 0.1760 | not chosen |" in text
+    assert "| sasrec | 2 | lr_1e-3 | as trained | 0.1770 | **chosen** |" in text
+    assert "| sasrec | 2 | lr_1e-2 | as trained | 0.1760 | not chosen |" in text
     assert "| hymirec | lr_1e-2 | round_robin | 0.1830 | 0.1700 |" in text  # its test figure, read after the choice
     assert "Champion (best on validation): **hymirec** (lr_1e-2, round_robin)" in text
     out = tmp_path / "selection.md"
@@ -71,8 +71,8 @@ def test_a_one_stage_experiment_competes_on_its_training_report_and_has_no_test_
     stage_only.mkdir()
     (stage_only / "sasrec_model.json").write_text(json.dumps({"sasrec": {"best_epoch": 85, "valid": {"ndcg@10": 0.178}}}))
     text = selection_markdown({**runs, "sasrec_constant": stage_only})
-    assert "| sasrec | 3 | sasrec_constant | max | 0.1780 | **chosen** |" in text
-    assert "| sasrec | sasrec_constant | max | 0.1780 | — |" in text
+    assert "| sasrec | 3 | sasrec_constant | as trained | 0.1780 | **chosen** |" in text
+    assert "| sasrec | sasrec_constant | as trained | 0.1780 | — |" in text
     assert "the published run that trains this configuration gives its test figure" in text
     assert "| hymirec | lr_1e-2 | round_robin | 0.1830 | 0.1700 |" in text  # the other models' choices stand
 

@@ -9,8 +9,9 @@ them from the training summaries), so both kinds compete alike; a one-stage cand
 figure: the published run that trains the chosen configuration gives it.
 
 For every model the run with the best validation NDCG@10 is chosen; for a model with K > 1 interests,
-the merge of its K lists (``max``, or ``round_robin`` from ``metrics.json: round_robin``) is chosen the
-same way; the champion is the best chosen model. Only the ``valid`` tables are read —
+the merge of its K lists is chosen the same way: ``AS_TRAINED`` (the model's own scores: the max over
+its interests, or its learned gate where ``llm.merge`` says so) or ``ROUND_ROBIN`` (``metrics.json:
+round_robin``); the champion is the best chosen model. Only the ``valid`` tables are read —
 ``tests/test_selection.py`` rewrites every test figure and checks that no decision moves — and the test
 figure of what was chosen is reported beside it, once, for reading.
 
@@ -27,6 +28,8 @@ from pathlib import Path
 from hymirec.io import read_json, write_text
 
 METRIC = "ndcg@10"
+AS_TRAINED = "as trained"
+ROUND_ROBIN = "round_robin"
 UNTRAINED = {"popularity"}  # nothing to choose: never a champion
 # reports of the training stages whose models are rows of metrics.json under the same names ({model:
 # {"valid": {...}, ...}}); the coarse model's names its histories ("codebook", "exact"), not its rows
@@ -37,7 +40,7 @@ TRAINING_REPORTS = ("sasrec_model.json", "llm_model.json")
 class Candidate:
     run: str  # the run's label (its folder name)
     model: str
-    merge: str  # "max" or "round_robin"
+    merge: str  # AS_TRAINED or ROUND_ROBIN
     valid: float
     evaluated: bool = True  # False: from a training stage's report, no test figure
 
@@ -55,16 +58,16 @@ def _evaluated_candidates(label: str, folder: Path) -> list[Candidate]:
     metrics = read_json(path)
     if not metrics.get("valid"):
         raise ValueError(f"{path}: no validation metrics to select on")
-    found = [Candidate(label, model, "max", float(values[METRIC])) for model, values in metrics["valid"].items()]
-    for model, values in (metrics.get("round_robin") or {}).get("valid", {}).items():
-        found.append(Candidate(label, model, "round_robin", float(values[METRIC])))
+    found = [Candidate(label, model, AS_TRAINED, float(values[METRIC])) for model, values in metrics["valid"].items()]
+    for model, values in (metrics.get(ROUND_ROBIN) or {}).get("valid", {}).items():
+        found.append(Candidate(label, model, ROUND_ROBIN, float(values[METRIC])))
     return found
 
 
 def _trained_candidates(label: str, folder: Path) -> list[Candidate]:
     reports = [folder / name for name in TRAINING_REPORTS if (folder / name).exists()]
     found = [
-        Candidate(label, model, "max", float(summary["valid"][METRIC]), evaluated=False)
+        Candidate(label, model, AS_TRAINED, float(summary["valid"][METRIC]), evaluated=False)
         for report in reports
         for model, summary in read_json(report).items()
         if METRIC in (summary.get("valid") or {})
@@ -75,7 +78,7 @@ def _trained_candidates(label: str, folder: Path) -> list[Candidate]:
 
 
 def choose(candidates: list[Candidate]) -> dict[str, Candidate]:
-    """The best candidate of each model by validation (ties: the first run given, then ``max``)."""
+    """The best candidate of each model by validation (ties: the first run given, then ``AS_TRAINED``)."""
     chosen: dict[str, Candidate] = {}
     for candidate in candidates:
         best = chosen.get(candidate.model)
@@ -96,7 +99,7 @@ def _test_figure(runs: dict[str, Path], candidate: Candidate) -> str:
     if not candidate.evaluated:
         return "—"
     metrics = read_json(runs[candidate.run] / "metrics.json")
-    table = metrics["test"] if candidate.merge == "max" else metrics["round_robin"]["test"]
+    table = metrics["test"] if candidate.merge == AS_TRAINED else metrics[ROUND_ROBIN]["test"]
     return f"{float(table[candidate.model][METRIC]):.4f}"
 
 
@@ -109,8 +112,9 @@ def selection_markdown(runs: dict[str, Path]) -> str:
     lines = [
         "# Selection", "",
         f"Every choice on validation {METRIC.upper()} only (`hymirec select`): for each model the configuration "
-        "(run) and the merge of its interests with the best validation figure; the champion is the best chosen "
-        "model. Test figures are shown for the chosen candidates only, after the choice.", "",
+        "(run) and the merge of its interests with the best validation figure (*as trained*: the model's own "
+        "scores, the max over its interests or its learned gate; *round_robin*: its K lists interleaved); the champion "
+        "is the best chosen model. Test figures are shown for the chosen candidates only, after the choice.", "",
         "Runs: " + ", ".join(f"`{label}` ({folder})" for label, folder in runs.items()), "",
         f"| model | configurations tried | run | merge | valid {METRIC} | decision |", "|---|---:|---|---|---:|---|",
     ]
