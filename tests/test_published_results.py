@@ -115,14 +115,13 @@ def test_the_index_copies_each_selection_candidates_validation_figure_from_its_r
 
 
 @pytest.mark.parametrize("selection", sorted(RESULTS.glob("*_candidates/selection.md")), ids=lambda path: path.parent.name)
-def test_a_candidates_selection_is_what_hymirec_select_writes_from_the_runs_it_names(selection: Path) -> None:
+def test_a_candidates_selection_is_what_hymirec_select_writes_from_the_runs_it_names(selection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The decision file is regenerated from the candidates' reports: a report or decision edited alone fails."""
     runs_line = next(line for line in selection.read_text().splitlines() if line.startswith("Runs: "))
     runs = dict(re.findall(r"`([^`]+)` \(([^)]+)\)", runs_line))
     assert runs, runs_line
-    root = RESULTS.parent
-    assert selection.read_text() == selection_markdown({label: root / folder for label, folder in runs.items()}).replace(
-        str(root) + "/", "")
+    monkeypatch.chdir(RESULTS.parent)  # the runs as `hymirec select` was given them, from the repository root
+    assert selection.read_text() == selection_markdown({label: Path(folder) for label, folder in runs.items()})
 
 
 def test_results_is_a_publication_without_scripts_or_interaction_data() -> None:
