@@ -18,7 +18,7 @@ import torch
 import yaml
 
 from hymirec.experiments import snapshot
-from hymirec.io import read_json
+from hymirec.io import read_json, write_json
 from hymirec.paths import Layout
 from tests.pipeline import build_workspace, run
 
@@ -122,20 +122,30 @@ def test_save_refuses_a_workspace_that_has_trained_nothing(tmp_path: Path) -> No
     assert not (tmp_path / "snap").exists()
 
 
+def _restored(snap: Path, smollm2_cache: Path, fresh: Path) -> dict[str, str]:
+    """``hymirec snapshot restore`` of ``snap`` into a fresh workspace at ``fresh``; its environment."""
+    fresh.mkdir()
+    env = build_workspace(fresh, smollm2_cache)
+    run([sys.executable, "-m", "hymirec.cli", "snapshot", "restore", str(snap)], fresh, env)
+    return env
+
+
+def _dvc_status(root: Path, env: dict[str, str]) -> dict:
+    """``dvc status --json`` of the workspace: the stages a ``dvc repro`` there would run, with why."""
+    return json.loads(subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=root, env=env, capture_output=True,
+                                     text=True, check=True).stdout)
+
+
 @pytest.mark.slow
 def test_a_restored_workspace_reports_the_metrics_of_the_original(materialised, smollm2_cache: Path, tmp_path: Path) -> None:
     original, _, _ = materialised
     snapshot.save(original, tmp_path / "snap")
     fresh = tmp_path / "fresh"
-    fresh.mkdir()
-    env = build_workspace(fresh, smollm2_cache)
-    cli = [sys.executable, "-m", "hymirec.cli"]
-    run([*cli, "snapshot", "restore", str(tmp_path / "snap")], fresh, env)
+    env = _restored(tmp_path / "snap", smollm2_cache, fresh)
     # DVC finds every carried stage as it left it: only the report, whose outputs a snapshot leaves behind, would run
-    status = json.loads(subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=fresh, env=env, capture_output=True,
-                                       text=True, check=True).stdout)
+    status = _dvc_status(fresh, env)
     assert set(status) == {"evaluation_report"}, status
-    run([*cli, "stage", "evaluation_report"], fresh, env)
+    run([sys.executable, "-m", "hymirec.cli", "stage", "evaluation_report"], fresh, env)
     restored, expected = read_json(Layout(fresh).metrics), read_json(Layout(original).metrics)
     assert restored["test"] == expected["test"] and restored["valid"] == expected["valid"]
 
@@ -154,13 +164,9 @@ def test_a_stage_whose_outputs_dvc_lock_does_not_record_is_left_to_run(materiali
     (snap / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
     manifest = read_json(snap / snapshot.MANIFEST)
     manifest["sha256"] = snapshot._digests(snap)  # as save would have written it from that workspace
-    (snap / snapshot.MANIFEST).write_text(json.dumps(manifest))
+    write_json(manifest, snap / snapshot.MANIFEST)
     fresh = tmp_path / "fresh"
-    fresh.mkdir()
-    env = build_workspace(fresh, smollm2_cache)
-    run([sys.executable, "-m", "hymirec.cli", "snapshot", "restore", str(snap)], fresh, env)
-    status = json.loads(subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=fresh, env=env, capture_output=True,
-                                       text=True, check=True).stdout)
+    status = _dvc_status(fresh, _restored(snap, smollm2_cache, fresh))
     assert "coarse_model" in status and not {"raw_logs", "validated_sequences", "item_embeddings", "codebook"} & set(status), status
 
 
