@@ -6,7 +6,8 @@ and while ``sasrec_model`` writes the checkpoint of SASRec's second epoch. Every
 be byte-identical afterwards. Then a second pipeline run in its own processes (run 2: ``dvc repro``
 forced over every stage after the data) must finish cleanly, resume the killed training from its
 checkpoint, and reproduce run 1 byte for byte — metrics, rankings, embeddings, every model's
-weights — except the measured durations in the stages' JSON records.
+weights — except the measured durations in the stages' JSON records. Last, the LLM stage's last row,
+trained alone in a copy, must be the model trained after the other rows.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
 
 from hymirec.io import read_json
 from hymirec.paths import Layout
@@ -157,3 +159,23 @@ def test_a_second_run_in_other_processes_reproduces_the_first_byte_for_byte(
     for path in (path for path in first if first[path] != second[path]):
         assert path.endswith(".json"), path  # only JSON records may differ, and only in what they time
         assert _without_timings(read_json(first_root / path)) == _without_timings(read_json(interrupted.root / path)), path
+
+
+def test_the_last_llm_row_trained_alone_is_the_model_trained_after_the_others(
+    interrupted: Interrupted, tmp_path: Path
+) -> None:
+    """Each LLM row seeds its own training, so a run's rows may train in two workspaces at once and be joined
+    by their checkpoints (runs/README.md): the last row trained alone is, byte for byte, the one the whole
+    stage trained after every other row."""
+    root = tmp_path / "alone"
+    env = copy_workspace(interrupted.root, root)
+    layout = Layout(root)
+    config = yaml.safe_load(layout.resolved_config.read_text())
+    last = config["llm"]["variants"][-1]
+    config["llm"]["variants"] = [last]
+    alone = root / "build" / "alone.yaml"
+    alone.write_text(yaml.safe_dump(config))
+    run([sys.executable, "-m", "hymirec", "stage", "llm_model", "-c", str(alone)], root, env)
+    assert [p.name for p in layout.llm_dir.iterdir()] == [last]
+    trained = f"{layout.llm_dir.relative_to(root).as_posix()}/{last}/model.pt"
+    assert hashlib.sha256((root / trained).read_bytes()).hexdigest() == interrupted.before[trained]
