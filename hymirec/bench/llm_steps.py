@@ -16,8 +16,8 @@ A step's figure is the median over ``steps`` timed steps after ``WARMUP_STEPS`` 
 reads every user's long history once under ``coarse.positions: from_oldest``); ``epoch_minutes``
 multiplies it by the row's steps per epoch. A fresh process's first steps run slow and settle: measured
 on ``llm_full_history`` (1 thread, beside two trainings), 11.1, 9.9, 9.2, 7.9 and 9.0 s, then 4.5–7.3 s
-(median 5.6 s over the next ten); one warm-up step put that row's epoch at twice what its training
-takes. A training pays the warm-up once in a process, so the bench skips it.
+(median 5.6 s over the next ten): after one warm-up step the median of the next four (9.1 s) measured the
+warm-up. A training pays it once in a process, so the bench skips it.
 """
 
 from __future__ import annotations
