@@ -81,3 +81,18 @@ def test_a_folder_with_neither_metrics_nor_a_training_report_is_refused(tmp_path
     (tmp_path / "nothing").mkdir()
     assert main(["select", str(tmp_path / "nothing"), "--out", str(tmp_path / "s.md")]) == 1
     assert "no validation metrics to select on (no metrics.json, nor sasrec_model.json or llm_model.json)" in capsys.readouterr().err
+
+
+def test_a_run_that_evaluated_a_candidates_own_model_is_that_configuration_with_its_test_figure(runs: dict[str, Path], tmp_path: Path) -> None:
+    """The published run adopted the chosen candidate's model (same validation figure to the last bit): one
+    configuration, counted once under the candidate's name, both merges of it, and the run's test figures."""
+    stage_only = tmp_path / "hymirec_40_epochs"
+    stage_only.mkdir()
+    (stage_only / "llm_model.json").write_text(json.dumps({"hymirec": {"valid": {"ndcg@10": 0.181}}}))  # lr_1e-2's hymirec
+    text = selection_markdown({"hymirec_40_epochs": stage_only, **runs})
+    assert "| hymirec | 2 | hymirec_40_epochs (its model evaluated in lr_1e-2) | as trained | 0.1810 | not chosen |" in text
+    assert "| hymirec | 2 | hymirec_40_epochs (its model evaluated in lr_1e-2) | round_robin | 0.1830 | **chosen** |" in text
+    assert "| hymirec | hymirec_40_epochs (its model evaluated in lr_1e-2) | round_robin | 0.1830 | 0.1700 |" in text
+    assert "| hymirec | 2 | lr_1e-2 |" not in text  # no second row for the same model
+    assert "| sasrec | 2 | lr_1e-3 | as trained | 0.1770 | **chosen** |" in text  # other models untouched
+    assert "—" not in text

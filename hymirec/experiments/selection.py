@@ -6,7 +6,10 @@ workspace's ``reports/``), or — for an experiment of one training stage (``mak
 which changes one model and stops before the evaluation report — a folder with that stage's report
 (``TRAINING_REPORTS``). A training stage's validation figures are the evaluation report's own (it copies
 them from the training summaries), so both kinds compete alike; a one-stage candidate has no test
-figure: the published run that trains the chosen configuration gives it.
+figure: the published run that trains the chosen configuration gives it. A run whose model *is* a
+one-stage candidate's (trained again from the same fingerprint, or adopted from the candidate's folder)
+scores exactly the candidate's validation figure: it is that configuration, not another one — counted once,
+under the candidate's name, with the run's test figure (``tested_in``).
 
 For every model the run with the best validation NDCG@10 is chosen; for a model with K > 1 interests,
 the merge of its K lists is chosen the same way: ``AS_TRAINED`` (the model's own scores: the max over
@@ -22,7 +25,7 @@ the rule, and a count that differs shows where it was not kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hymirec.io import read_json, write_text
@@ -42,15 +45,41 @@ class Candidate:
     model: str
     merge: str  # AS_TRAINED or ROUND_ROBIN
     valid: float
-    evaluated: bool = True  # False: from a training stage's report, no test figure
+    tested_in: str | None  # the run whose metrics.json holds its test figure; None: a one-stage candidate no run given evaluated
 
 
 def read_candidates(runs: dict[str, Path]) -> list[Candidate]:
-    """Every (run, model, merge) with its validation ``METRIC``; a run without validation metrics is an error."""
+    """Every (run, model, merge) with its validation ``METRIC``, a one-stage candidate and the run that
+    evaluated its very model counted once (``same_training``); a run without validation metrics is an error."""
     found = []
     for label, folder in runs.items():
         found += _evaluated_candidates(label, folder) if (folder / "metrics.json").exists() else _trained_candidates(label, folder)
-    return found
+    return same_training(found)
+
+
+def same_training(candidates: list[Candidate]) -> list[Candidate]:
+    """Each one-stage candidate that an evaluated run's model scores exactly (the same model, as trained) takes
+    that run's test figure; the run's row of that model leaves the list, and its other merges of the model
+    go under the candidate's name (one configuration, merged two ways).
+
+    Exact equality of two validation NDCG@10 figures — a mean over thousands of users' 1/log2 terms — is what
+    the same weights give and two trainings do not."""
+    evaluated = {(c.model, c.valid): c for c in candidates if c.tested_in == c.run and c.merge == AS_TRAINED}
+    owner = {}  # (run, model) of an evaluated row -> the one-stage candidate whose model it is
+    for candidate in candidates:
+        twin = evaluated.get((candidate.model, candidate.valid)) if candidate.tested_in is None else None
+        if twin is not None:
+            owner[twin.run, twin.model] = candidate.run
+    kept = []
+    for candidate in candidates:
+        if candidate.tested_in is None and (candidate.model, candidate.valid) in evaluated:
+            kept.append(replace(candidate, tested_in=evaluated[candidate.model, candidate.valid].run))
+        elif (candidate.run, candidate.model) in owner:
+            if candidate.merge != AS_TRAINED:
+                kept.append(replace(candidate, run=owner[candidate.run, candidate.model]))
+        else:
+            kept.append(candidate)
+    return kept
 
 
 def _evaluated_candidates(label: str, folder: Path) -> list[Candidate]:
@@ -58,16 +87,16 @@ def _evaluated_candidates(label: str, folder: Path) -> list[Candidate]:
     metrics = read_json(path)
     if not metrics.get("valid"):
         raise ValueError(f"{path}: no validation metrics to select on")
-    found = [Candidate(label, model, AS_TRAINED, float(values[METRIC])) for model, values in metrics["valid"].items()]
+    found = [Candidate(label, model, AS_TRAINED, float(values[METRIC]), label) for model, values in metrics["valid"].items()]
     for model, values in (metrics.get(ROUND_ROBIN) or {}).get("valid", {}).items():
-        found.append(Candidate(label, model, ROUND_ROBIN, float(values[METRIC])))
+        found.append(Candidate(label, model, ROUND_ROBIN, float(values[METRIC]), label))
     return found
 
 
 def _trained_candidates(label: str, folder: Path) -> list[Candidate]:
     reports = [folder / name for name in TRAINING_REPORTS if (folder / name).exists()]
     found = [
-        Candidate(label, model, AS_TRAINED, float(summary["valid"][METRIC]), evaluated=False)
+        Candidate(label, model, AS_TRAINED, float(summary["valid"][METRIC]), None)
         for report in reports
         for model, summary in read_json(report).items()
         if METRIC in (summary.get("valid") or {})
@@ -96,11 +125,18 @@ def champion(chosen: dict[str, Candidate]) -> Candidate:
 
 def _test_figure(runs: dict[str, Path], candidate: Candidate) -> str:
     """The chosen candidate's test figure, read after the choice, for the report only ("—": a one-stage candidate)."""
-    if not candidate.evaluated:
+    if candidate.tested_in is None:
         return "—"
-    metrics = read_json(runs[candidate.run] / "metrics.json")
+    metrics = read_json(runs[candidate.tested_in] / "metrics.json")
     table = metrics["test"] if candidate.merge == AS_TRAINED else metrics[ROUND_ROBIN]["test"]
     return f"{float(table[candidate.model][METRIC]):.4f}"
+
+
+def _run_cell(candidate: Candidate) -> str:
+    """The candidate's run, and the run that evaluated its model where that is another one."""
+    if candidate.tested_in in (None, candidate.run):
+        return candidate.run
+    return f"{candidate.run} (its model evaluated in {candidate.tested_in})"
 
 
 def selection_markdown(runs: dict[str, Path]) -> str:
@@ -121,11 +157,11 @@ def selection_markdown(runs: dict[str, Path]) -> str:
     for model in chosen:
         for candidate in sorted((c for c in candidates if c.model == model), key=lambda c: -c.valid):
             decision = "**chosen**" if candidate == chosen[model] else "not chosen"
-            lines.append(f"| {model} | {tried[model]} | {candidate.run} | {candidate.merge} | {candidate.valid:.4f} | {decision} |")
+            lines.append(f"| {model} | {tried[model]} | {_run_cell(candidate)} | {candidate.merge} | {candidate.valid:.4f} | {decision} |")
     lines += ["", f"| chosen model | run | merge | valid {METRIC} | test {METRIC} |", "|---|---|---|---:|---:|"]
     for model, candidate in chosen.items():
-        lines.append(f"| {model} | {candidate.run} | {candidate.merge} | {candidate.valid:.4f} | {_test_figure(runs, candidate)} |")
-    if any(not candidate.evaluated for candidate in chosen.values()):
+        lines.append(f"| {model} | {_run_cell(candidate)} | {candidate.merge} | {candidate.valid:.4f} | {_test_figure(runs, candidate)} |")
+    if any(candidate.tested_in is None for candidate in chosen.values()):
         lines += ["", "— : chosen from a one-stage experiment (its training stage's report); the published run that "
                   "trains this configuration gives its test figure."]
     lines += ["", f"Champion (best on validation): **{best.model}** ({best.run}, {best.merge}), valid {best.valid:.4f}."]
