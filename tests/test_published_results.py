@@ -49,6 +49,38 @@ def test_published_rankings_reproduce_the_published_metrics(folder: Path) -> Non
         assert recall == pytest.approx(test[path.stem]["recall@10"], abs=1e-9), path.stem
 
 
+STRATA = [(0, 50, "0-50"), (51, 200, "51-200"), (201, 500, "201-500"), (501, None, "501+")]
+
+
+@pytest.mark.parametrize("folder", [folder for folder in PUBLISHED if "by_history_length" in read_json(folder / "metrics.json")],
+                         ids=lambda path: path.name)
+def test_published_rankings_reproduce_the_metrics_by_history_length(folder: Path) -> None:
+    """Each stratum's NDCG@10 and Recall@10, re-scored from the rankings' history_length column with scikit-learn."""
+    published = read_json(folder / "metrics.json")["by_history_length"]
+    for model, rows in published.items():
+        ranking = pd.read_parquet(folder / "rankings" / f"{model}.parquet")
+        by_label = {row["history_length"]: row for row in rows}
+        for low, high, label in STRATA:
+            members = ranking[(ranking["history_length"] >= low) & (ranking["history_length"] <= (high or np.inf))]
+            if members.empty:
+                assert label not in by_label, (folder.name, model, label)
+                continue
+            ndcg, recall = _rescored(members)
+            assert by_label[label]["users"] == members["user_id"].nunique(), (folder.name, model, label)
+            assert ndcg == pytest.approx(by_label[label]["ndcg@10"], abs=1e-9), (folder.name, model, label)
+            assert recall == pytest.approx(by_label[label]["recall@10"], abs=1e-9), (folder.name, model, label)
+
+
+@pytest.mark.parametrize("folder", [folder for folder in PUBLISHED if read_json(folder / "metrics.json").get("interests")],
+                         ids=lambda path: path.name)
+def test_published_interest_columns_give_the_reported_top10_shares(folder: Path) -> None:
+    """Each multi-interest model's share of top-10 slots per interest, counted from its rankings' interest column."""
+    for model, report in read_json(folder / "metrics.json")["interests"].items():
+        ranking = pd.read_parquet(folder / "rankings" / f"{model}.parquet")
+        shares = ranking["interest"].value_counts(normalize=True).reindex(range(1, len(report["top10_share"]) + 1), fill_value=0.0)
+        assert shares.to_numpy() == pytest.approx(report["top10_share"], abs=1e-9), (folder.name, model)
+
+
 def test_published_results_name_their_provenance() -> None:
     for folder in PUBLISHED:
         provenance = read_json(folder / "provenance.json")
@@ -114,8 +146,11 @@ def test_the_index_copies_each_selection_candidates_validation_figure_from_its_r
     assert row.split(" | ")[4].split()[0] in figures, (folder.name, row)
 
 
-@pytest.mark.parametrize("selection", sorted(RESULTS.glob("*_candidates/selection.md")), ids=lambda path: path.parent.name)
-def test_a_candidates_selection_is_what_hymirec_select_writes_from_the_runs_it_names(selection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+SELECTIONS = sorted(path for path in RESULTS.glob("*/selection.md") if "\nRuns: `" in path.read_text())  # what hymirec select wrote
+
+
+@pytest.mark.parametrize("selection", SELECTIONS, ids=lambda path: path.parent.name)
+def test_a_selection_is_what_hymirec_select_writes_from_the_runs_it_names(selection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The decision file is regenerated from the candidates' reports: a report or decision edited alone fails."""
     runs_line = next(line for line in selection.read_text().splitlines() if line.startswith("Runs: "))
     runs = dict(re.findall(r"`([^`]+)` \(([^)]+)\)", runs_line))
@@ -133,4 +168,6 @@ def test_results_is_a_publication_without_scripts_or_interaction_data() -> None:
         assert path.suffix not in {".csv", ".tsv", ".inter", ".item", ".dat", ".npy", ".pt"}, path
         if path.suffix == ".parquet":
             assert path.parent.name == "rankings", path
-            assert list(pd.read_parquet(path).columns) == ["user_id", "rank", "item_id", "target_item_id"], path
+            columns = list(pd.read_parquet(path).columns)  # history_length: a count per user; interest: 1…K
+            assert columns[:4] == ["user_id", "rank", "item_id", "target_item_id"], path
+            assert set(columns[4:]) <= {"history_length", "interest"}, path
