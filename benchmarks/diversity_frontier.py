@@ -1,7 +1,7 @@
 """How much NDCG@10 a genre-aware re-rank of each list costs per gain in ILD@10, with λ chosen on validation.
 
-HyMiRec's served lists (max over its interests) are less genre-diverse than ComiRec-SA's (ILD@10 0.554
-vs 0.572 on the full-size benchmark). This measures what genre diversity costs each model in accuracy,
+HyMiRec's served lists (max over its interests) are less genre-diverse than ComiRec-SA's (test ILD@10 0.561
+vs 0.572 on the full-size benchmark, results/benchmark_ml1m/metrics.json). This measures what genre diversity costs each model in accuracy,
 so the models can be compared at equal diversity or at equal cost: each user's top ``POOL`` items are
 re-ranked greedily, maximal-marginal-relevance style, by
 (1 − λ)·rel(rank) + λ·(mean genre distance to the items already chosen), rel(rank) = 1 / log2(rank + 1)

@@ -57,7 +57,7 @@ def test_the_results_table_is_what_the_metrics_files_it_cites_give() -> None:
     marker = re.search(r"<!-- results-table: benchmarks/readme_table.py ([^>]*?) -->\n(.*?)<!-- end results-table -->", README, re.S)
     assert marker, "README.md has no generated results table"
     runs = [ROOT / run for run in marker.group(1).split()]
-    assert len(runs) == 3 and all((run / "metrics.json").exists() for run in runs)
+    assert runs and all((run / "metrics.json").exists() for run in runs)  # one run per seed published so far
     for run in runs:  # the text cites every metrics file the table is made from
         assert f"]({run.relative_to(ROOT)}/metrics.json)" in README, run.name
     spec = importlib.util.spec_from_file_location("readme_table", ROOT / "benchmarks" / "readme_table.py")
@@ -65,6 +65,7 @@ def test_the_results_table_is_what_the_metrics_files_it_cites_give() -> None:
     spec.loader.exec_module(module)
     assert marker.group(2) == module.table(runs)
     assert "| SASRec (`sasrec`) |" in marker.group(2) and "| HyMiRec (K = 4) (`hymirec`) |" in marker.group(2)
+    assert ("±" in marker.group(2)) == (len(runs) > 1)  # a spread only where there are seeds to spread over
 
 
 def test_every_relative_link_points_to_an_existing_file() -> None:
