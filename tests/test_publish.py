@@ -42,6 +42,8 @@ def test_publish_copies_the_report_top_10_rankings_and_provenance(tmp_path: Path
     assert read_json(out / "metrics.json") == {"test": {"sasrec": {"ndcg@10": 0.5}}}
     assert (out / "evaluation.md").read_text() == "# report\n" and (out / "figures" / "plot.png").exists()
     assert (out / "bench.yaml").read_text() == "seed: 7\n"
+    assert read_json(out / "training" / "sasrec_model.json") == read_json(tmp_path / "ws" / "reports" / "sasrec_model.json")
+    assert sorted(path.name for path in (out / "training").iterdir()) == ["coarse_model.json", "sasrec_model.json"]  # no llm_model ran
     ranking = pd.read_parquet(out / "rankings" / "sasrec.parquet")
     assert list(ranking.columns) == ["user_id", "rank", "item_id", "target_item_id"] and ranking["rank"].tolist() == list(range(1, 11))
     paired = read_json(out / "paired.json")["models"]["sasrec"]  # target at rank 4 against hymirec's rank 1

@@ -171,3 +171,15 @@ def test_results_is_a_publication_without_scripts_or_interaction_data() -> None:
             columns = list(pd.read_parquet(path).columns)  # history_length: a count per user; interest: 1…K
             assert columns[:4] == ["user_id", "rank", "item_id", "target_item_id"], path
             assert set(columns[4:]) <= {"history_length", "interest"}, path
+
+
+@pytest.mark.parametrize("folder", [folder for folder in PUBLISHED if (folder / "training").is_dir()], ids=lambda path: path.name)
+def test_published_training_reports_are_the_runs_own(folder: Path) -> None:
+    """Each training report's validation NDCG@10 is the one the run's metrics.json reports for that model
+    (the evaluation copies it from the same training summaries); the coarse model's rows are named by history."""
+    valid = read_json(folder / "metrics.json")["valid"]
+    coarse_rows = {"codebook": "coarse_codebook", "exact": "coarse_exact"}
+    for report in sorted((folder / "training").glob("*.json")):
+        for name, summary in read_json(report).items():
+            model = coarse_rows.get(name, name) if report.stem == "coarse_model" else name
+            assert summary["valid"]["ndcg@10"] == valid[model]["ndcg@10"], (folder.name, report.name, name)

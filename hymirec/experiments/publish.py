@@ -36,6 +36,9 @@ TRAINING_STAGES = ("sasrec_model", "coarse_model", "llm_model")
 # models; the other reports in its workspace are the committed default pipeline's)
 CANDIDATE_STAGES = {"sasrec_model": ("sasrec_model",), "llm_model": ("coarse_model", "llm_model")}
 PUBLISHED_DEPTH = 10
+# the training stages' reports a run publishes beside its evaluation: each model's kept epoch and validation
+# figures, and what only training measures (the llm_model stage's coarse-token diagnostics)
+TRAINING_STAGES = ("sasrec_model", "coarse_model", "llm_model")
 
 
 def commit_of(root: Path) -> str:
@@ -85,7 +88,9 @@ def provenance_of(layout: Layout, config_path: Path, stage_seconds: dict[str, fl
 
 
 def publish(root: Path, config_path: Path, out: Path, stage_seconds: dict[str, float] | None = None, note: str = "") -> None:
-    """Copy the report of the workspace ``root`` (run with ``config_path``) into ``out``, replacing it whole."""
+    """Copy the report of the workspace ``root`` (run with ``config_path``) into ``out``, replacing it whole:
+    metrics, report, figures, config, top-10 rankings, the training stages' reports (``training/``), the paired
+    differences and the provenance."""
     layout = Layout(root)
     if not layout.metrics.exists():
         raise FileNotFoundError(f"{layout.metrics}: the workspace has no report to publish (run evaluation_report)")
@@ -98,6 +103,10 @@ def publish(root: Path, config_path: Path, out: Path, stage_seconds: dict[str, f
         for ranking in sorted(layout.rankings_dir.glob("*.parquet")):
             top = pd.read_parquet(ranking)
             write_parquet(top[top["rank"] <= PUBLISHED_DEPTH].reset_index(drop=True), staging / "rankings" / ranking.name)
+        for stage in TRAINING_STAGES:
+            if layout.stage_metrics(stage).exists():
+                (staging / "training").mkdir(exist_ok=True)
+                shutil.copy2(layout.stage_metrics(stage), staging / "training" / f"{stage}.json")
         if (staging / "rankings" / f"{REFERENCE_MODEL}.parquet").exists():
             write_paired(staging)
         write_json(provenance, staging / "provenance.json")
