@@ -36,9 +36,6 @@ TRAINING_STAGES = ("sasrec_model", "coarse_model", "llm_model")
 # models; the other reports in its workspace are the committed default pipeline's)
 CANDIDATE_STAGES = {"sasrec_model": ("sasrec_model",), "llm_model": ("coarse_model", "llm_model")}
 PUBLISHED_DEPTH = 10
-# the training stages' reports a run publishes beside its evaluation: each model's kept epoch and validation
-# figures, and what only training measures (the llm_model stage's coarse-token diagnostics)
-TRAINING_STAGES = ("sasrec_model", "coarse_model", "llm_model")
 
 
 def commit_of(root: Path) -> str:
@@ -103,7 +100,7 @@ def publish(root: Path, config_path: Path, out: Path, stage_seconds: dict[str, f
         for ranking in sorted(layout.rankings_dir.glob("*.parquet")):
             top = pd.read_parquet(ranking)
             write_parquet(top[top["rank"] <= PUBLISHED_DEPTH].reset_index(drop=True), staging / "rankings" / ranking.name)
-        for stage in TRAINING_STAGES:
+        for stage in TRAINING_STAGES:  # kept epochs, validation figures, and the coarse-token diagnostics only training measures
             if layout.stage_metrics(stage).exists():
                 (staging / "training").mkdir(exist_ok=True)
                 shutil.copy2(layout.stage_metrics(stage), staging / "training" / f"{stage}.json")

@@ -65,15 +65,12 @@ def same_training(candidates: list[Candidate]) -> list[Candidate]:
     Exact equality of two validation NDCG@10 figures — a mean over thousands of users' 1/log2 terms — is what
     the same weights give and two trainings do not."""
     evaluated = {(c.model, c.valid): c for c in candidates if c.tested_in == c.run and c.merge == AS_TRAINED}
-    owner = {}  # (run, model) of an evaluated row -> the one-stage candidate whose model it is
-    for candidate in candidates:
-        twin = evaluated.get((candidate.model, candidate.valid)) if candidate.tested_in is None else None
-        if twin is not None:
-            owner[twin.run, twin.model] = candidate.run
+    twins = {c: evaluated[c.model, c.valid] for c in candidates if c.tested_in is None and (c.model, c.valid) in evaluated}
+    owner = {(twin.run, twin.model): candidate.run for candidate, twin in twins.items()}  # evaluated row -> whose model it is
     kept = []
     for candidate in candidates:
-        if candidate.tested_in is None and (candidate.model, candidate.valid) in evaluated:
-            kept.append(replace(candidate, tested_in=evaluated[candidate.model, candidate.valid].run))
+        if candidate in twins:
+            kept.append(replace(candidate, tested_in=twins[candidate].run))
         elif (candidate.run, candidate.model) in owner:
             if candidate.merge != AS_TRAINED:
                 kept.append(replace(candidate, run=owner[candidate.run, candidate.model]))
