@@ -22,6 +22,8 @@ from typing import Protocol
 
 import dagster as dg
 
+from orchestration.process_group import start_process_group, stop_process_group
+
 TAIL_LINES = 40
 PROGRESS_LOG_INTERVAL_S = 10.0
 
@@ -185,7 +187,7 @@ def run_dvc_repro(
     log.info(f"{root}$ {shown}")
     started = time.monotonic()
     output = _OutputForwarder(log)
-    process = subprocess.Popen(
+    process = start_process_group(
         command, cwd=root, env=repro_environment(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
@@ -196,12 +198,7 @@ def run_dvc_repro(
         returncode = process.wait()
     finally:
         if process.poll() is None:  # the Dagster step was interrupted: don't leave the stage running
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process_group(process)
     tail = output.tail()
     if returncode != 0:
         raise dg.Failure(

@@ -24,7 +24,6 @@ does not load, or ``--stage`` names no stage of dvc.yaml.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 from hymirec.config import ConfigError, load_config
 from orchestration.dvc_project import EXPERIMENT_CHOICE, choose_config, read_stages, repro_environment
 from orchestration.experiment_queue import run_queue
+from orchestration.process_group import run_forwarding_signals
 from orchestration.resources import default_project_root
 
 
@@ -41,7 +41,8 @@ def experiment_name(config_path: str) -> str:
 
 
 def _dvc(root: Path, *arguments: str) -> int:
-    return subprocess.run([sys.executable, "-m", "dvc", *arguments], cwd=root, env=repro_environment()).returncode
+    """DVC's exit status; stopping this process (``kill``, Ctrl-C) stops DVC and the stage it runs too."""
+    return run_forwarding_signals([sys.executable, "-m", "dvc", *arguments], cwd=root, env=repro_environment())
 
 
 def run_experiment(root: Path, config_path: str, *, queue: bool = False, name: str | None = None, stage: str | None = None) -> int:
