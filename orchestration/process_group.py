@@ -47,24 +47,24 @@ def run_forwarding_signals(command: Sequence[str], **popen_arguments: Any) -> in
     meanwhile go to the whole group. The exit status as a shell gives it: 128 + N when signal N ended it.
 
     The handlers are in place before the group starts: a signal that comes while it starts waits for it."""
-    started: list[subprocess.Popen] = []
+    process: subprocess.Popen | None = None
     pending: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
-        if started:
-            signal_group(started[0], signum)
-        else:
+        if process is None:
             pending.append(signum)
+        else:
+            signal_group(process, signum)
 
     previous = {signum: signal.signal(signum, forward) for signum in FORWARDED_SIGNALS}
     try:
-        started.append(start_process_group(command, **popen_arguments))
+        process = start_process_group(command, **popen_arguments)
         for signum in pending:
-            signal_group(started[0], signum)
-        returncode = started[0].wait()
+            signal_group(process, signum)
+        returncode = process.wait()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        if started:
-            signal_group(started[0], signal.SIGKILL)  # a stage left behind by a DVC that died first (its group outlives it)
+        if process is not None:
+            signal_group(process, signal.SIGKILL)  # a stage left behind by a DVC that died first (its group outlives it)
     return 128 - returncode if returncode < 0 else returncode
