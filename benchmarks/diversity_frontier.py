@@ -1,6 +1,6 @@
 """How much NDCG@10 a genre-aware re-rank of each list costs per gain in ILD@10, with λ chosen on validation.
 
-HyMiRec's served lists (max over its interests) are less genre-diverse than ComiRec-SA's (test ILD@10 0.561
+HyMiRec's served lists (max over its interests) are less genre-diverse than ComiRec-SA's (test ILD@10 0.555
 vs 0.572 on the full-size benchmark, results/benchmark_ml1m/metrics.json). This measures what genre diversity costs each model in accuracy,
 so the models can be compared at equal diversity or at equal cost: each user's top ``POOL`` items are
 re-ranked greedily, maximal-marginal-relevance style, by

@@ -20,7 +20,7 @@ CONFIG = "configs/benchmark_ml1m.yaml"
 METRICS = (("ndcg@10", "NDCG@10", 4), ("recall@10", "Recall@10", 4), ("ndcg@50", "NDCG@50", 4), ("mrr", "MRR", 4),
            ("ild@10", "ILD@10", 3))
 MODELS = {  # report name -> what the row is
-    "hymirec": "HyMiRec (K = 4)",
+    "hymirec": "HyMiRec (K = {interests})",  # K from the run's report: the config's choice, not this file's
     "hymirec_k1": "HyMiRec, K = 1 (ablation)",
     "hymirec_no_coarse": "HyMiRec without the coarse model (ablation)",
     "hymirec_exact_history": "HyMiRec, coarse model on exact history (ablation)",
@@ -40,6 +40,14 @@ def _cell(values: list[float], digits: int) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
+def _interests(reports: list[dict], model: str) -> str:
+    """How many interests ``model`` serves in every run (its report's per-interest shares), e.g. "3"."""
+    counts = {len(report.get("interests", {}).get(model, {}).get("target_share", [None])) for report in reports}
+    if len(counts) != 1:
+        raise ValueError(f"{model}: the runs disagree on its number of interests {sorted(counts)}")
+    return str(counts.pop())
+
+
 def table(runs: list[Path]) -> str:
     """Markdown table of every model all ``runs`` trained: mean ± sample std of each test metric, and of the
     validation NDCG@10 every choice was made on."""
@@ -52,7 +60,8 @@ def table(runs: list[Path]) -> str:
     for model in shared:
         cells = [_cell([test[model][key] for test in tests], digits) for key, _, digits in METRICS]
         cells.append(_cell([report["valid"][model]["ndcg@10"] for report in reports], 4))  # what every choice was made on
-        lines.append(f"| {MODELS[model]} (`{model}`) | `{CONFIG}` | " + " | ".join(cells) + " |")
+        label = MODELS[model].format(interests=_interests(reports, model))
+        lines.append(f"| {label} (`{model}`) | `{CONFIG}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

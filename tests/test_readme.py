@@ -64,7 +64,10 @@ def test_the_results_table_is_what_the_metrics_files_it_cites_give() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert marker.group(2) == module.table(runs)
-    assert "| SASRec (`sasrec`) |" in marker.group(2) and "| HyMiRec (K = 4) (`hymirec`) |" in marker.group(2)
+    from hymirec.config import load_config
+
+    interests = load_config(ROOT / "configs" / "benchmark_ml1m.yaml").llm.num_interests  # the label states the config's K
+    assert "| SASRec (`sasrec`) |" in marker.group(2) and f"| HyMiRec (K = {interests}) (`hymirec`) |" in marker.group(2)
     assert ("±" in marker.group(2)) == (len(runs) > 1)  # a spread only where there are seeds to spread over
 
 
