@@ -19,6 +19,7 @@ def _workspace(root: Path) -> Path:
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     config = root / "configs" / "bench.yaml"
     write_text("seed: 7\n", config)
+    write_text("seed: 7\nllm:\n  num_interests: 3\n", root / "build" / "config.yaml")  # what resolved_config writes
     write_json({"test": {"sasrec": {"ndcg@10": 0.5}}}, root / "reports" / "metrics.json")
     write_text("# report\n", root / "reports" / "evaluation.md")
     write_text("png", root / "reports" / "figures" / "plot.png")
@@ -42,6 +43,7 @@ def test_publish_copies_the_report_top_10_rankings_and_provenance(tmp_path: Path
     assert read_json(out / "metrics.json") == {"test": {"sasrec": {"ndcg@10": 0.5}}}
     assert (out / "evaluation.md").read_text() == "# report\n" and (out / "figures" / "plot.png").exists()
     assert (out / "bench.yaml").read_text() == "seed: 7\n"
+    assert (out / "resolved_config.yaml").read_text() == "seed: 7\nllm:\n  num_interests: 3\n"
     assert read_json(out / "training" / "sasrec_model.json") == read_json(tmp_path / "ws" / "reports" / "sasrec_model.json")
     assert sorted(path.name for path in (out / "training").iterdir()) == ["coarse_model.json", "sasrec_model.json"]  # no llm_model ran
     ranking = pd.read_parquet(out / "rankings" / "sasrec.parquet")

@@ -65,6 +65,21 @@ def test_runs_with_other_settings_or_a_repeated_seed_are_refused(tmp_path: Path,
     assert not (tmp_path / "out").exists()
 
 
+def test_a_run_is_read_by_its_resolved_config_and_an_extending_config_alone_is_refused(tmp_path: Path, capsys) -> None:
+    # the seed-43 run publishes a config that extends seed 42's (not beside it) and the settings it resolved to
+    first = _run(tmp_path, "s42", 42, {"hymirec": {"ndcg@10": 0.10}})
+    second = _run(tmp_path, "s43", 43, {"hymirec": {"ndcg@10": 0.12}})
+    write_text("extends: base.yaml\nseed: 43\n", second / "study.yaml")
+    assert main(["seeds", str(first), str(second), "--out", str(tmp_path / "out")]) == 1
+    assert "extends 'base.yaml'" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    write_text(CONFIG.format(seed=43, lr=0.003, variants="[hymirec]"), second / "resolved_config.yaml")
+    assert main(["seeds", str(first), str(second), "--out", str(tmp_path / "out")]) == 0
+    assert read_json(tmp_path / "out" / "seeds.json")["seeds"] == [42, 43]
+    write_text(CONFIG.format(seed=43, lr=0.01, variants="[hymirec]"), second / "resolved_config.yaml")
+    assert main(["seeds", str(first), str(second), "--out", str(tmp_path / "out2")]) == 1  # the resolved settings decide
+    assert "other settings" in capsys.readouterr().err
+
+
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 SUMMARIES = sorted(RESULTS.glob("*/seeds.json"))
 

@@ -6,6 +6,10 @@ this repository. ``publish`` copies what a reader needs to check a claim into ``
 - ``metrics.json`` and ``evaluation.md`` (with its figure), as the report stage wrote them;
 - ``rankings/<model>.parquet``: each model's test top-10 per user in original ids (the report's
   columns), enough to re-score NDCG@10 and Recall@10 with any other code;
+- the config named on the command line and ``resolved_config.yaml``, the workspace's resolved config (its
+  ``extends:`` chain merged, every default spelled out: what the stages read). The named config alone
+  may extend files that are not published beside it, and its parents may change after the run; the
+  resolved one states every setting the run had, which is what ``hymirec seeds`` compares;
 - ``paired.json``/``paired.md`` (when HyMiRec is among the models): each model's per-user NDCG@10
   difference from HyMiRec with its standard error over the test users (``hymirec.experiments.paired``);
 - ``provenance.json``: the commit, the config file and its SHA-256, each trained model's epochs and
@@ -36,6 +40,7 @@ TRAINING_STAGES = ("sasrec_model", "coarse_model", "llm_model")
 # models; the other reports in its workspace are the committed default pipeline's)
 CANDIDATE_STAGES = {"sasrec_model": ("sasrec_model",), "llm_model": ("coarse_model", "llm_model")}
 PUBLISHED_DEPTH = 10
+RESOLVED_CONFIG = "resolved_config.yaml"
 
 
 def commit_of(root: Path) -> str:
@@ -91,12 +96,15 @@ def publish(root: Path, config_path: Path, out: Path, stage_seconds: dict[str, f
     layout = Layout(root)
     if not layout.metrics.exists():
         raise FileNotFoundError(f"{layout.metrics}: the workspace has no report to publish (run evaluation_report)")
+    if not layout.resolved_config.exists():
+        raise FileNotFoundError(f"{layout.resolved_config}: the workspace has no resolved config (run resolved_config)")
     provenance = provenance_of(layout, config_path, stage_seconds, note)
     with atomic_directory(out) as staging:
         shutil.copy2(layout.metrics, staging / "metrics.json")
         shutil.copy2(layout.evaluation_markdown, staging / "evaluation.md")
         shutil.copytree(layout.figures_dir, staging / layout.figures_dir.name)
         shutil.copy2(config_path, staging / config_path.name)
+        shutil.copy2(layout.resolved_config, staging / RESOLVED_CONFIG)
         for ranking in sorted(layout.rankings_dir.glob("*.parquet")):
             top = pd.read_parquet(ranking)
             write_parquet(top[top["rank"] <= PUBLISHED_DEPTH].reset_index(drop=True), staging / "rankings" / ranking.name)

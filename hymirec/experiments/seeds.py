@@ -2,7 +2,7 @@
 
 One seed cannot tell a 3 % difference from noise: the converged benchmark trains hymirec and sasrec at
 three seeds (issue 10). Each run is a results directory written by ``hymirec publish``; its seed is read
-from the config copy published beside the metrics, and the runs must share everything else in it
+from the resolved config published beside the metrics, and the runs must share everything else in it
 (checked, but for ``FREE_FIELDS``: a summary over different settings would be a summary of nothing). A model enters the summary
 with the runs that trained it (``n``); the standard deviation is the sample one (n − 1), absent for one run.
 
@@ -22,7 +22,9 @@ from typing import Any
 
 import yaml
 
+from hymirec.config import EXTENDS
 from hymirec.experiments.paired import REFERENCE_MODEL
+from hymirec.experiments.publish import RESOLVED_CONFIG
 from hymirec.io import read_json
 
 SUMMARISED_METRICS = ("ndcg@10", "recall@10", "ndcg@50", "mrr", "ild@10")
@@ -30,9 +32,17 @@ PAIRED_METRICS = ("ndcg@10", "ild@10")
 
 
 def run_config(run: Path) -> dict[str, Any]:
-    """The config a published run names in its provenance, as published beside its metrics."""
-    provenance = read_json(run / "provenance.json")
-    return yaml.safe_load((run / provenance["config"]).read_text(encoding="utf-8"))
+    """Every setting of a published run: its ``resolved_config.yaml``, or for a run published before
+    ``hymirec publish`` copied that, the config its provenance names, which then must stand alone."""
+    resolved = run / RESOLVED_CONFIG
+    if resolved.exists():
+        return yaml.safe_load(resolved.read_text(encoding="utf-8"))
+    named = run / read_json(run / "provenance.json")["config"]
+    config = yaml.safe_load(named.read_text(encoding="utf-8"))
+    if EXTENDS in config:
+        raise ValueError(f"{named} extends {config[EXTENDS]!r}, which is not published beside it, and {run} has no "
+                         f"{RESOLVED_CONFIG}: its settings are unknown (publish it again)")
+    return config
 
 
 # what may differ between the runs of one study: the seed, where runs are tracked, and which models a run trains
