@@ -2,7 +2,9 @@
 
 Reads the ``metrics.json`` of each published run given (by default seed 42 of ``configs/benchmark_ml1m.yaml``,
 the seeds of which are published one by one) and prints one markdown row per model every run trained, best
-mean NDCG@10 first; one run gives its figures alone, with no spread. ``tests/test_readme.py`` regenerates the
+mean NDCG@10 first; one run gives its figures alone, with no spread. Which config each run read is the
+README's text around the table (the seed runs read ``configs/benchmark_ml1m_seed43.yaml`` …, one config per
+run, not per row) and each run's ``provenance.json``. ``tests/test_readme.py`` regenerates the
 table from the files the README cites and compares:
 
     .venv/bin/python benchmarks/readme_table.py results/benchmark_ml1m
@@ -16,7 +18,6 @@ import sys
 from pathlib import Path
 
 RUNS = ("results/benchmark_ml1m",)
-CONFIG = "configs/benchmark_ml1m.yaml"
 METRICS = (("ndcg@10", "NDCG@10", 4), ("recall@10", "Recall@10", 4), ("ndcg@50", "NDCG@50", 4), ("mrr", "MRR", 4),
            ("ild@10", "ILD@10", 3))
 MODELS = {  # report name -> what the row is
@@ -55,13 +56,13 @@ def table(runs: list[Path]) -> str:
     tests = [report["test"] for report in reports]
     shared = [model for model in MODELS if all(model in test for test in tests)]
     shared.sort(key=lambda model: -statistics.mean(test[model]["ndcg@10"] for test in tests))
-    lines = ["| model | config | " + " | ".join(label for _, label, _ in METRICS) + " | valid NDCG@10 |",
-             "|---|---|" + "---:|" * (len(METRICS) + 1)]
+    lines = ["| model | " + " | ".join(label for _, label, _ in METRICS) + " | valid NDCG@10 |",
+             "|---|" + "---:|" * (len(METRICS) + 1)]
     for model in shared:
         cells = [_cell([test[model][key] for test in tests], digits) for key, _, digits in METRICS]
         cells.append(_cell([report["valid"][model]["ndcg@10"] for report in reports], 4))  # what every choice was made on
         label = MODELS[model].format(interests=_interests(reports, model))
-        lines.append(f"| {label} (`{model}`) | `{CONFIG}` | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} (`{model}`) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
