@@ -7,6 +7,12 @@ empty, and it can find it so between two experiments while the next one is still
 test takes under 4 minutes on an idle machine. So ``drain`` waits on each experiment itself, and an
 experiment still queued while no worker runs gets a new worker (``dvc queue start`` by hand does the same).
 A worker killed in the middle of an experiment is not handled: DVC then has no result to give.
+
+When the queue is drained its workers are told to stop (``dvc queue stop``). A worker stops itself once idle,
+but only through a monitor thread that reads the file broker's replies, and a reply read while being written
+kills that thread (``JSONDecodeError`` in ``dvc_task/worker/temporary.py``, seen in a CI run): the worker then
+lives on, holding the output pipes it inherited from ``--run-queue``, and whatever reads that output to its
+end — a test's ``subprocess.run``, a CI log — waits forever after ``--run-queue`` has exited 0.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ class Queue(Protocol):
     def follow(self, entry: Any) -> None: ...
 
     def get_result(self, entry: Any) -> Any: ...
+
+    def shutdown(self) -> None: ...
 
     @property
     def proc(self) -> Any: ...
@@ -77,6 +85,7 @@ def drain(queue: Queue, worker_running: Callable[[], bool], *, poll_seconds: flo
             queue.follow(entry)  # returns when its process ends
         if not _succeeded(queue, entry):
             failed.append(entry.name or entry.stash_rev[:7])
+    queue.shutdown()  # its workers stop with it, not only when their own idle check works
     return failed
 
 

@@ -60,6 +60,9 @@ class StandInQueue:
             raise FileNotFoundError(entry.stash_rev)
         return self.results[entry.stash_rev]
 
+    def shutdown(self) -> None:  # `dvc queue stop`: the worker stops once idle
+        self.worker_tasks_left = 0
+
     # the worker
     def worker_running(self) -> bool:
         return self.worker_tasks_left > 0
@@ -102,6 +105,7 @@ def test_one_worker_runs_them_all_when_it_does_not_stop() -> None:
     queue = StandInQueue([Entry("a1", "seed1"), Entry("b2", "seed2")], tasks_before_exit=99)
     assert _drain(queue) == []
     assert queue.workers_started == 1
+    assert not queue.worker_running()  # stopped with the drain, not left holding --run-queue's output pipes
 
 
 def test_an_experiment_that_fails_before_its_process_starts_is_named_and_the_rest_run() -> None:
