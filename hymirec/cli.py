@@ -6,7 +6,7 @@
     hymirec recommend --user 1 [--explain] [--model URI|NAME]   (or --history ITEM_ID…, --history-file PATH, --all-users --out PATH)
     hymirec publish --root ../bench -c configs/benchmark_ml1m.yaml --out results/benchmark_ml1m [--stage sasrec_model]
     hymirec seeds results/run_seed42 results/run_seed43 --out results/run_seeds
-    hymirec paired results/run_seed42
+    hymirec paired results/run_seed42 [--against results/other_run | --taste data/sequences]
     hymirec select results/run_a results/run_b --out results/run_a/selection.md
     hymirec bench [--sections pipeline serving training converge recbole llm_steps]
 
@@ -201,9 +201,10 @@ def _paired(args: argparse.Namespace) -> int:
     from hymirec.experiments.paired import write_paired
 
     against = None if args.against is None else Path(args.against)
+    taste = None if args.taste is None else Path(args.taste)
     for run in map(Path, args.runs):
         try:
-            written = write_paired(run, against)
+            written = write_paired(run, against, taste)
         except (FileNotFoundError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
@@ -287,7 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     paired = commands.add_parser("paired", help="each model's per-user NDCG@10 difference from hymirec (or the same model in another run) in published runs")
     paired.add_argument("runs", nargs="+", help="results directories written by 'hymirec publish' (publish writes these too)")
-    paired.add_argument("--against", help="another published run: each model's difference from the same model there")
+    grouping = paired.add_mutually_exclusive_group()
+    grouping.add_argument("--against", help="another published run: each model's difference from the same model there")
+    grouping.add_argument("--taste", help="the run's sequences folder (data/sequences): the differences per third of the "
+                          "test users by taste diversity, in paired_by_taste.json/.md")
     paired.set_defaults(handler=_paired)
 
     select = commands.add_parser("select", help="choose each model's configuration, merge and the champion on validation only")

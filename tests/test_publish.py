@@ -51,6 +51,7 @@ def test_publish_copies_the_report_top_10_rankings_and_provenance(tmp_path: Path
     paired = read_json(out / "paired.json")["models"]["sasrec"]  # target at rank 4 against hymirec's rank 1
     assert paired["mean"] == pytest.approx(1 / np.log2(5) - 1) and paired["se"] is None  # one user: no spread
     assert "| sasrec | -0.5693 | — | — | 0 / 1 |" in (out / "paired.md").read_text()
+    assert not (out / "paired_by_taste.json").exists()  # the workspace holds no item table with genres
     provenance = read_json(out / "provenance.json")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path / "ws", capture_output=True, text=True).stdout.strip()
     assert provenance["commit"] == head  # only untracked outputs changed: not dirty
@@ -94,3 +95,17 @@ def test_a_candidate_of_a_stage_without_validation_figures_or_not_run_is_refused
     assert main(["publish", "--root", str(tmp_path / "ws"), "-c", str(config), "--out", str(out), "--stage", "llm_model"]) == 1
     assert "no llm_model report to publish" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_workspace_whose_items_carry_genres_also_publishes_the_differences_by_taste(tmp_path: Path) -> None:
+    config = _workspace(tmp_path / "ws")
+    sequences = tmp_path / "ws" / "data" / "sequences"
+    items = pd.DataFrame({"item_idx": range(12), "item_id": range(100, 112), "title": "t", "genres": ["Drama", "Comedy"] * 6})
+    write_parquet(items, sequences / "items.parquet")
+    # user 1: Drama, Comedy before the target 100 (item_idx 0): hymirec's target
+    write_parquet(pd.DataFrame({"user_idx": [0], "user_id": [1], "items": [[0, 1, 0]], "timestamps": [[1, 2, 3]]}), sequences / "sequences.parquet")
+    out = tmp_path / "results" / "bench"
+    assert main(["publish", "--root", str(tmp_path / "ws"), "-c", str(config), "--out", str(out)]) == 0
+    by_taste = read_json(out / "paired_by_taste.json")
+    assert by_taste["strata_by"] == "taste" and by_taste["models"]["sasrec"]["mean"] == read_json(out / "paired.json")["models"]["sasrec"]["mean"]
+    assert list(by_taste["models"]["sasrec"]["strata"]) == ["narrow (≤ 1.00 bits)"]  # one user: every third's edge is its entropy

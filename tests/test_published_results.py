@@ -98,6 +98,21 @@ def test_published_paired_differences_are_what_the_rankings_give(folder: Path) -
         assert row["mean"] == pytest.approx(test[model]["ndcg@10"] - test["hymirec"]["ndcg@10"], abs=1e-9), model
 
 
+@pytest.mark.parametrize("folder", [folder for folder in PUBLISHED if (folder / "paired_by_taste.json").exists()],
+                         ids=lambda path: path.name)
+def test_published_differences_by_taste_split_the_paired_differences(folder: Path) -> None:
+    """The thirds hold every test user once and their user-weighted means give back each model's overall
+    difference, which is paired.json's (recomputing the thirds needs the interaction data, not published)."""
+    by_taste, paired = read_json(folder / "paired_by_taste.json"), read_json(folder / "paired.json")
+    assert by_taste["strata_by"] == "taste" and by_taste["users"] == paired["users"]
+    assert set(by_taste["models"]) == set(paired["models"])
+    for model, row in by_taste["models"].items():
+        assert {key: row[key] for key in ("mean", "better", "worse")} == {key: paired["models"][model][key] for key in ("mean", "better", "worse")}
+        thirds = row["strata"].values()
+        assert len(thirds) == 3 and sum(third["users"] for third in thirds) == paired["users"], model
+        assert sum(third["mean"] * third["users"] for third in thirds) / paired["users"] == pytest.approx(row["mean"], abs=1e-12), model
+
+
 ROOT = RESULTS.parent
 RUN_FILES = ("metrics.json", "evaluation.md", "provenance.json", "selection.md")
 INDEX = RESULTS / "README.md"

@@ -10,6 +10,8 @@ Per-user NDCG@10 is read back from the published top-10 rankings (rank of the ta
 Rankings that carry each user's ``history_length`` (items before the target) also give the difference
 per stratum of the evaluation's breakdown and for every user past the first edge (``> 50`` by default):
 a long-history method's claim is about those users, and an average over mostly short ones hides it.
+The multi-interest claim is about users of varied taste: with the run's sequences (``--taste``), the same
+differences per third of the users by taste diversity (``hymirec.experiments.taste``).
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ import pandas as pd
 
 from hymirec.config import EvaluationConfig
 from hymirec.evaluation.ranking import history_strata
+from hymirec.experiments.taste import check_same_users, histories_before_test, taste_tertiles
 from hymirec.io import write_json, write_text
 
 REFERENCE_MODEL = "hymirec"
 STRATA_EDGES = EvaluationConfig().history_length_edges  # the report's strata
 CUTOFF = 10
+TASTE = "taste"  # a paired result's "strata_by" when its groups are thirds of taste diversity
 Z_95 = 1.959964
 
 
@@ -53,14 +57,21 @@ def history_lengths(rankings_dir: Path) -> pd.Series | None:
     return None
 
 
-def stratified(ndcg: pd.Series, base: pd.Series, lengths: pd.Series | None, where: Path, base_name: str) -> dict[str, Any]:
-    """``_difference`` over all users, and per history-length stratum (``strata``) when ``lengths`` are known."""
+def history_groups(lengths: pd.Series | None, users: pd.Index) -> list[tuple[str, np.ndarray]]:
+    """(label, member mask over ``users``) per history-length stratum and for every user past the first edge;
+    none when the rankings record no ``lengths``."""
+    if lengths is None:
+        return []
+    known = lengths.reindex(users).to_numpy()
+    return [*history_strata(known, STRATA_EDGES), (f"> {STRATA_EDGES[0] - 1}", known >= STRATA_EDGES[0])]
+
+
+def stratified(ndcg: pd.Series, base: pd.Series, groups: list[tuple[str, np.ndarray]], where: Path, base_name: str) -> dict[str, Any]:
+    """``_difference`` over all users, and per group of ``base``'s users (``strata``) when there are groups."""
     row = _difference(ndcg, base, where, base_name)
-    if lengths is not None:
-        users = base.index
-        known = lengths.reindex(users).to_numpy()
-        groups = [*history_strata(known, STRATA_EDGES), (f"> {STRATA_EDGES[0] - 1}", known >= STRATA_EDGES[0])]
-        row["strata"] = {label: {"users": int(members.sum()), **_difference(ndcg.reindex(users)[members], base[members], where, base_name)}
+    if groups:
+        aligned = ndcg.reindex(base.index)
+        row["strata"] = {label: {"users": int(members.sum()), **_difference(aligned[members], base[members], where, base_name)}
                          for label, members in groups if members.any()}
     return row
 
@@ -76,18 +87,27 @@ def _difference(ndcg: pd.Series, base: pd.Series, where: Path, base_name: str) -
             "better": int((difference > 0).sum()), "worse": int((difference < 0).sum())}
 
 
-def paired_differences(rankings_dir: Path, reference: str = REFERENCE_MODEL) -> dict[str, Any]:
-    """{"reference", "users", "models": {model: {"mean", "se", "ci95", "better", "worse"}}} for a rankings folder.
+def paired_differences(rankings_dir: Path, reference: str = REFERENCE_MODEL, taste: Path | None = None) -> dict[str, Any]:
+    """{"reference", "users", "models": {model: {"mean", "se", "ci95", "better", "worse", "strata"?}}}.
 
     ``mean`` is model − reference NDCG@10 over the users both ranked (``se`` and ``ci95`` None for a single
     user); ``better``/``worse`` count the users for whom the model's NDCG@10 is above/below the reference's.
+    ``strata`` holds the same per group of users: by items before the target where the rankings record it, or
+    with ``taste`` (the run's ``data/sequences``) by thirds of taste diversity, and then ``"strata_by": "taste"``.
     """
-    rankings, lengths = _per_user_rankings(rankings_dir), history_lengths(rankings_dir)
+    rankings = _per_user_rankings(rankings_dir)
     if reference not in rankings:
         raise FileNotFoundError(f"{rankings_dir / (reference + '.parquet')}: no ranking of the reference model")
     base = rankings.pop(reference)
-    models = {model: stratified(ndcg, base, lengths, rankings_dir / f"{model}.parquet", reference) for model, ndcg in rankings.items()}
-    return {"reference": reference, "users": len(base), "models": models}
+    if taste is None:
+        grouping, groups = {}, history_groups(history_lengths(rankings_dir), base.index)
+    else:
+        reference_file = rankings_dir / f"{reference}.parquet"
+        histories = histories_before_test(taste)
+        check_same_users(histories, pd.read_parquet(reference_file), reference_file, taste)
+        grouping, groups = {"strata_by": TASTE}, taste_tertiles(histories["taste_diversity"].reindex(base.index))
+    models = {model: stratified(ndcg, base, groups, rankings_dir / f"{model}.parquet", reference) for model, ndcg in rankings.items()}
+    return {"reference": reference, "users": len(base), **grouping, "models": models}
 
 
 def paired_against(rankings_dir: Path, base_dir: Path) -> dict[str, Any]:
@@ -101,8 +121,8 @@ def paired_against(rankings_dir: Path, base_dir: Path) -> dict[str, Any]:
     shared = sorted(set(rankings) & set(base))
     if not shared:
         raise FileNotFoundError(f"{rankings_dir}: no model also ranked in {base_dir}")
-    models = {model: stratified(rankings[model], base[model], lengths, rankings_dir / f"{model}.parquet", f"{base_dir / model}.parquet")
-              for model in shared}
+    models = {model: stratified(rankings[model], base[model], history_groups(lengths, base[model].index), rankings_dir / f"{model}.parquet",
+                                f"{base_dir / model}.parquet") for model in shared}
     return {"against": base_dir.parent.name, "users": len(base[shared[0]]), "models": models}
 
 
@@ -121,8 +141,13 @@ def paired_markdown(paired: dict[str, Any]) -> str:
         lines.append(_difference_row(model, row))
     strata = [(model, row["strata"]) for model, row in ordered if "strata" in row]
     if strata:
-        lines += ["", "By items before the target (the same differences within each stratum):", "",
-                  "| model | history length | users | Δ NDCG@10 | standard error | 95 % interval | better / worse |",
+        if paired.get("strata_by") == TASTE:
+            heading, column = ("By taste diversity (thirds of the test users by the genre entropy of everything before "
+                               "the target; the same differences within each third):"), "taste"
+        else:
+            heading, column = "By items before the target (the same differences within each stratum):", "history length"
+        lines += ["", heading, "",
+                  f"| model | {column} | users | Δ NDCG@10 | standard error | 95 % interval | better / worse |",
                   "|---|---|---:|---:|---:|---:|---:|"]
         for model, rows in strata:
             for label, row in rows.items():
@@ -135,13 +160,14 @@ def _difference_row(first_cells: str, row: dict[str, Any]) -> str:
     return f"| {first_cells} | {row['mean']:+.4f} | {spread} | {row['better']} / {row['worse']} |"
 
 
-def write_paired(folder: Path, against: Path | None = None) -> Path:
+def write_paired(folder: Path, against: Path | None = None, taste: Path | None = None) -> Path:
     """``paired.json`` and ``paired.md`` beside the ``rankings/`` of a published run; with ``against`` (another
-    published run), ``paired_against_<its name>.json``/``.md`` instead. Returns the JSON's path."""
-    if against is None:
-        paired, name = paired_differences(folder / "rankings"), "paired"
-    else:
+    published run), ``paired_against_<its name>.json``/``.md``; with ``taste`` (the run's sequences folder),
+    ``paired_by_taste.json``/``.md``. Returns the JSON's path."""
+    if against is not None:
         paired, name = paired_against(folder / "rankings", against / "rankings"), f"paired_against_{against.name}"
+    else:
+        paired, name = paired_differences(folder / "rankings", taste=taste), "paired" if taste is None else "paired_by_taste"
     write_json(paired, folder / f"{name}.json")
     write_text(paired_markdown(paired), folder / f"{name}.md")
     return folder / f"{name}.json"

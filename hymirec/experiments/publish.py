@@ -12,6 +12,8 @@ this repository. ``publish`` copies what a reader needs to check a claim into ``
   resolved one states every setting the run had, which is what ``hymirec seeds`` compares;
 - ``paired.json``/``paired.md`` (when HyMiRec is among the models): each model's per-user NDCG@10
   difference from HyMiRec with its standard error over the test users (``hymirec.experiments.paired``);
+  and where the workspace's items carry genres, ``paired_by_taste.json``/``.md``: the same per third of the
+  test users by taste diversity (``hymirec.experiments.taste``);
 - ``provenance.json``: the commit, the config file and its SHA-256, each trained model's epochs and
   training seconds, wall seconds per stage when given, the machine, and a free-text note (anything
   a reader must know that the numbers do not say: a run stopped by hand, code from another checkout).
@@ -32,6 +34,7 @@ import pandas as pd
 import torch
 
 from hymirec.experiments.paired import REFERENCE_MODEL, write_paired
+from hymirec.experiments.taste import carries_genres
 from hymirec.io import atomic_directory, read_json, write_json, write_parquet
 from hymirec.paths import Layout
 
@@ -114,6 +117,8 @@ def publish(root: Path, config_path: Path, out: Path, stage_seconds: dict[str, f
                 shutil.copy2(layout.stage_metrics(stage), staging / "training" / f"{stage}.json")
         if (staging / "rankings" / f"{REFERENCE_MODEL}.parquet").exists():
             write_paired(staging)
+            if carries_genres(layout.item_map):
+                write_paired(staging, taste=layout.sequences_dir)
         write_json(provenance, staging / "provenance.json")
 
 
