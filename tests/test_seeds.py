@@ -88,3 +88,31 @@ SUMMARIES = sorted(RESULTS.glob("*/seeds.json"))
 def test_committed_seed_summaries_are_what_their_published_runs_give(summary_path: Path) -> None:
     summary = read_json(summary_path)
     assert seed_summary([RESULTS / run for run in summary["runs"]]) == summary
+
+
+def _grouped(run: Path, name: str, strata: dict[str, dict[str, float]]) -> None:
+    """A published per-user difference file ``name`` whose models have these per-group means."""
+    write_json({"reference": "hymirec", "models": {model: {"mean": 0.0, "strata": {group: {"mean": mean, "users": 5} for group, mean in groups.items()}}
+                                                   for model, groups in strata.items()}}, run / name)
+
+
+def test_seeds_pairs_each_group_of_users_seed_by_seed_where_the_runs_publish_their_groups(tmp_path: Path) -> None:
+    runs = [_run(tmp_path, f"s{seed}", seed, {"hymirec": {"ndcg@10": 0.1}, "sasrec": {"ndcg@10": 0.1}}) for seed in (42, 43, 44)]
+    for run, shift in zip(runs, (0.0, 0.01, 0.02)):
+        _grouped(run, "paired.json", {"sasrec": {"51-200": -0.01 + shift, "0-50": shift, "> 50": 0.03 + shift, "501+": shift}})
+    lacking = read_json(runs[2] / "paired.json")
+    del lacking["models"]["sasrec"]["strata"]["501+"]  # a stratum one run lacks is left out
+    write_json(lacking, runs[2] / "paired.json")
+    _grouped(runs[0], "paired_by_taste.json", {"sasrec": {"broad (> 3 bits)": 0.02, "narrow (≤ 2 bits)": 0.0}})
+    _grouped(runs[1], "paired_by_taste.json", {"sasrec": {"broad (> 3 bits)": 0.04, "narrow (≤ 2 bits)": 0.0}})
+    assert main(["seeds", *map(str, runs), "--out", str(tmp_path / "summary")]) == 0
+    groups = read_json(tmp_path / "summary" / "seeds.json")["paired_groups"]
+    by_length = groups["history length"]["sasrec"]
+    assert by_length["n"] == 3 and set(by_length) == {"n", "0-50", "51-200", "> 50"}  # 501+ dropped
+    assert by_length["> 50"]["values"] == pytest.approx([0.03, 0.04, 0.05]) and by_length["> 50"]["std"] == pytest.approx(0.01)
+    by_taste = groups["taste"]["sasrec"]
+    assert by_taste["n"] == 2 and by_taste["broad (> 3 bits)"]["mean"] == pytest.approx(0.03)
+    table = (tmp_path / "summary" / "seeds.md").read_text()
+    assert "| sasrec | > 50 | 3 | +0.0400 ± 0.0100 |" in table and "| sasrec | broad (> 3 bits) | 2 | +0.0300 ± 0.0141 |" in table
+    rows = [table.index(f"| sasrec | {group} |") for group in ("0-50", "51-200", "> 50", "narrow (≤ 2 bits)", "broad (> 3 bits)")]
+    assert rows == sorted(rows)  # as a reader scans them, not as the files sort their keys

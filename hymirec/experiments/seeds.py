@@ -10,7 +10,10 @@ Two models' means, each ± its spread over seeds, hide how much of that spread t
 run share what its seed drew (the codebook, the coarse model the LLM variants read, the training windows).
 The summary therefore also gives each model's
 *paired* difference from the reference model (``hymirec``), seed by seed over the runs that trained both,
-whose standard deviation is the one that tells a difference from noise.
+whose standard deviation is the one that tells a difference from noise. A method's claim is often about some
+users (long histories, broad taste): where the runs publish their per-user differences by group of users
+(``paired.json`` by history length, ``paired_by_taste.json`` by taste diversity), the summary gives each
+group's difference seed by seed the same way (``paired_groups``).
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ import yaml
 from hymirec.config import EXTENDS
 from hymirec.experiments.paired import REFERENCE_MODEL
 from hymirec.experiments.publish import RESOLVED_CONFIG
+from hymirec.experiments.taste import TERTILE_NAMES
 from hymirec.io import read_json
 
 SUMMARISED_METRICS = ("ndcg@10", "recall@10", "ndcg@50", "mrr", "ild@10")
+# users grouped by -> the file of per-user differences by that grouping each published run may hold
+GROUPED_DIFFERENCES = {"history length": "paired.json", "taste": "paired_by_taste.json"}
 PAIRED_METRICS = ("ndcg@10", "ild@10")
 
 
@@ -84,7 +90,35 @@ def seed_summary(runs: list[Path]) -> dict[str, Any]:
         if model != REFERENCE_MODEL and len(both) > 1:
             paired[model] = {"n": len(both)} | _spread(both, PAIRED_METRICS, lambda test, metric: _difference(test, model, metric))
     return {"seeds": seeds, "runs": [run.name for run in runs], "models": models,
-            "paired": {"reference": REFERENCE_MODEL, "models": paired}}
+            "paired": {"reference": REFERENCE_MODEL, "models": paired}, "paired_groups": _paired_groups(runs)}
+
+
+def _paired_groups(runs: list[Path]) -> dict[str, Any]:
+    """{grouping: {model: {"n", group: {"mean", "std", "values"}}}}: each group's NDCG@10 difference from the
+    reference model, seed by seed, over the runs whose published differences have that group for the model."""
+    groupings: dict[str, Any] = {}
+    for grouping, name in GROUPED_DIFFERENCES.items():
+        published = [read_json(run / name)["models"] for run in runs if (run / name).exists()]
+        models: dict[str, Any] = {}
+        for model in sorted({model for differences in published for model in differences}):
+            strata = [differences[model]["strata"] for differences in published if "strata" in differences.get(model, {})]
+            groups = tuple(sorted((group for group in strata[0] if all(group in rows for rows in strata)), key=_reading_order)) if strata else ()
+            if len(strata) > 1 and groups:
+                models[model] = {"n": len(strata)} | _spread(strata, groups, lambda rows, group: rows[group]["mean"])
+        if models:
+            groupings[grouping] = models
+    return groupings
+
+
+def _reading_order(group: str) -> tuple[int, float]:
+    """Groups as a reader scans them (the published files sort their keys): taste thirds narrow to broad,
+    history strata by their lower edge, then everyone past the first edge ("> 50")."""
+    first = group.split()[0]
+    if first in TERTILE_NAMES:
+        return 0, TERTILE_NAMES.index(first)
+    if first == ">":
+        return 2, 0
+    return 1, int(group.split("-")[0].rstrip("+"))
 
 
 def _difference(test: dict[str, Any], model: str, metric: str) -> float | None:
@@ -122,6 +156,12 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         for model, metrics in paired["models"].items():
             lines.append(f"| {model} | {metrics['n']} | "
                          + " | ".join(_cell(metrics.get(metric), signed=True) for metric in PAIRED_METRICS) + " |")
+    for grouping, models in summary.get("paired_groups", {}).items():
+        lines += ["", f"Paired by {grouping}: each model's NDCG@10 minus {paired['reference']}'s within each group of users, "
+                  "seed by seed (each run's `paired` figures; mean ± sample std).", "",
+                  f"| model | {grouping} | n | Δ NDCG@10 |", "|---|---|---:|---:|"]
+        for model, groups in models.items():
+            lines += [f"| {model} | {group} | {groups['n']} | {_cell(spread, signed=True)} |" for group, spread in groups.items() if group != "n"]
     return "\n".join(lines) + "\n"
 
 
