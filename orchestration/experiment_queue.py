@@ -8,7 +8,7 @@ test takes under 4 minutes on an idle machine. So ``drain`` waits on each experi
 experiment still queued while no worker runs gets a new worker (``dvc queue start`` by hand does the same).
 A worker killed in the middle of an experiment is not handled: DVC then has no result to give.
 
-When the queue is drained its workers are told to stop (``dvc queue stop``). A worker stops itself once idle,
+When the queue is drained a worker still running is told to stop (``dvc queue stop``). A worker stops itself once idle,
 but only through a monitor thread that reads the file broker's replies, and a reply read while being written
 kills that thread (``JSONDecodeError`` in ``dvc_task/worker/temporary.py``, seen in a CI run): the worker then
 lives on, holding the output pipes it inherited from ``--run-queue``, and whatever reads that output to its
@@ -85,7 +85,8 @@ def drain(queue: Queue, worker_running: Callable[[], bool], *, poll_seconds: flo
             queue.follow(entry)  # returns when its process ends
         if not _succeeded(queue, entry):
             failed.append(entry.name or entry.stash_rev[:7])
-    queue.shutdown()  # its workers stop with it, not only when their own idle check works
+    if worker_running():  # its worker stops with it, not only when its own idle check works; a stop sent with
+        queue.shutdown()  # no worker up could wait in the broker for the next worker of that name (not measured)
     return failed
 
 

@@ -30,6 +30,7 @@ class StandInQueue:
     results: dict[str, SimpleNamespace] = field(default_factory=dict)
     workers_started: int = 0
     followed: list[str] = field(default_factory=list)
+    stops_sent: int = 0
 
     # DVC's LocalCeleryQueue, as drain uses it
     def iter_queued(self) -> list[Entry]:
@@ -61,6 +62,7 @@ class StandInQueue:
         return self.results[entry.stash_rev]
 
     def shutdown(self) -> None:  # `dvc queue stop`: the worker stops once idle
+        self.stops_sent += 1
         self.worker_tasks_left = 0
 
     # the worker
@@ -99,6 +101,7 @@ def test_a_worker_that_stops_with_experiments_queued_is_replaced_and_every_exper
     assert _drain(queue) == []
     assert queue.followed == ["seed1", "seed2", "seed3"]
     assert queue.workers_started == 3  # one per experiment: each worker stopped after its first
+    assert queue.stops_sent == 0  # the last worker had stopped itself: no stop left for the next one
 
 
 def test_one_worker_runs_them_all_when_it_does_not_stop() -> None:
@@ -106,6 +109,7 @@ def test_one_worker_runs_them_all_when_it_does_not_stop() -> None:
     assert _drain(queue) == []
     assert queue.workers_started == 1
     assert not queue.worker_running()  # stopped with the drain, not left holding --run-queue's output pipes
+    assert queue.stops_sent == 1
 
 
 def test_an_experiment_that_fails_before_its_process_starts_is_named_and_the_rest_run() -> None:
