@@ -102,8 +102,10 @@ def _paired_groups(runs: list[Path]) -> dict[str, Any]:
         models: dict[str, Any] = {}
         for model in sorted({model for differences in published for model in differences}):
             strata = [differences[model]["strata"] for differences in published if "strata" in differences.get(model, {})]
-            groups = tuple(sorted((group for group in strata[0] if all(group in rows for rows in strata)), key=_reading_order)) if strata else ()
-            if len(strata) > 1 and groups:
+            if len(strata) < 2:
+                continue
+            groups = tuple(sorted((group for group in strata[0] if all(group in rows for rows in strata)), key=_reading_order))
+            if groups:
                 models[model] = {"n": len(strata)} | _spread(strata, groups, lambda rows, group: rows[group]["mean"])
         if models:
             groupings[grouping] = models
