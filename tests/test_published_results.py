@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 from sklearn.metrics import ndcg_score
 
 from hymirec.experiments.paired import paired_differences
-from hymirec.experiments.seeds import seed_summary
 from hymirec.experiments.selection import selection_markdown
 from hymirec.io import read_json
 
@@ -113,12 +111,6 @@ def test_published_differences_by_taste_split_the_paired_differences(folder: Pat
         thirds = row["strata"].values()
         assert len(thirds) == 3 and sum(third["users"] for third in thirds) == paired["users"], model
         assert sum(third["mean"] * third["users"] for third in thirds) / paired["users"] == pytest.approx(row["mean"], abs=1e-12), model
-
-
-@pytest.mark.parametrize("summary", sorted(RESULTS.glob("*/seeds.json")), ids=lambda path: path.parent.name)
-def test_published_seed_summaries_are_what_hymirec_seeds_gives_from_their_runs(summary: Path) -> None:
-    published = read_json(summary)
-    assert published == json.loads(json.dumps(seed_summary([RESULTS / name for name in published["runs"]])))
 
 
 ROOT = RESULTS.parent
