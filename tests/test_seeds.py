@@ -65,6 +65,18 @@ def test_runs_with_other_settings_or_a_repeated_seed_are_refused(tmp_path: Path,
     assert not (tmp_path / "out").exists()
 
 
+def test_runs_that_train_other_companion_models_are_one_study(tmp_path: Path) -> None:
+    """The long-history protocol's seed 42 also trains SASRec on the whole history; its seeds 43 and 44 do not."""
+    first = _run(tmp_path, "s42", 42, {"hymirec": {"ndcg@10": 0.10}, "sasrec_full_history": {"ndcg@10": 0.09}})
+    write_text(CONFIG.format(seed=42, lr=0.003, variants="[hymirec]") + "sasrec:\n  full_history_length: 2314\n", first / "study.yaml")
+    second = _run(tmp_path, "s43", 43, {"hymirec": {"ndcg@10": 0.12}})
+    write_text(CONFIG.format(seed=43, lr=0.003, variants="[hymirec]") + "sasrec:\n  full_history_length: null\n", second / "study.yaml")
+    assert main(["seeds", str(first), str(second), "--out", str(tmp_path / "out")]) == 0
+    assert read_json(tmp_path / "out" / "seeds.json")["models"]["sasrec_full_history"]["n"] == 1
+    write_text(CONFIG.format(seed=43, lr=0.003, variants="[hymirec]") + "sasrec:\n  max_length: 50\n", second / "study.yaml")
+    assert main(["seeds", str(first), str(second), "--out", str(tmp_path / "out2")]) == 1  # a setting, not a companion
+
+
 def test_a_run_is_read_by_its_resolved_config_and_an_extending_config_alone_is_refused(tmp_path: Path, capsys) -> None:
     # the seed-43 run publishes a config that extends seed 42's (not beside it) and the settings it resolved to
     first = _run(tmp_path, "s42", 42, {"hymirec": {"ndcg@10": 0.10}})

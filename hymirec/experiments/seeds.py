@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from hymirec.config import EXTENDS
+from hymirec.config import EXTENDS, HyMiRecConfig
 from hymirec.experiments.paired import REFERENCE_MODEL
 from hymirec.experiments.publish import RESOLVED_CONFIG
 from hymirec.experiments.taste import TERTILE_NAMES
@@ -52,9 +52,11 @@ def run_config(run: Path) -> dict[str, Any]:
 
 
 # what may differ between the runs of one study: the seed, where runs are tracked, and which models a run trains
-# (a seed run may train only the models the study repeats)
-FREE_FIELDS = (("seed",), ("tracking",), ("llm", "variants"), ("sasrec", "train_text_twin"), ("comirec", "enabled"),
-               ("coarse", "train_exact_twin"))
+# (a seed run may train only the models the study repeats): every section's companion fields, the ones that
+# key no model's training (hymirec.config._Section)
+FREE_FIELDS = (("seed",), ("tracking",),
+               *((name, companion) for name, field in HyMiRecConfig.model_fields.items()
+                 for companion in sorted(getattr(field.annotation, "companion_fields", ()))))
 
 
 def _settings(config: dict[str, Any]) -> dict[str, Any]:
