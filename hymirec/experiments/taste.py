@@ -25,9 +25,13 @@ import pandas as pd
 
 from hymirec.data.schema import GENRE_SEPARATOR, GENRES, ITEM_ID, USER_ID
 from hymirec.data.sequences import split_view
+from hymirec.paths import Layout
 
-SEQUENCES_FILE = "sequences.parquet"
-ITEMS_FILE = "items.parquet"
+# The file names inside a validated_sequences folder, as the pipeline's layout names them: ``--taste`` takes
+# the folder (``data/sequences`` of a workspace), not a workspace root.
+_NAMES = Layout(Path())
+SEQUENCES_FILE = _NAMES.sequences.relative_to(_NAMES.sequences_dir)
+ITEMS_FILE = _NAMES.item_map.relative_to(_NAMES.sequences_dir)
 TERTILE_NAMES = ("narrow", "middle", "broad")
 
 
