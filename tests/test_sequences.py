@@ -5,7 +5,7 @@ import pandas as pd
 
 from hymirec.config import SequencesConfig
 from hymirec.data.schema import RawLogs
-from hymirec.data.sequences import build_sequences, split_view, training_sequences
+from hymirec.data.sequences import build_sequences, item_categories, split_view, training_sequences
 
 
 def _items_of(data, user_id: str) -> list[str]:
@@ -56,3 +56,13 @@ def test_targets_never_in_their_input(tiny_raw: RawLogs) -> None:
 def test_min_user_interactions_is_applied(tiny_raw: RawLogs) -> None:
     data = build_sequences(tiny_raw, SequencesConfig(min_user_interactions=3))
     assert "u3" in set(data.users["user_id"]) and "f" in set(data.items["item_id"])
+
+
+def test_item_categories_count_an_empty_genre_list_as_no_genre() -> None:
+    """Genre-less items share no genre: a column named "" would make them alike to ILD and coverage."""
+    items = pd.DataFrame({"item_id": list("wxyz"), "genres": ["Drama|Comedy", "", None, "Comedy"]},
+                         index=[7, 3, 5, 1])  # an index not 0..n-1: rows follow the table's order
+    expected = np.array([[True, True], [False, False], [False, False], [True, False]])  # Comedy, Drama
+    np.testing.assert_array_equal(item_categories(items), expected)
+    assert item_categories(items.assign(genres=["", None, "", ""])) is None
+    assert item_categories(items.drop(columns="genres")) is None

@@ -125,10 +125,17 @@ def load_sequence_data(layout: Layout) -> SequenceData:
 
 
 def item_categories(items: pd.DataFrame) -> np.ndarray | None:
-    """Genre multi-hot matrix [I, C] for diversity metrics, or None when items carry no genres."""
+    """Genre multi-hot matrix [I, C] (rows in the table's order, genres sorted) for diversity metrics, or None
+    when no item names a genre. An empty genre list is no genre, not a genre named "": counted as one, every
+    genre-less item would share it and look alike to the diversity metrics."""
     if GENRES not in items.columns:
         return None
-    return items[GENRES].fillna("").str.get_dummies(sep=GENRE_SEPARATOR).to_numpy(dtype=bool)
+    genres = items[GENRES].reset_index(drop=True).fillna("").str.split(GENRE_SEPARATOR).explode()
+    genres = genres[genres != ""]
+    if genres.empty:
+        return None
+    present = pd.crosstab(genres.index, genres.to_numpy()).reindex(range(len(items)), fill_value=0)
+    return present.to_numpy() > 0
 
 
 def training_sequences(sequences: pd.DataFrame) -> list[np.ndarray]:

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hymirec.data.schema import GENRE_SEPARATOR, GENRES, ITEM_ID, USER_ID
-from hymirec.data.sequences import split_view
+from hymirec.data.schema import ITEM_ID, USER_ID
+from hymirec.data.sequences import item_categories, split_view
 from hymirec.paths import Layout
 
 # The file names inside a validated_sequences folder, as the pipeline's layout names them: ``--taste`` takes
@@ -48,8 +48,8 @@ def histories_before_test(sequences_dir: Path) -> pd.DataFrame:
     """Per user (index ``user_id``): ``history_length`` (items before the test target), ``target_item_id`` and
     ``taste_diversity`` (genre entropy of those items, in bits)."""
     sequences, items = _read(sequences_dir / SEQUENCES_FILE), _read(sequences_dir / ITEMS_FILE)
-    categories = _genre_matrix(items)
-    if not categories.any():
+    categories = item_categories(items)
+    if categories is None:
         raise ValueError(f"{sequences_dir / ITEMS_FILE}: items carry no genres, so taste diversity is undefined")
     per_genre = categories / np.maximum(categories.sum(axis=1, keepdims=True), 1)
     view = split_view(sequences, "test")
@@ -65,16 +65,7 @@ def carries_genres(items_file: Path) -> bool:
     and a data set without them has no taste to split its users by."""
     if not items_file.exists():
         return False
-    return bool(_genre_matrix(pd.read_parquet(items_file)).any())
-
-
-def _genre_matrix(items: pd.DataFrame) -> np.ndarray:
-    """Genre multi-hot [I, C] over the item table's rows (item_idx order); an empty genre list is no genre."""
-    if GENRES not in items.columns:
-        return np.zeros((len(items), 0), dtype=bool)
-    genres = items[GENRES].fillna("").str.split(GENRE_SEPARATOR).explode()
-    genres = genres[genres != ""]
-    return pd.crosstab(genres.index, genres.to_numpy()).reindex(range(len(items)), fill_value=0).to_numpy() > 0
+    return item_categories(pd.read_parquet(items_file)) is not None
 
 
 def _read(path: Path) -> pd.DataFrame:
