@@ -80,7 +80,10 @@ def chosen_lambda(valid: list[dict[str, float]]) -> float:
 def main(workspace: Path, config_path: Path, out: Path) -> None:
     layout, config = Layout(workspace.resolve()), load_config(config_path)
     data = load_sequence_data(layout)
-    categories = item_categories(data.items).astype(np.float64)
+    categories = item_categories(data.items)
+    if categories is None:
+        raise SystemExit(f"error: {layout.item_map}: no item names a genre; the frontier re-ranks by genre distance")
+    categories = categories.astype(np.float64)
     norms = np.linalg.norm(categories, axis=1, keepdims=True)
     unit = np.divide(categories, norms, out=np.zeros_like(categories), where=norms > 0)
     views = {split: split_view(data.sequences, split) for split in ("valid", "test")}

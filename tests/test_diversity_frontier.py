@@ -7,9 +7,11 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hymirec.io import read_json
+from hymirec.paths import Layout
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -53,3 +55,14 @@ def test_the_committed_frontier_starts_at_the_report_and_chooses_on_validation(m
         assert own["ild@10"] == pytest.approx(published[split][model]["ild@10"], abs=5e-5)
     assert record["chosen_lambda"] == _frontier_module().chosen_lambda(record["valid"])
     assert record["test_at_chosen"] in record["test"] and record["test_at_chosen"]["lambda"] == record["chosen_lambda"]
+
+
+def test_items_without_genres_are_refused_with_the_file_named(tmp_path: Path) -> None:
+    frontier = _frontier_module()
+    layout = Layout(tmp_path)
+    layout.sequences_dir.mkdir(parents=True)
+    pd.DataFrame({"user_id": ["u"], "items": [[0, 1, 0]]}).to_parquet(layout.sequences)
+    pd.DataFrame({"item_id": ["a", "b"], "genres": ["", None]}).to_parquet(layout.item_map)
+    pd.DataFrame({"user_id": ["u"]}).to_parquet(layout.user_map)
+    with pytest.raises(SystemExit, match=f"{layout.item_map}: no item names a genre"):
+        frontier.main(tmp_path, ROOT / "configs" / "default.yaml", tmp_path / "frontier.json")
